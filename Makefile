@@ -1,0 +1,99 @@
+# portgate - eBPF port-bind policy enforcer
+#
+#   make            build build/portgate (the BPF object is embedded)
+#   make test       install missing packages, run unit + integration tests
+#   make demo       install missing packages, run the Node.js port-80 demo
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show commands
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.PHONY: all deps test unit integ demo install clean format check-format
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PKG_CONFIG ?= pkg-config
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' '$(1)' '$(2)';
+endif
+
+B := build
+T := $(B)/test
+
+LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Ibpf -Ipolicy -Iloader -I$(B)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Ibpf \
+	$(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+
+POLICY_SRCS := $(sort $(wildcard policy/*.c))
+LOADER_SRCS := $(sort $(wildcard loader/*.c))
+BPF_HDRS := $(wildcard bpf/*.h)
+HDRS := $(wildcard policy/*.h loader/*.h) $(BPF_HDRS)
+
+all: $(B)/portgate
+
+# --- BPF: clang -> bpftool gen object (static link) -> skeleton ------------
+$(B)/portgate.bpf.o: bpf/portgate.bpf.c $(BPF_HDRS) | $(B)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/portgate.o: $(B)/portgate.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(B)/portgate.skel.h: $(B)/portgate.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name portgate > $@
+
+# --- userspace ---------------------------------------------------------------
+$(B)/%.o: %.c $(HDRS) $(B)/portgate.skel.h | $(B)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_SRCS:%.c=$(B)/%.o)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+
+# Sanitised build of the same sources, used by the tests.
+$(T)/%.o: %.c $(HDRS) $(B)/portgate.skel.h
+	@mkdir -p $(dir $@)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -c $< -o $@
+
+$(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+
+$(B):
+	@mkdir -p $@
+
+clean:
+	rm -rf $(B)
+
+format:
+	clang-format -i $(wildcard bpf/*.c bpf/*.h policy/*.c policy/*.h loader/*.c loader/*.h tests/*/*.c tests/*/*.h)
+
+check-format:
+	clang-format --dry-run -Werror $(wildcard bpf/*.c bpf/*.h policy/*.c policy/*.h loader/*.c loader/*.h tests/*/*.c tests/*/*.h)
+
+include tests/tests.mk

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * pg_abi.h - the contract between portgate's BPF programs and userspace.
+ *
+ * Everything the bind hooks need to decide a bind lives in one BPF array
+ * map, the policy image ("tab"), built whole by userspace and published by
+ * a single update of the outer map pg_cur. A bind reads pg_cur[0] once and
+ * takes every decision from that one image, so it never sees half a policy:
+ * the kernel swaps the inner map pointer atomically and waits for running
+ * programs before the update returns (maybe_wait_bpf_programs()).
+ *
+ * The image is an array of 64-byte blocks:
+ *
+ *   block 0              struct pg_hdr
+ *   blocks 1..128        protect bitmap, one bit per port (65536 bits)
+ *   rule_off..           struct pg_rule_rec, 4 per block, one per policy rule
+ *   addr_off..           struct pg_addr_rec, 2 per block (addr= conditions)
+ *   alt_off..           __u32 rule indexes, 16 per block (see below)
+ *   bkt_off..            nbkt cuckoo buckets of 4 struct pg_ent
+ *   meta_off..           opaque bytes for userspace (status, explain)
+ *
+ * Which cgroups carry rules is kept outside the image, in the hash map
+ * pg_nodes: cgroup id -> node id, with one value per image slot (0 or 1) so
+ * that the next image can be prepared while the current one enforces.
+ *
+ * How a bind is decided
+ * ---------------------
+ * Port 0, or a port outside the protect set: return 1 (the kernel decides).
+ * Otherwise walk the socket's cgroup and its ancestors, nearest first, but
+ * only at the levels set in hdr.levels (levels where some cgroup carries
+ * rules). At each such level, look the ancestor's id up in pg_nodes; if it
+ * is a node, look (node, protocol class, port) up in the cuckoo table. The
+ * first entry found decides:
+ *
+ *   - PG_EF_UNCOND: the entry's action (ALLOW or DENY) with rule = ref.
+ *   - otherwise the entry lists nalt rules (alt[ref .. ref+nalt-1]), all
+ *     with the same action; the first whose conditions (user=, group=,
+ *     addr=) match gives that action. If none matches, the default applies:
+ *     the level still decided, the walk does not go on to the ancestors.
+ *
+ * No entry at any level: the default (hdr.def) applies. DENY returns 0,
+ * ALLOW returns 3 (bypass CAP_NET_BIND_SERVICE, Linux 5.12+, PG_HF_BYPASS)
+ * or 1, default KERNEL returns 1, default DENY returns 0 unless
+ * PG_HF_EXEMPT_ROOT is set and uid is 0, then 1.
+ *
+ * Worked example, policy
+ *     allow /system.slice/web.service  tcp/80 user=www-data
+ *     deny  /system.slice              any/1-1023
+ *     default kernel
+ * - bind tcp/80 by www-data in /system.slice/web.service/worker:
+ *   level 2 (web.service) has an entry for tcp/80, condition matches -> 3.
+ * - the same bind by uid 1000: level 2 decides, no condition matches, the
+ *   default KERNEL applies -> 1 (and the kernel refuses without the cap).
+ * - bind tcp/443 there: no entry at level 2, level 1 (system.slice) denies
+ *   -> 0, EPERM.
+ * - bind tcp/443 in /user.slice: no level has an entry -> default -> 1.
+ *
+ * Invariants that keep a zeroed or stale slot from ever matching: node ids
+ * start at 1, a live pg_ent has tag == PG_TAG, the header has magic PG_MAGIC
+ * and abi PG_ABI_VERSION; a missing or malformed image denies protected
+ * ports (fail closed).
+ */
+#ifndef PORTGATE_PG_ABI_H
+#define PORTGATE_PG_ABI_H
+
+#include <linux/types.h>
+
+#define PG_ABI_VERSION 1
+#define PG_MAGIC 0x50474154u /* "PGAT" */
+#define PG_TAG 0xa5
+#define PG_BLOCK_SIZE 64
+
+#define PG_BM_OFF 1      /* first block of the protect bitmap */
+#define PG_BM_BLOCKS 128 /* 65536 bits / 512 bits per block */
+#define PG_RULE_OFF (PG_BM_OFF + PG_BM_BLOCKS)
+
+/* Limits, enforced by the compiler and relied on by the BPF loops. */
+#define PG_MAX_LEVEL 63    /* deepest cgroup level that can carry rules */
+#define PG_MAX_ALT 16      /* conditional rules per cgroup, proto and port */
+#define PG_MAX_RULES 262144
+#define PG_MAX_NODES 262144 /* rule-bearing cgroups (pg_nodes entries) */
+#define PG_MAX_BLOCKS (1u << 24)
+
+/* Protocol classes: MPTCP reaches the hook as IPPROTO_TCP. */
+#define PG_P_TCP 1
+#define PG_P_UDP 2
+#define PG_P_OTHER 3 /* UDP-Lite and anything else that reaches bind() */
+
+#define PG_ACT_ALLOW 1
+#define PG_ACT_DENY 2
+
+#define PG_DEF_DENY 1
+#define PG_DEF_KERNEL 2
+
+#define PG_HF_EXEMPT_ROOT (1u << 0)
+#define PG_HF_PROTECT_RANGE (1u << 1) /* protect == [prot_lo, prot_hi] */
+#define PG_HF_BYPASS (1u << 2)        /* a grant returns 3, else 1 */
+#define PG_HF_SYSCTL (1u << 3)        /* image was built for sysctl mode */
+
+#define PG_EF_UNCOND (1u << 0)
+
+#define PG_C_UID (1u << 0)
+#define PG_C_GID (1u << 1)
+#define PG_C_ADDR (1u << 2)
+
+/* Verdicts, also the first counter indexes of the per-policy counters. */
+enum pg_verdict {
+	PG_V_GRANT = 0,     /* an allow rule matched */
+	PG_V_DENY_RULE,     /* a deny rule matched */
+	PG_V_DENY_DEFAULT,  /* no rule; default deny */
+	PG_V_KERNEL,        /* no rule; default kernel */
+	PG_V_EXEMPT,        /* no rule; default deny, exempt root, uid 0 */
+	PG_V_NO_POLICY,     /* protected port but no valid image: denied */
+	PG_V_KERN_SOCK,     /* kernel-internal socket: left to the kernel */
+	PG_V__NR,
+};
+#define PG_CNT_RULE0 8 /* counter index of rule 0 */
+#define PG_MAX_CPUS 4096
+
+struct pg_hdr {
+	__u32 magic;
+	__u16 abi;
+	__u8 slot; /* pg_nodes value slot and pg_cnt slot of this image */
+	__u8 def;  /* PG_DEF_* */
+	__u32 flags;
+	__u16 prot_lo; /* smallest protected port */
+	__u16 prot_hi; /* largest protected port */
+	__u64 levels;  /* bit l set: a cgroup at level l carries rules */
+	__u64 gen;     /* policy generation, +1 per apply */
+	__u32 addr_off;
+	__u32 alt_off;
+	__u32 bkt_off;
+	__u32 nbkt; /* cuckoo buckets; 0 if the policy has no rules */
+	__u32 seed;
+	__u32 meta_off;
+	__u32 nrules;
+	__u32 cnt_stride; /* counters: cpu * cnt_stride + index */
+};
+
+struct pg_ent {
+	__u32 node;  /* 0 never matches */
+	__u16 port;  /* host order */
+	__u8 proto;  /* PG_P_* */
+	__u8 tag;    /* PG_TAG when live */
+	__u32 ref;   /* rule index (UNCOND) or first alt index */
+	__u8 act;    /* PG_ACT_* */
+	__u8 flags;  /* PG_EF_* */
+	__u8 nalt;   /* 1..PG_MAX_ALT when not UNCOND */
+	__u8 pad;
+};
+
+struct pg_rule_rec {
+	__u8 act;
+	__u8 cflags; /* PG_C_* */
+	__u16 pad;
+	__u32 uid;
+	__u32 gid;
+	__u32 addr; /* index of a pg_addr_rec when PG_C_ADDR */
+};
+
+/* IPv6 or IPv4-mapped network and mask, network byte order. */
+struct pg_addr_rec {
+	__u32 net[4];
+	__u32 mask[4];
+};
+
+union pg_block {
+	struct pg_hdr hdr;
+	__u8 bm[64];
+	struct pg_rule_rec rule[4];
+	struct pg_addr_rec addr[2];
+	__u32 alt[16];
+	struct pg_ent ent[4];
+	__u8 bytes[64];
+};
+
+/* pg_nodes: key __u64 cgroup id, value: */
+struct pg_node_val {
+	__u32 node[2]; /* node id in the image of slot 0 / slot 1, 0: none */
+};
+
+/*
+ * pg_ctl: one mmapable entry, written by userspace with single aligned
+ * stores. hull is a superset of the active image's protect set (the union
+ * of old and new during a swap), so "port outside hull" may return 1
+ * without touching the image: the cheap path every unprivileged bind takes.
+ */
+struct pg_ctl {
+	__u32 hull_lo; /* 0 with hull_hi 0: nothing protected */
+	__u32 hull_hi;
+	__u32 abi;
+	__u32 evmask; /* reserved for events */
+	__u64 build;  /* hash of the BPF object that created the state */
+};
+
+/* The cuckoo hash, shared so that userspace places what BPF finds. */
+static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 proto,
+							   __u32 port)
+{
+	return ((__u64)node << 32) | (proto << 16) | port;
+}
+
+static inline __attribute__((always_inline)) __u32 pg_bkt1(__u64 key, __u32 seed,
+							    __u32 nbkt)
+{
+	__u64 x = (key ^ seed) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)((((x >> 32) & 0xffffffffULL) * nbkt) >> 32);
+}
+
+static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed,
+							    __u32 nbkt)
+{
+	__u64 x = (key + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
+	x ^= x >> 31;
+	return (__u32)(((x & 0xffffffffULL) * nbkt) >> 32);
+}
+
+#endif

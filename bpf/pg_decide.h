@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * pg_decide.h - the decision at one rule-bearing cgroup, compiled twice:
+ * into the bind hooks, and into userspace, where `portgate explain` and the
+ * tests run it over the live image. One implementation, so explain cannot
+ * drift from the kernel.
+ *
+ * The includer defines PG_CTX (a type) and
+ *     static const union pg_block *pg_blk(PG_CTX ctx, __u32 idx);
+ * which returns block idx of the image, or NULL when it is out of range.
+ * The shapes below (bounded loops, index masks) are what the verifier
+ * accepts; see pg_abi.h for the semantics.
+ */
+#ifndef PORTGATE_PG_DECIDE_H
+#define PORTGATE_PG_DECIDE_H
+
+#include "pg_abi.h"
+
+#ifndef PG_INLINE
+#define PG_INLINE static inline __attribute__((always_inline))
+#endif
+#ifndef PG_BUCKET_FN
+#define PG_BUCKET_FN PG_INLINE
+#endif
+
+struct pg_req {
+	__u32 port;    /* host order, 1..65535 */
+	__u32 proto;   /* PG_P_* */
+	__u32 uid;
+	__u32 gid;
+	__u32 addr[4]; /* network order; IPv4 as ::ffff:a.b.c.d */
+	__u32 wild;    /* bound to 0.0.0.0, :: or ::ffff:0.0.0.0 */
+};
+
+PG_INLINE int pg_protected(PG_CTX ctx, const struct pg_hdr *h, __u32 port)
+{
+	const union pg_block *b;
+	__u32 bit;
+
+	if (port < h->prot_lo || port > h->prot_hi)
+		return 0;
+	if (h->flags & PG_HF_PROTECT_RANGE)
+		return 1;
+	b = pg_blk(ctx, PG_BM_OFF + ((port >> 9) & 127));
+	if (!b)
+		return 1; /* a malformed image protects, never opens */
+	bit = port & 511;
+	return (b->bm[(bit >> 3) & 63] >> (bit & 7)) & 1;
+}
+
+PG_INLINE int pg_default(const struct pg_hdr *h, const struct pg_req *rq)
+{
+	if (h->def == PG_DEF_KERNEL)
+		return PG_V_KERNEL;
+	if ((h->flags & PG_HF_EXEMPT_ROOT) && rq->uid == 0)
+		return PG_V_EXEMPT;
+	return PG_V_DENY_DEFAULT;
+}
+
+/*
+ * Index (0..3) of the live entry for (node, proto, port) in bucket b, or -1.
+ * The BPF side builds this as a global function so the verifier checks its
+ * branches once instead of once per level of the walk.
+ */
+PG_BUCKET_FN int pg_bucket_idx(const union pg_block *b, __u32 node, __u32 port, __u32 proto)
+{
+	int i;
+
+	if (!b)
+		return -1;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		const struct pg_ent *e = &b->ent[i];
+
+		if (e->tag == PG_TAG && e->node == node && e->port == port && e->proto == proto)
+			return i;
+	}
+	return -1;
+}
+
+PG_INLINE const struct pg_ent *pg_bucket_find(const union pg_block *b, __u32 node,
+					      const struct pg_req *rq)
+{
+	int i;
+
+	if (!b)
+		return 0;
+	i = pg_bucket_idx(b, node, rq->port, rq->proto);
+	if (i < 0)
+		return 0;
+	return &b->ent[i & 3];
+}
+
+PG_INLINE const struct pg_ent *pg_find(PG_CTX ctx, const struct pg_hdr *h, __u32 node,
+				       const struct pg_req *rq)
+{
+	const struct pg_ent *e;
+	__u64 key;
+	__u32 nbkt = h->nbkt;
+
+	if (!nbkt || !node)
+		return 0;
+	key = pg_key(node, rq->proto, rq->port);
+	e = pg_bucket_find(pg_blk(ctx, h->bkt_off + pg_bkt1(key, h->seed, nbkt)), node, rq);
+	if (e)
+		return e;
+	return pg_bucket_find(pg_blk(ctx, h->bkt_off + pg_bkt2(key, h->seed, nbkt)), node, rq);
+}
+
+PG_INLINE int pg_cond_match(PG_CTX ctx, const struct pg_hdr *h, const struct pg_rule_rec *r,
+			    const struct pg_req *rq)
+{
+	const union pg_block *b;
+	const struct pg_addr_rec *a;
+	int k;
+
+	if ((r->cflags & PG_C_UID) && r->uid != rq->uid)
+		return 0;
+	if ((r->cflags & PG_C_GID) && r->gid != rq->gid)
+		return 0;
+	if (!(r->cflags & PG_C_ADDR))
+		return 1;
+	if (rq->wild)
+		return 0; /* a wildcard bind matches only rules without addr= */
+	b = pg_blk(ctx, h->addr_off + (r->addr >> 1));
+	if (!b)
+		return 0;
+	a = &b->addr[r->addr & 1];
+#pragma unroll
+	for (k = 0; k < 4; k++)
+		if ((rq->addr[k] & a->mask[k]) != a->net[k])
+			return 0;
+	return 1;
+}
+
+/*
+ * Decide by the entry found at the nearest rule-bearing level: a PG_V_*
+ * verdict, with *rule set to the deciding rule (left alone for a default).
+ */
+PG_INLINE int pg_decide_ent(PG_CTX ctx, const struct pg_hdr *h, const struct pg_ent *e,
+			    const struct pg_req *rq, __u32 *rule)
+{
+	__u32 i, first, nalt;
+
+	if (e->flags & PG_EF_UNCOND) {
+		*rule = e->ref;
+		return e->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+	}
+	first = e->ref;
+	nalt = e->nalt;
+	for (i = 0; i < PG_MAX_ALT; i++) {
+		const union pg_block *ab, *rb;
+		const struct pg_rule_rec *r;
+		__u32 idx = first + i, ri;
+
+		if (i >= nalt)
+			break;
+		ab = pg_blk(ctx, h->alt_off + (idx >> 4));
+		if (!ab)
+			break;
+		ri = ab->alt[idx & 15];
+		rb = pg_blk(ctx, PG_RULE_OFF + (ri >> 2));
+		if (!rb)
+			break;
+		r = &rb->rule[ri & 3];
+		if (pg_cond_match(ctx, h, r, rq)) {
+			*rule = ri;
+			return r->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+		}
+	}
+	return pg_default(h, rq);
+}
+
+/* What bind() gets for a verdict. */
+PG_INLINE int pg_verdict_ret(const struct pg_hdr *h, int v)
+{
+	switch (v) {
+	case PG_V_GRANT:
+		return (h && (h->flags & PG_HF_BYPASS)) ? 3 : 1;
+	case PG_V_KERNEL:
+	case PG_V_EXEMPT:
+	case PG_V_KERN_SOCK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#endif

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * portgate.bpf.c - the cgroup bind4/bind6 hooks that enforce a port-bind
+ * policy, and the guards that sysctl mode needs. Semantics: pg_abi.h.
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/socket.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+
+#include "pg_kern.h"
+#include "pg_abi.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef IPPROTO_SCTP
+#define IPPROTO_SCTP 132
+#endif
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load: the kernel honours bind return value 3. */
+const volatile __u32 pg_can_bypass = 0;
+
+struct pg_tab {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union pg_block);
+} pg_tab_tmpl SEC(".maps");
+
+/*
+ * Counters: a plain array with one row per CPU (percpu arrays cannot vary
+ * in size as inner maps); a CPU only adds to its own row.
+ */
+struct pg_cnts {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pg_cnt_tmpl SEC(".maps");
+
+/* The active policy image. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct pg_tab);
+} pg_cur SEC(".maps");
+
+/* Per-policy counters, indexed by the image's slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct pg_cnts);
+} pg_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PG_MAX_NODES);
+	__type(key, __u64);
+	__type(value, struct pg_node_val);
+} pg_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_ctl);
+} pg_ctl SEC(".maps");
+
+/*
+ * Sysctl mode: network namespaces whose ip_unprivileged_port_start
+ * portgate lowered, by netns cookie. SCTP sockets are refused there.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32);
+} pg_netns SEC(".maps");
+
+#define PG_CTX void *
+static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
+{
+	return bpf_map_lookup_elem(tab, &idx);
+}
+#define PG_INLINE static __always_inline
+#define PG_BUCKET_FN __noinline
+#include "pg_decide.h"
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+static __always_inline void pg_count(const struct pg_hdr *h, int verdict, __u32 rule)
+{
+	__u32 slot = h ? (h->slot & 1) : 0, row, idx;
+	void *cnt = bpf_map_lookup_elem(&pg_cnt, &slot);
+	__u64 *c;
+
+	if (!cnt)
+		return;
+	row = h ? bpf_get_smp_processor_id() * h->cnt_stride : 0;
+	idx = row + (__u32)verdict;
+	c = bpf_map_lookup_elem(cnt, &idx);
+	if (c)
+		__sync_fetch_and_add(c, 1);
+	if (rule == ~0u || !h || rule >= h->nrules)
+		return;
+	idx = row + PG_CNT_RULE0 + rule;
+	c = bpf_map_lookup_elem(cnt, &idx);
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+static __always_inline struct cgroup *pg_parent(struct cgroup *cg)
+{
+	struct cgroup_subsys_state *p = cg->self.parent;
+
+	return p ? p->cgroup : 0;
+}
+
+/*
+ * The walk: the socket's cgroup and its ancestors, nearest first, visiting
+ * only the levels set in hdr.levels (levels where some cgroup carries
+ * rules). One bpf_loop() step per such level: the verifier checks the step
+ * once, and the cost follows the number of rule-bearing levels at or above
+ * the socket's cgroup; climbing between them costs two loads per level.
+ */
+struct pg_walk {
+	struct pg_req rq;
+	void *tab;
+	const struct pg_hdr *h;
+	struct cgroup *cg;        /* at level lvl */
+	const struct pg_ent *ent; /* result: the deciding entry */
+	__u64 mask;               /* rule-bearing levels not yet visited */
+	__u32 lvl;
+	__u32 slot;
+};
+
+/*
+ * Index of the highest set bit of x != 0, without branches: a value the
+ * verifier keeps unknown, so it checks the step once rather than once per
+ * possible level.
+ */
+static __always_inline __u32 pg_fls64(__u64 x)
+{
+	x |= x >> 1;
+	x |= x >> 2;
+	x |= x >> 4;
+	x |= x >> 8;
+	x |= x >> 16;
+	x |= x >> 32;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((x * 0x0101010101010101ULL) >> 56) - 1;
+}
+
+static long pg_walk_step(__u32 i, void *arg)
+{
+	struct pg_walk *w = arg;
+	struct cgroup *cg = w->cg;
+	struct pg_node_val *nv;
+	__u32 target, lvl = w->lvl, k;
+	__u64 id;
+
+	if (!w->mask || !cg)
+		return 1;
+	target = pg_fls64(w->mask) & 63;
+	for (k = 0; k < 64; k++) {
+		if (lvl <= target)
+			break;
+		cg = pg_parent(cg);
+		if (!cg)
+			return 1;
+		lvl--;
+	}
+	w->cg = cg;
+	w->lvl = lvl;
+	if (lvl > target)
+		return 0; /* a deep cgroup: go on climbing in the next step */
+	w->mask &= ~(1ULL << target);
+	id = cg->kn->id;
+	nv = bpf_map_lookup_elem(&pg_nodes, &id);
+	if (!nv)
+		return 0;
+	w->ent = pg_find(w->tab, w->h, nv->node[w->slot & 1], &w->rq);
+	return w->ent ? 1 : 0;
+}
+
+static __always_inline const struct pg_ent *pg_walk(struct pg_walk *w, struct cgroup *cg)
+{
+	__u32 lvl;
+
+	if (!cg)
+		return 0;
+	lvl = cg->level;
+	w->mask = w->h->levels;
+	if (lvl < PG_MAX_LEVEL)
+		w->mask &= (2ULL << lvl) - 1;
+	w->cg = cg;
+	w->lvl = lvl;
+	w->slot = w->h->slot;
+	w->ent = 0;
+	/* 64 levels and up to 64 levels of climbing per step: any real depth. */
+	bpf_loop(1 << 16, pg_walk_step, w, 0);
+	return w->ent;
+}
+
+static __always_inline int pg_ret(const struct pg_hdr *h, int v)
+{
+	int r = pg_verdict_ret(h, v);
+
+	/* Keeps the verifier's return range at 0..1 on kernels before 5.12. */
+	if (!pg_can_bypass)
+		r &= 1;
+	return r;
+}
+
+static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
+{
+	struct bpf_sock_addr_kern *kctx;
+	const union pg_block *hb;
+	const struct pg_hdr *h;
+	const struct pg_ent *e;
+	struct pg_walk w = {};
+	struct pg_req *rq = &w.rq;
+	struct pg_ctl *ctl;
+	struct sock *sk;
+	__u32 zero = 0, rule = ~0u;
+	__u64 ugid;
+	void *tab;
+	int v;
+
+	rq->port = bpf_ntohs((__u16)ctx->user_port);
+	if (!rq->port)
+		return 1; /* the kernel picks an ephemeral port */
+	ctl = bpf_map_lookup_elem(&pg_ctl, &zero);
+	if (!ctl)
+		return 0;
+	if (rq->port < ctl->hull_lo || rq->port > ctl->hull_hi)
+		return 1;
+
+	tab = bpf_map_lookup_elem(&pg_cur, &zero);
+	hb = tab ? pg_blk(tab, 0) : 0;
+	if (!hb || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION) {
+		pg_count(0, PG_V_NO_POLICY, ~0u);
+		return 0;
+	}
+	h = &hb->hdr;
+	if (!pg_protected(tab, h, rq->port))
+		return 1;
+
+	kctx = bpf_cast_to_kern_ctx(ctx);
+	sk = kctx->sk;
+	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock)) {
+		pg_count(h, PG_V_KERN_SOCK, ~0u);
+		return 1; /* kernel-internal socket (NFS, SUNRPC): not a tenant's bind */
+	}
+
+	switch (ctx->protocol) {
+	case IPPROTO_TCP: /* MPTCP reports IPPROTO_TCP here */
+		rq->proto = PG_P_TCP;
+		break;
+	case IPPROTO_UDP:
+		rq->proto = PG_P_UDP;
+		break;
+	default:
+		rq->proto = PG_P_OTHER;
+	}
+	ugid = bpf_get_current_uid_gid();
+	rq->uid = (__u32)ugid;
+	rq->gid = (__u32)(ugid >> 32);
+	if (v6) {
+		rq->addr[0] = ctx->user_ip6[0];
+		rq->addr[1] = ctx->user_ip6[1];
+		rq->addr[2] = ctx->user_ip6[2];
+		rq->addr[3] = ctx->user_ip6[3];
+		/* :: and ::ffff:0.0.0.0 are both the wildcard */
+		rq->wild = !rq->addr[0] && !rq->addr[1] &&
+			   (!rq->addr[2] || rq->addr[2] == bpf_htonl(0xffff)) && !rq->addr[3];
+	} else {
+		/* also AF_UNSPEC + INADDR_ANY on an AF_INET socket: user_family 0 */
+		rq->addr[2] = bpf_htonl(0xffff);
+		rq->addr[3] = ctx->user_ip4;
+		rq->wild = !rq->addr[3];
+	}
+
+	w.tab = tab;
+	w.h = h;
+	e = pg_walk(&w, sk->sk_cgrp_data.cgroup);
+	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
+	pg_count(h, v, rule);
+	return pg_ret(h, v);
+}
+
+SEC("cgroup/bind4")
+int pg_bind4(struct bpf_sock_addr *ctx)
+{
+	return pg_bind(ctx, 0);
+}
+
+SEC("cgroup/bind6")
+int pg_bind6(struct bpf_sock_addr *ctx)
+{
+	return pg_bind(ctx, 1);
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * policy.h - portgate.conf(5): parse, resolve, match. A pure library: bytes
+ * in, a policy plus diagnostics out. No BPF, no globals, no I/O except
+ * through the callbacks the caller passes, so it can be unit-tested and
+ * fuzzed alone.
+ */
+#ifndef PORTGATE_POLICY_H
+#define PORTGATE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Limits (documented in portgate.conf(5)). */
+#define PG_POL_MAX_FILE_SIZE (16u << 20) /* bytes per file */
+#define PG_POL_MAX_FILES 256             /* files, includes counted */
+#define PG_POL_MAX_INCLUDE_DEPTH 8
+#define PG_POL_MAX_RULES 262144
+#define PG_POL_MAX_DEPTH 63     /* selector components */
+#define PG_POL_MAX_COMPONENT 255 /* bytes per selector component */
+#define PG_POL_MAX_NETNS 64
+#define PG_POL_MAX_LINE 4096
+
+enum pg_mode { PG_MODE_AUTO = 0, PG_MODE_GRANT, PG_MODE_SYSCTL };
+enum pg_def { PG_DEFAULT_UNSET = 0, PG_DEFAULT_DENY, PG_DEFAULT_KERNEL };
+enum pg_action { PG_ALLOW = 1, PG_DENY = 2 };
+
+/* Protocol bits of a rule; "any" is all three. */
+#define PG_PROTO_TCP 0x1u
+#define PG_PROTO_UDP 0x2u
+#define PG_PROTO_OTHER 0x4u
+#define PG_PROTO_ANY 0x7u
+
+enum pg_sev { PG_SEV_ERROR = 0, PG_SEV_WARNING };
+
+/* A place in the sources: file is an index into pg_policy.files. */
+struct pg_loc {
+	uint32_t file;
+	uint32_t line; /* 1-based */
+	uint32_t col;  /* 1-based, in bytes */
+};
+
+struct pg_diag {
+	enum pg_sev sev;
+	struct pg_loc loc;
+	char *msg;
+};
+
+struct pg_diags {
+	struct pg_diag *v;
+	size_t n, cap;
+	size_t nerrors;
+};
+
+/* An inclusive port range, 1..65535. */
+struct pg_range {
+	uint16_t lo, hi;
+};
+
+struct pg_cond {
+	bool has_user, has_group, has_addr;
+	struct pg_loc user_loc, group_loc, addr_loc;
+	char *user;  /* as written: a name or a decimal id */
+	char *group;
+	uint32_t uid, gid;  /* valid after pg_policy_resolve() */
+	uint8_t addr[16];   /* IPv6, or IPv4 as ::ffff:a.b.c.d; host bits zero */
+	uint8_t plen;       /* 0..128 (IPv4 /n is stored as 96 + n) */
+	bool addr_v4;       /* written as IPv4, for display */
+};
+
+struct pg_rule {
+	struct pg_loc loc; /* the statement's first token */
+	enum pg_action action;
+	char *selector;    /* as written (unquoted) */
+	struct pg_loc sel_loc;
+	uint32_t protos;   /* PG_PROTO_* bits */
+	struct pg_range *ports; /* sorted, merged */
+	size_t nports;
+	struct pg_loc ports_loc;
+	struct pg_cond cond;
+	char *text;        /* the statement, whitespace-normalised, no comment */
+};
+
+struct pg_netns {
+	char *path;
+	struct pg_loc loc;
+};
+
+struct pg_policy {
+	char **files; /* files[0] is the top-level file */
+	size_t nfiles;
+
+	enum pg_mode mode;
+	struct pg_loc mode_loc;
+	bool mode_set;
+
+	struct pg_range *protect; /* sorted, merged; default 1-1023 */
+	size_t nprotect;
+	struct pg_loc protect_loc;
+	bool protect_set;
+
+	enum pg_def def; /* PG_DEFAULT_UNSET: depends on the mode */
+	struct pg_loc def_loc;
+
+	bool exempt_root;
+	struct pg_loc exempt_loc;
+
+	struct pg_netns *netns;
+	size_t nnetns;
+
+	struct pg_rule *rules;
+	size_t nrules;
+
+	uint8_t sha256[32]; /* of every source file, in include order */
+};
+
+/*
+ * Reading files and expanding include patterns is the caller's: the real
+ * file system in the tool, a table in the tests.
+ *
+ * read: fill *buf (malloc'd) and *len with the file at path; return 0 or
+ *       -errno. Files larger than PG_POL_MAX_FILE_SIZE may be refused with
+ *       -EFBIG.
+ * glob: expand pattern (already made absolute) to matching paths, sorted,
+ *       malloc'd array of malloc'd strings in *out, count in *n; return 0
+ *       (also when nothing matches) or -errno.
+ */
+struct pg_source_ops {
+	int (*read)(void *ud, const char *path, char **buf, size_t *len);
+	int (*glob)(void *ud, const char *pattern, char ***out, size_t *n);
+	void *ud;
+};
+
+/*
+ * Parse path and everything it includes. Returns a policy (never NULL
+ * unless out of memory) and appends every problem to diags; the policy is
+ * usable only if diags->nerrors == 0. The caller frees both.
+ */
+struct pg_policy *pg_policy_parse(const char *path, const struct pg_source_ops *ops,
+				  struct pg_diags *diags);
+
+/* Parse one buffer as the top-level file named path (no includes allowed
+ * to resolve unless ops is given). For tests and fuzzing. */
+struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t len,
+				      const struct pg_source_ops *ops, struct pg_diags *diags);
+
+/*
+ * Resolve user= and group= to ids through the callbacks (getpwnam/getgrnam
+ * in the tool); names that are decimal numbers are ids and need no lookup.
+ * Unknown names are errors at their location.
+ */
+struct pg_id_ops {
+	int (*user)(void *ud, const char *name, uint32_t *uid);  /* 0 or -ENOENT */
+	int (*group)(void *ud, const char *name, uint32_t *gid); /* 0 or -ENOENT */
+	void *ud;
+};
+void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct pg_diags *diags);
+
+void pg_policy_free(struct pg_policy *p);
+
+/* The mode's effective default: UNSET becomes KERNEL for grant, DENY for sysctl. */
+enum pg_def pg_policy_default(const struct pg_policy *p, enum pg_mode resolved);
+
+/* Does port lie in the protect set? */
+bool pg_policy_protects(const struct pg_policy *p, uint16_t port);
+
+/*
+ * Selector matching against a cgroup path from the cgroup2 root ("/" is the
+ * root, "/a/b" a cgroup, no trailing slash). "*" matches any run of bytes
+ * within one component, "**" as a whole component matches zero or more
+ * components. Returns true on a match.
+ */
+bool pg_selector_match(const char *selector, const char *path);
+
+/* Is the selector free of glob characters? */
+bool pg_selector_is_exact(const char *selector);
+
+/* Number of components ("/" is 0, "/a/b" is 2); for exact selectors the level. */
+int pg_selector_depth(const char *selector);
+
+/* Diagnostics. */
+void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* "FILE:LINE:COL: error: MESSAGE\n" for each, in order. */
+void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp);
+void pg_diags_free(struct pg_diags *d);
+
+/* "tcp,udp/80,443" and friends, for display; returns a malloc'd string. */
+char *pg_rule_spec(const struct pg_rule *r);
+
+/* SHA-256 (FIPS 180-4), used for the policy hash. */
+struct pg_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t nbuf;
+};
+void pg_sha256_init(struct pg_sha256 *c);
+void pg_sha256_update(struct pg_sha256 *c, const void *data, size_t len);
+void pg_sha256_final(struct pg_sha256 *c, uint8_t out[32]);
+
+#endif

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install what building and testing portgate needs on Debian 12, only what
+# is missing, so running it twice changes nothing.
+set -eu
+
+pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
+libcmocka-dev libclang-rt-14-dev iproute2 util-linux curl valgrind"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+# Node.js serves the demo; any node on PATH will do (Debian's is 18).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing; run as root to install them" >&2
+	exit 1
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+	{ echo "deps: apt-get install failed for:$missing" >&2; exit 1; }

@@ -1,0 +1,43 @@
+# Test build rules, included by the top-level Makefile.
+#
+# Unit tests: tests/unit/test_*.c, each linked with the policy library,
+# sanitised, run without privileges.
+# Integration tests: tests/integ/test_*.c, linked with the harness, run as
+# root against the real kernel and the sanitised build/test/portgate.
+
+.PHONY: deps test unit integ demo
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(T)/unit/%)
+INTEG_SRCS := $(sort $(wildcard tests/integ/test_*.c))
+INTEG_BINS := $(INTEG_SRCS:tests/integ/%.c=$(T)/integ/%)
+INTEG_LIB := $(sort $(wildcard tests/integ/harness*.c))
+
+deps:
+	$(Q)tests/deps.sh
+
+$(T)/unit/%: tests/unit/%.c $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< \
+		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS)
+
+$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) tests/integ/harness.h $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ \
+		$< $(INTEG_LIB) $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
+	$(Q)PORTGATE=$(abspath $(T)/portgate) tests/run-integ.sh $(INTEG_BINS)
+
+# The README's test command: set up a fresh Debian 12 machine, then test.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all unit integ
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)demo/demo.sh $(abspath $(B)/portgate)
