@@ -78,7 +78,7 @@
 #define PG_MAX_LEVEL 63    /* deepest cgroup level that can carry rules */
 #define PG_MAX_ALT 16      /* conditional rules per cgroup, proto and port */
 #define PG_MAX_RULES 262144
-#define PG_MAX_NODES 262144 /* rule-bearing cgroups (pg_nodes entries) */
+#define PG_MAX_NODES 65536 /* rule-bearing cgroups (pg_nodes entries) */
 #define PG_MAX_BLOCKS (1u << 24)
 
 /* Protocol classes: MPTCP reaches the hook as IPPROTO_TCP. */
@@ -186,12 +186,29 @@ struct pg_node_val {
  * without touching the image: the cheap path every unprivileged bind takes.
  */
 struct pg_ctl {
-	__u32 hull_lo; /* 0 with hull_hi 0: nothing protected */
-	__u32 hull_hi;
+	__u32 hull;   /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
 	__u32 evmask; /* reserved for events */
+	__u32 bypass; /* probe result: 0 unknown, 1 no, 2 yes */
+	__u64 boot;   /* hash of the boot id the probe ran under */
 	__u64 build;  /* hash of the BPF object that created the state */
 };
+
+/*
+ * pg_saved (userspace only): network namespaces whose
+ * ip_unprivileged_port_start portgate lowered, keyed by netns inode. Written
+ * before the sysctl is lowered, so a crash never loses the value to restore.
+ */
+struct pg_saved {
+	__u64 cookie;   /* SO_NETNS_COOKIE, also a key of pg_netns */
+	__u32 orig;     /* value before portgate */
+	__u32 set;      /* value portgate wrote */
+	__u32 state;    /* 1 lowering, 2 lowered */
+	__u32 pad;
+	char path[232]; /* how portgate reached it: /proc/self/ns/net, /run/netns/x */
+};
+
+#define PG_HULL(lo, hi) ((__u32)(lo) | ((__u32)(hi) << 16))
 
 /* The cuckoo hash, shared so that userspace places what BPF finds. */
 static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 proto,

@@ -19,6 +19,11 @@
 #ifndef PG_INLINE
 #define PG_INLINE static inline __attribute__((always_inline))
 #endif
+#ifdef __clang__
+#define PG_UNROLL _Pragma("unroll")
+#else
+#define PG_UNROLL
+#endif
 #ifndef PG_BUCKET_FN
 #define PG_BUCKET_FN PG_INLINE
 #endif
@@ -68,7 +73,7 @@ PG_BUCKET_FN int pg_bucket_idx(const union pg_block *b, __u32 node, __u32 port, 
 
 	if (!b)
 		return -1;
-#pragma unroll
+PG_UNROLL
 	for (i = 0; i < 4; i++) {
 		const struct pg_ent *e = &b->ent[i];
 
@@ -126,7 +131,7 @@ PG_INLINE int pg_cond_match(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 	if (!b)
 		return 0;
 	a = &b->addr[r->addr & 1];
-#pragma unroll
+PG_UNROLL
 	for (k = 0; k < 4; k++)
 		if ((rq->addr[k] & a->mask[k]) != a->net[k])
 			return 0;

@@ -31,7 +31,7 @@ struct pg_tab {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, union pg_block);
-} pg_tab_tmpl SEC(".maps");
+};
 
 /*
  * Counters: a plain array with one row per CPU (percpu arrays cannot vary
@@ -43,7 +43,7 @@ struct pg_cnts {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} pg_cnt_tmpl SEC(".maps");
+};
 
 /* The active policy image. */
 struct {
@@ -87,6 +87,13 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } pg_netns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct pg_saved);
+} pg_saved SEC(".maps");
 
 #define PG_CTX void *
 static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
@@ -235,7 +242,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	struct pg_req *rq = &w.rq;
 	struct pg_ctl *ctl;
 	struct sock *sk;
-	__u32 zero = 0, rule = ~0u;
+	__u32 zero = 0, rule = ~0u, hull;
 	__u64 ugid;
 	void *tab;
 	int v;
@@ -246,7 +253,8 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	ctl = bpf_map_lookup_elem(&pg_ctl, &zero);
 	if (!ctl)
 		return 0;
-	if (rq->port < ctl->hull_lo || rq->port > ctl->hull_hi)
+	hull = ctl->hull; /* one load: userspace writes it with one store */
+	if (rq->port < (hull & 0xffff) || rq->port > (hull >> 16))
 		return 1;
 
 	tab = bpf_map_lookup_elem(&pg_cur, &zero);
@@ -312,4 +320,80 @@ SEC("cgroup/bind6")
 int pg_bind6(struct bpf_sock_addr *ctx)
 {
 	return pg_bind(ctx, 1);
+}
+
+/*
+ * Sysctl mode's autobind hole: once ip_unprivileged_port_start is lowered,
+ * ip_local_port_range may be lowered into protected ports and listen(),
+ * connect() and sendmsg() autobind them without ever reaching the bind
+ * hook. Refuse any write of a local range that meets the protected hull.
+ */
+static __always_inline int pg_streq(const char *a, const char *b, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+SEC("cgroup/sysctl")
+int pg_sysctl(struct bpf_sysctl *ctx)
+{
+#define PG_LPR "net/ipv4/ip_local_port_range"
+	char name[sizeof(PG_LPR)] = {}, buf[48] = {};
+	unsigned long lo = 0, hi = 0;
+	struct pg_ctl *ctl;
+	__u32 zero = 0, hull;
+	long n, off;
+
+	if (!ctx->write)
+		return 1;
+	n = bpf_sysctl_get_name(ctx, name, sizeof(name), 0);
+	if (n != sizeof(PG_LPR) - 1 || !pg_streq(name, PG_LPR, sizeof(PG_LPR) - 1))
+		return 1;
+	ctl = bpf_map_lookup_elem(&pg_ctl, &zero);
+	if (!ctl)
+		return 0;
+	hull = ctl->hull;
+	if (!hull)
+		return 1;
+	n = bpf_sysctl_get_new_value(ctx, buf, sizeof(buf));
+	if (n < 0)
+		return 0; /* too long to be a sane range */
+	off = bpf_strtoul(buf, sizeof(buf), 0, &lo);
+	if (off <= 0 || off >= (long)sizeof(buf) - 1)
+		return 0;
+	/* skip the separator (tab or spaces); bpf_strtoul skips no blanks */
+	for (n = 0; n < 8 && off < (long)sizeof(buf) - 1; n++) {
+		char c = buf[off & (sizeof(buf) - 1) & 63];
+
+		if (c != ' ' && c != '\t')
+			break;
+		off++;
+	}
+	if (off <= 0 || off >= 40)
+		return 0;
+	if (bpf_strtoul(buf + off, sizeof(buf) - 40, 0, &hi) <= 0)
+		return 0;
+	if (lo <= (hull >> 16) && hi >= (hull & 0xffff))
+		return 0; /* EPERM: the range would autobind protected ports */
+	return 1;
+}
+
+/*
+ * Sysctl mode's SCTP hole: SCTP binds never reach the bind hook and check
+ * only the lowered threshold. In namespaces where portgate lowered it,
+ * SCTP sockets cannot be created.
+ */
+SEC("cgroup/sock_create")
+int pg_sockcr(struct bpf_sock *sk)
+{
+	__u64 cookie;
+
+	if (sk->protocol != IPPROTO_SCTP)
+		return 1;
+	cookie = bpf_get_netns_cookie(sk);
+	return bpf_map_lookup_elem(&pg_netns, &cookie) ? 0 : 1;
 }

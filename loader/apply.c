@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * apply.c - `portgate check` and `portgate apply`.
+ *
+ * apply, in order: parse and compile everything first (a bad policy changes
+ * nothing); then load or take over the pinned state; swap the image in; make
+ * sure the links are attached (and listed by the kernel); only then lower
+ * sysctls in sysctl mode. Leaving sysctl mode restores before detaching.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cgroup.h"
+#include "cmd.h"
+#include "compile.h"
+#include "meta.h"
+#include "netns.h"
+#include "probe.h"
+#include "state.h"
+#include "util.h"
+
+static void print_protect(FILE *f, const struct pg_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nprotect; i++) {
+		fprintf(f, "%s%u", i ? "," : "", p->protect[i].lo);
+		if (p->protect[i].hi != p->protect[i].lo)
+			fprintf(f, "-%u", p->protect[i].hi);
+	}
+	if (!p->nprotect)
+		fputs("none", f);
+}
+
+int cmd_check(int argc, char **argv, struct pg_opts *o)
+{
+	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	struct pg_policy *p;
+	char hash[65];
+	int ch, status = 0;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+		if (ch == 'j') {
+			o->json = true;
+		} else if (ch == 'h') {
+			pg_usage("check", stdout);
+			return PG_EXIT_OK;
+		} else {
+			pg_usage("check", stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		pg_err("check needs exactly one policy file");
+		pg_usage("check", stderr);
+		return PG_EXIT_USAGE;
+	}
+	p = pg_load_policy(argv[optind], &status);
+	if (!p) {
+		if (o->json)
+			printf("{\"file\":\"%s\",\"ok\":false}\n", argv[optind]);
+		return status;
+	}
+	pg_hex(p->sha256, 32, hash);
+	if (o->json) {
+		struct pg_json j;
+
+		pg_json_init(&j, stdout);
+		pg_json_obj(&j);
+		pg_json_key(&j, "file");
+		pg_json_str(&j, argv[optind]);
+		pg_json_key(&j, "ok");
+		pg_json_bool(&j, true);
+		pg_json_key(&j, "rules");
+		pg_json_u64(&j, p->nrules);
+		pg_json_key(&j, "files");
+		pg_json_u64(&j, p->nfiles);
+		pg_json_key(&j, "sha256");
+		pg_json_str(&j, hash);
+		pg_json_obj_end(&j);
+		pg_json_end(&j);
+	} else {
+		printf("%s: policy OK: %zu rules in %zu file%s, protect ", argv[optind], p->nrules,
+		       p->nfiles, p->nfiles == 1 ? "" : "s");
+		print_protect(stdout, p);
+		printf(", sha256 %s\n", hash);
+	}
+	pg_policy_free(p);
+	return PG_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ apply */
+
+struct plan {
+	enum pg_mode mode;
+	bool bypass;
+	char reason[512];
+};
+
+static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attach_fd,
+		       struct plan *pl)
+{
+	char why[400] = "";
+	uint64_t boot = pg_boot_hash();
+	int err;
+
+	/* The probe creates a cgroup and a process; once per boot is enough. */
+	if (st->ctl && st->ctl->boot == boot && st->ctl->bypass) {
+		pl->bypass = st->ctl->bypass == 2;
+		snprintf(why, sizeof(why), "bypass bit %s (probed earlier this boot)",
+			 pl->bypass ? "available" : "unavailable");
+	} else {
+		err = pg_probe_bypass(attach_fd, &pl->bypass, why, sizeof(why));
+		if (err) {
+			pg_err("cannot probe the bind bypass bit: %s", why);
+			return PG_EXIT_FAIL;
+		}
+	}
+	switch (p->mode) {
+	case PG_MODE_GRANT:
+		if (!pl->bypass) {
+			pg_err("grant mode needs the bind bypass bit (Linux 5.12+): %s", why);
+			return PG_EXIT_KERNEL;
+		}
+		pl->mode = PG_MODE_GRANT;
+		snprintf(pl->reason, sizeof(pl->reason), "mode grant in the policy; %s", why);
+		break;
+	case PG_MODE_SYSCTL:
+		pl->mode = PG_MODE_SYSCTL;
+		snprintf(pl->reason, sizeof(pl->reason), "mode sysctl in the policy; %s", why);
+		break;
+	default:
+		pl->mode = pl->bypass ? PG_MODE_GRANT : PG_MODE_SYSCTL;
+		snprintf(pl->reason, sizeof(pl->reason), "mode auto chose %s: %s",
+			 pl->bypass ? "grant" : "sysctl", why);
+	}
+	if (pl->mode == PG_MODE_SYSCTL && p->def == PG_DEFAULT_KERNEL) {
+		fprintf(stderr,
+			"%s:%u:%u: error: default kernel is not allowed in sysctl mode (%s): it "
+			"would let every unprivileged bind through\n",
+			p->files[p->def_loc.file], p->def_loc.line, p->def_loc.col, pl->reason);
+		return PG_EXIT_POLICY;
+	}
+	return 0;
+}
+
+/* A copy of the policy whose default is deny with root exempt: the image that
+ * enforces while a lowered threshold is being restored under a policy whose
+ * default is kernel (which, over a lowered threshold, would let everyone in). */
+static void make_transitional(struct pg_policy *p, enum pg_def *saved_def, bool *saved_exempt)
+{
+	*saved_def = p->def;
+	*saved_exempt = p->exempt_root;
+	p->def = PG_DEFAULT_DENY;
+	p->exempt_root = true;
+}
+
+static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
+		 const struct plan *pl, uint8_t slot, uint64_t gen, const char *file,
+		 const char *attach, bool transitional, struct pg_image *img)
+{
+	struct pg_compile_opts co = { .mode = pl->mode, .bypass = pl->bypass, .slot = slot,
+				      .gen = gen, .seed = (uint32_t)(gen * 2654435761u) | 1 };
+	struct pg_meta_in mi = { .gen = gen, .time = (uint64_t)time(NULL), .source = file,
+				 .mode = pl->mode == PG_MODE_GRANT ? "grant" : "sysctl",
+				 .reason = pl->reason, .attach = attach,
+				 .transitional = transitional };
+	struct pg_diags d = { 0 };
+	char *meta;
+	size_t len;
+	int err;
+
+	err = pg_compile(p, tree, ntree, &co, img, &d);
+	pg_diags_print(&d, p, stderr);
+	pg_diags_free(&d);
+	if (err == -EINVAL)
+		return PG_EXIT_POLICY;
+	if (err) {
+		pg_err("cannot compile %s: %s", file, strerror(-err));
+		return err == -E2BIG ? PG_EXIT_POLICY : PG_EXIT_FAIL;
+	}
+	meta = pg_meta_build(p, img, &mi, &len);
+	if (!meta || pg_image_set_meta(img, meta, len)) {
+		free(meta);
+		pg_image_free(img);
+		pg_err("out of memory building the policy image");
+		return PG_EXIT_FAIL;
+	}
+	free(meta);
+	return 0;
+}
+
+int cmd_apply(int argc, char **argv, struct pg_opts *o)
+{
+	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
+					    { "pin-dir", required_argument, NULL, 'p' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	struct pg_state st = { .dirfd = -1 };
+	struct pg_policy *p = NULL;
+	struct pg_cgroup *tree = NULL;
+	struct pg_image img = { 0 }, trans = { 0 };
+	union pg_block *cur = NULL;
+	uint32_t ncur = 0;
+	uint64_t *keep = NULL, gen = 1;
+	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
+	struct pg_saved_ent *saved = NULL;
+	char mount[4096], why[256], hash[65];
+	struct plan pl = { 0 };
+	uint8_t slot = 0;
+	int ch, status = PG_EXIT_FAIL, attach_fd = -1, err;
+	bool fresh, need_trans = false;
+	const char *file;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "a:p:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			o->attach = optarg;
+			break;
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'h':
+			pg_usage("apply", stdout);
+			return PG_EXIT_OK;
+		default:
+			pg_usage("apply", stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		pg_err("apply needs exactly one policy file");
+		pg_usage("apply", stderr);
+		return PG_EXIT_USAGE;
+	}
+	file = argv[optind];
+	if (pg_cg_path_valid(o->attach)) {
+		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
+		       "/system.slice",
+		       o->attach);
+		return PG_EXIT_USAGE;
+	}
+
+	p = pg_load_policy(file, &status);
+	if (!p)
+		return status;
+	status = PG_EXIT_FAIL;
+	if (pg_probe_required(why, sizeof(why))) {
+		pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
+		status = PG_EXIT_KERNEL;
+		goto out;
+	}
+	if ((err = pg_cg2_mount(mount, sizeof(mount)))) {
+		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo: %s", strerror(-err));
+		goto out;
+	}
+	attach_fd = pg_cg_open(mount, o->attach);
+	if (attach_fd < 0) {
+		pg_err("cannot open cgroup %s under %s: %s", o->attach, mount,
+		       strerror(-attach_fd));
+		goto out;
+	}
+	if (pg_state_open(&st, o->pin_dir, true, true))
+		goto out;
+	if (pg_state_any(&st) && !pg_state_loaded(&st)) {
+		for (i = 0; i < PG_NLINKS; i++)
+			if (st.link[i] >= 0) {
+				pg_err("state in %s is damaged (links without their programs or "
+				       "maps); run 'portgate stop' to clear it",
+				       st.dir);
+				goto out;
+			}
+		/* An earlier first apply died before attaching anything: start over. */
+		pg_dbg("clearing a half-made state in %s", st.dir);
+		if (pg_state_destroy(&st))
+			goto out;
+		pg_state_close(&st);
+		if (pg_state_open(&st, o->pin_dir, true, true))
+			goto out;
+	}
+	fresh = !pg_state_loaded(&st);
+	if ((status = decide_mode(p, &st, attach_fd, &pl)))
+		goto out;
+	status = PG_EXIT_FAIL;
+
+	if (!fresh && !pg_state_image(&st, &cur, &ncur)) {
+		slot = !cur[0].hdr.slot;
+		gen = cur[0].hdr.gen + 1;
+	}
+	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
+		pg_err("cannot read the cgroup tree under %s: %s", mount, strerror(-err));
+		goto out;
+	}
+
+	/* Leaving a lowered threshold under a default-kernel policy needs a
+	 * stricter image first; see make_transitional(). */
+	if (!fresh && (err = pg_netns_saved(&st, &saved, &nsaved)) == 0 && nsaved &&
+	    pg_policy_default(p, pl.mode) == PG_DEFAULT_KERNEL)
+		need_trans = true;
+	if (need_trans) {
+		enum pg_def d0;
+		bool e0;
+
+		make_transitional(p, &d0, &e0);
+		status = build(p, tree, ntree, &pl, slot, gen, file, o->attach, true, &trans);
+		p->def = d0;
+		p->exempt_root = e0;
+		if (status)
+			goto out;
+		slot = !slot;
+		gen++;
+	}
+	if ((status = build(p, tree, ntree, &pl, slot, gen, file, o->attach, false, &img)))
+		goto out;
+	status = PG_EXIT_FAIL;
+
+	/* From here on the kernel changes. */
+	if (fresh) {
+		if (pg_state_load(&st, pl.bypass))
+			goto out;
+	} else if (pg_state_upgrade(&st, pl.bypass)) {
+		goto out;
+	}
+	st.ctl->bypass = pl.bypass ? 2 : 1;
+	st.ctl->boot = pg_boot_hash();
+
+	if (need_trans) {
+		if (pg_state_install(&st, &trans))
+			goto out;
+		if (pg_netns_restore(&st, NULL, 0)) {
+			pg_err("the stricter transitional policy stays in force until the sysctls "
+			       "can be restored; fix that and apply again");
+			goto out;
+		}
+	}
+	if (pg_state_install(&st, &img))
+		goto out;
+	/* Attach (or check the links of an earlier apply), and verify. */
+	if (pg_state_attach(&st, attach_fd, o->attach)) {
+		if (fresh) {
+			pg_err("attach failed: removing the half-made state so nothing is left "
+			       "unenforced behind a lowered threshold");
+			pg_state_destroy(&st);
+		}
+		goto out;
+	}
+
+	/* Only now, with the programs attached and verified, lower thresholds. */
+	if (pl.mode == PG_MODE_SYSCTL) {
+		struct pg_netns_info in;
+
+		keep = calloc(p->nnetns + 1, sizeof(*keep));
+		if (!keep)
+			goto out;
+		if (pg_netns_lower(&st, p, PG_SELF_NETNS))
+			goto sysctl_fail;
+		if (!pg_netns_inspect(PG_SELF_NETNS, &in))
+			keep[nkeep++] = in.ino;
+		for (i = 0; i < p->nnetns; i++) {
+			if (pg_netns_lower(&st, p, p->netns[i].path))
+				goto sysctl_fail;
+			if (!pg_netns_inspect(p->netns[i].path, &in))
+				keep[nkeep++] = in.ino;
+		}
+	}
+	/* Namespaces the policy no longer manages (or grant mode: all) get their value back. */
+	if (pg_netns_restore(&st, keep, nkeep))
+		goto out;
+
+	pg_hex(p->sha256, 32, hash);
+	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
+	       "sha256 %.12s\n",
+	       file, (unsigned long long)img.blocks[0].hdr.gen, p->nrules,
+	       p->nrules == 1 ? "" : "s", img.nnodes, img.nnodes == 1 ? "" : "s",
+	       pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
+	for (i = 0; i < img.nunmatched; i++)
+		pg_err("note: selector %s matches no cgroup yet", img.unmatched[i]);
+	status = PG_EXIT_OK;
+	goto out;
+
+sysctl_fail:
+	pg_err("the policy is applied and enforcing, but sysctl mode could not lower every "
+	       "threshold; granted binds in those namespaces still fail");
+out:
+	free(keep);
+	free(saved);
+	free(cur);
+	pg_image_free(&img);
+	pg_image_free(&trans);
+	pg_cg_tree_free(tree, ntree);
+	pg_state_close(&st);
+	if (attach_fd >= 0)
+		close(attach_fd);
+	pg_policy_free(p);
+	return status;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * portgate - let chosen cgroups bind privileged ports, refuse the rest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "state.h"
+#include "util.h"
+
+#ifndef PORTGATE_VERSION
+#define PORTGATE_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct pg_opts *o);
+	const char *args;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "check", cmd_check, "FILE", "validate a policy file; change nothing" },
+	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
+	  "load if needed, pin, and atomically replace the active policy" },
+	{ "status", cmd_status, "[--pin-dir DIR] [-j]",
+	  "mode and why, links, policy, counters, managed sysctls" },
+	{ "explain", cmd_explain,
+	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
+	  "which rule decides a bind, from the live kernel state" },
+	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement" },
+};
+
+void pg_usage(const char *cmd, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; cmd && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		fprintf(f, "usage: portgate %s %s\n  %s\n", commands[i].name, commands[i].args,
+			commands[i].help);
+		fprintf(f, "options: -v more output, -j/--json JSON, -h/--help this text\n"
+			   "see portgate(8) and portgate.conf(5)\n");
+		return;
+	}
+	fprintf(f, "usage: portgate [-v] [-j] COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "  %-8s %s\n  %-8s %s\n", "help", "help [COMMAND]", "version",
+		"print the version");
+	fprintf(f, "\nexit status: 0 ok, 1 failed, 2 usage, 3 invalid policy, 4 kernel "
+		   "unsupported\nsee portgate(8) and portgate.conf(5)\n");
+}
+
+/* ---------------------------------------------------------------- policy */
+
+static int src_read(void *ud, const char *path, char **buf, size_t *len)
+{
+	struct stat sb;
+	ssize_t n;
+	size_t off = 0;
+	int fd, err = 0;
+
+	(void)ud;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb)) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (sb.st_size > (off_t)PG_POL_MAX_FILE_SIZE) {
+		err = -EFBIG;
+		goto out;
+	}
+	*buf = malloc((size_t)sb.st_size + 1);
+	if (!*buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (off < (size_t)sb.st_size) {
+		n = read(fd, *buf + off, (size_t)sb.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			free(*buf);
+			*buf = NULL;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	(*buf)[off] = 0;
+	*len = off;
+out:
+	close(fd);
+	return err;
+}
+
+static int src_glob(void *ud, const char *pattern, char ***out, size_t *n)
+{
+	glob_t g;
+	size_t i;
+	int r;
+
+	(void)ud;
+	*out = NULL;
+	*n = 0;
+	r = glob(pattern, GLOB_ERR, NULL, &g);
+	if (r == GLOB_NOMATCH)
+		return 0;
+	if (r)
+		return r == GLOB_NOSPACE ? -ENOMEM : -EIO;
+	*out = calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof(char *));
+	if (!*out) {
+		globfree(&g);
+		return -ENOMEM;
+	}
+	for (i = 0; i < g.gl_pathc; i++) {
+		(*out)[i] = strdup(g.gl_pathv[i]);
+		if (!(*out)[i]) {
+			while (i--)
+				free((*out)[i]);
+			free(*out);
+			*out = NULL;
+			globfree(&g);
+			return -ENOMEM;
+		}
+	}
+	*n = g.gl_pathc;
+	globfree(&g);
+	return 0;
+}
+
+static int id_user(void *ud, const char *name, uint32_t *uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	(void)ud;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) || !res)
+		return -ENOENT;
+	*uid = res->pw_uid;
+	return 0;
+}
+
+static int id_group(void *ud, const char *name, uint32_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[16384];
+
+	(void)ud;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) || !res)
+		return -ENOENT;
+	*gid = res->gr_gid;
+	return 0;
+}
+
+struct pg_policy *pg_load_policy(const char *path, int *status)
+{
+	struct pg_source_ops src = { src_read, src_glob, NULL };
+	struct pg_id_ops ids = { id_user, id_group, NULL };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p;
+
+	p = pg_policy_parse(path, &src, &d);
+	if (p && !d.nerrors)
+		pg_policy_resolve(p, &ids, &d);
+	pg_diags_print(&d, p, stderr);
+	if (!p || d.nerrors) {
+		*status = p ? PG_EXIT_POLICY : PG_EXIT_FAIL;
+		if (!p)
+			pg_err("out of memory parsing %s", path);
+		pg_diags_free(&d);
+		pg_policy_free(p);
+		return NULL;
+	}
+	pg_diags_free(&d);
+	return p;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static const struct command *find_command(const char *name)
+{
+	const struct command *hit = NULL;
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+		if (!strncmp(name, commands[i].name, len)) {
+			if (hit)
+				return NULL; /* ambiguous prefix */
+			hit = &commands[i];
+		}
+	}
+	return hit;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pg_opts o = { .pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/" };
+	const struct command *c;
+	int ch;
+
+	/* Global options come before the command; "+" stops at the first non-option. */
+	while ((ch = getopt_long(argc, argv, "+jvhV", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'v':
+			pg_verbose++;
+			break;
+		case 'h':
+			pg_usage(NULL, stdout);
+			return PG_EXIT_OK;
+		case 'V':
+			printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
+			return PG_EXIT_OK;
+		default:
+			pg_usage(NULL, stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		pg_usage(NULL, stderr);
+		return PG_EXIT_USAGE;
+	}
+	pg_libbpf_logging();
+	if (!strcmp(argv[optind], "help")) {
+		pg_usage(optind + 1 < argc ? argv[optind + 1] : NULL, stdout);
+		return PG_EXIT_OK;
+	}
+	if (!strcmp(argv[optind], "version")) {
+		printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
+		return PG_EXIT_OK;
+	}
+	c = find_command(argv[optind]);
+	if (!c) {
+		pg_err("unknown command '%s'; try 'portgate help'", argv[optind]);
+		return PG_EXIT_USAGE;
+	}
+	argv[optind] = (char *)c->name;
+	optind++;
+	/* Each command parses its own options from argv[optind - 1] on. */
+	return c->fn(argc - optind + 1, argv + optind - 1, &o);
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta.h"
+#include "util.h"
+
+static void put_esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\\')
+			fputs("\\\\", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+char *pg_meta_build(const struct pg_policy *p, const struct pg_image *img,
+		    const struct pg_meta_in *in, size_t *len)
+{
+	char *buf = NULL, hash[65];
+	size_t i;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	pg_hex(p->sha256, 32, hash);
+	fprintf(f, "portgate-meta %d\n", PG_META_VERSION);
+	fprintf(f, "gen %" PRIu64 "\ntime %" PRIu64 "\nhash %s\n", in->gen, in->time, hash);
+	fputs("source ", f), put_esc(f, in->source), fputc('\n', f);
+	fputs("mode ", f), put_esc(f, in->mode), fputc('\n', f);
+	fputs("reason ", f), put_esc(f, in->reason), fputc('\n', f);
+	fputs("attach ", f), put_esc(f, in->attach), fputc('\n', f);
+	if (in->transitional)
+		fputs("transitional 1\n", f);
+	for (i = 0; i < p->nfiles; i++) {
+		fprintf(f, "file %zu ", i);
+		put_esc(f, p->files[i]);
+		fputc('\n', f);
+	}
+	for (i = 0; i < p->nrules; i++) {
+		const struct pg_rule *r = &p->rules[i];
+
+		fprintf(f, "rule %zu %u %u %u ", i, r->loc.file, r->loc.line, r->loc.col);
+		put_esc(f, r->text);
+		fputc('\n', f);
+	}
+	for (i = 0; i < img->nnodes; i++) {
+		const struct pg_node_out *n = &img->nodes[i];
+
+		fprintf(f, "node %u %" PRIu64 " %d ", n->node, n->cgid, n->level);
+		put_esc(f, n->path);
+		fputc('\n', f);
+	}
+	for (i = 0; i < img->nunmatched; i++) {
+		fputs("unmatched ", f);
+		put_esc(f, img->unmatched[i]);
+		fputc('\n', f);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static char *unesc(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *d = out;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			i++;
+			*d++ = s[i] == 'n' ? '\n' : s[i];
+		} else {
+			*d++ = s[i];
+		}
+	}
+	*d = 0;
+	return out;
+}
+
+static int push(void **v, size_t *n, size_t elem)
+{
+	void *nv = realloc(*v, (*n + 1) * elem);
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	memset((char *)nv + *n * elem, 0, elem);
+	(*n)++;
+	return 0;
+}
+
+/* Split off the first n space-separated fields; *rest is the remainder. */
+static int fields(const char *line, size_t len, unsigned long long *out, int n, const char **rest,
+		  size_t *restlen)
+{
+	const char *p = line, *end = line + len;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		char *e;
+
+		if (p >= end)
+			return -EPROTO;
+		errno = 0;
+		out[i] = strtoull(p, &e, 10);
+		if (e == p || errno || e > end || (e < end && *e != ' '))
+			return -EPROTO;
+		p = e < end ? e + 1 : e;
+	}
+	*rest = p;
+	*restlen = (size_t)(end - p);
+	return 0;
+}
+
+int pg_meta_parse(const union pg_block *blocks, uint32_t nblocks, struct pg_meta *m)
+{
+	const struct pg_hdr *h = &blocks[0].hdr;
+	const char *s, *end, *line;
+	int err = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (h->meta_off >= nblocks)
+		return -EPROTO;
+	s = (const char *)&blocks[h->meta_off];
+	end = (const char *)&blocks[nblocks];
+	end = memchr(s, 0, (size_t)(end - s)) ?: end;
+	if ((size_t)(end - s) < 14 || strncmp(s, "portgate-meta ", 14))
+		return -EPROTO;
+	for (line = s; line < end && !err;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line)) ?: end, *sp, *rest;
+		size_t len = (size_t)(nl - line), klen, rlen;
+		unsigned long long f[4];
+
+		sp = memchr(line, ' ', len);
+		klen = sp ? (size_t)(sp - line) : len;
+		rest = sp ? sp + 1 : nl;
+		rlen = (size_t)(nl - rest);
+#define KEY(k) (klen == sizeof(k) - 1 && !memcmp(line, k, klen))
+		if (KEY("gen"))
+			m->gen = strtoull(rest, NULL, 10);
+		else if (KEY("time"))
+			m->time = strtoull(rest, NULL, 10);
+		else if (KEY("hash"))
+			snprintf(m->hash, sizeof(m->hash), "%.*s", (int)rlen, rest);
+		else if (KEY("source"))
+			m->source = unesc(rest, rlen);
+		else if (KEY("mode"))
+			m->mode = unesc(rest, rlen);
+		else if (KEY("reason"))
+			m->reason = unesc(rest, rlen);
+		else if (KEY("attach"))
+			m->attach = unesc(rest, rlen);
+		else if (KEY("transitional"))
+			m->transitional = true;
+		else if (KEY("file")) {
+			if (!(err = fields(rest, rlen, f, 1, &rest, &rlen)) &&
+			    !(err = push((void **)&m->files, &m->nfiles, sizeof(*m->files))))
+				m->files[m->nfiles - 1] = unesc(rest, rlen);
+		} else if (KEY("rule")) {
+			if (!(err = fields(rest, rlen, f, 4, &rest, &rlen)) &&
+			    !(err = push((void **)&m->rules, &m->nrules, sizeof(*m->rules)))) {
+				struct pg_meta_rule *r = &m->rules[m->nrules - 1];
+
+				r->file = (uint32_t)f[1];
+				r->line = (uint32_t)f[2];
+				r->col = (uint32_t)f[3];
+				r->text = unesc(rest, rlen);
+			}
+		} else if (KEY("node")) {
+			if (!(err = fields(rest, rlen, f, 3, &rest, &rlen)) &&
+			    !(err = push((void **)&m->nodes, &m->nnodes, sizeof(*m->nodes)))) {
+				struct pg_meta_node *n = &m->nodes[m->nnodes - 1];
+
+				n->node = (uint32_t)f[0];
+				n->cgid = f[1];
+				n->level = (int)f[2];
+				n->path = unesc(rest, rlen);
+			}
+		} else if (KEY("unmatched")) {
+			if (!(err = push((void **)&m->unmatched, &m->nunmatched,
+					 sizeof(*m->unmatched))))
+				m->unmatched[m->nunmatched - 1] = unesc(rest, rlen);
+		}
+#undef KEY
+		line = nl + 1;
+	}
+	if (err)
+		pg_meta_free(m);
+	return err;
+}
+
+void pg_meta_free(struct pg_meta *m)
+{
+	size_t i;
+
+	free(m->source);
+	free(m->mode);
+	free(m->reason);
+	free(m->attach);
+	for (i = 0; i < m->nfiles; i++)
+		free(m->files[i]);
+	free(m->files);
+	for (i = 0; i < m->nrules; i++)
+		free(m->rules[i].text);
+	free(m->rules);
+	for (i = 0; i < m->nnodes; i++)
+		free(m->nodes[i].path);
+	free(m->nodes);
+	for (i = 0; i < m->nunmatched; i++)
+		free(m->unmatched[i]);
+	free(m->unmatched);
+	memset(m, 0, sizeof(*m));
+}

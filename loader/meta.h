@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * meta.h - what status and explain need to know about the active policy,
+ * stored in the policy image itself (after the tables) so that it is
+ * swapped with the policy, never out of step with it. Text lines:
+ * "KEY FIELD...", the last field of rule/node/etc may hold spaces; \n and
+ * \\ are escaped.
+ */
+#ifndef PORTGATE_META_H
+#define PORTGATE_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compile.h"
+
+#define PG_META_VERSION 1
+
+struct pg_meta_rule {
+	uint32_t file, line, col;
+	char *text;
+};
+
+struct pg_meta_node {
+	uint32_t node;
+	uint64_t cgid;
+	int level;
+	char *path;
+};
+
+struct pg_meta {
+	uint64_t gen, time;
+	char hash[65];
+	char *source;
+	char *mode;   /* grant | sysctl */
+	char *reason; /* why that mode */
+	char *attach; /* cgroup path */
+	bool transitional;
+	char **files;
+	size_t nfiles;
+	struct pg_meta_rule *rules;
+	size_t nrules;
+	struct pg_meta_node *nodes;
+	size_t nnodes;
+	char **unmatched;
+	size_t nunmatched;
+};
+
+struct pg_meta_in {
+	uint64_t gen, time;
+	const char *source, *mode, *reason, *attach;
+	bool transitional;
+};
+
+/* The meta text for a compiled policy (malloc'd, NUL-terminated). */
+char *pg_meta_build(const struct pg_policy *p, const struct pg_image *img,
+		    const struct pg_meta_in *in, size_t *len);
+
+/* Parse the meta region of an image. 0 or -EPROTO. */
+int pg_meta_parse(const union pg_block *blocks, uint32_t nblocks, struct pg_meta *m);
+void pg_meta_free(struct pg_meta *m);
+
+#endif

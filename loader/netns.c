@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "netns.h"
+#include "util.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+#define START "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+#define RANGE "/proc/sys/net/ipv4/ip_local_port_range"
+
+/*
+ * Run fn inside the namespace at path: /proc/sys/net and new sockets follow
+ * the calling thread's namespace, and portgate is single-threaded.
+ */
+static int in_netns(const char *path, int (*fn)(void *), void *arg)
+{
+	int self, target, err, back;
+
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0)
+		return -errno;
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		err = -errno;
+		close(target);
+		return err;
+	}
+	if (setns(target, CLONE_NEWNET)) {
+		err = -errno;
+		goto out;
+	}
+	err = fn(arg);
+	back = setns(self, CLONE_NEWNET);
+	if (back) {
+		/* Never carry on in a namespace we did not start in. */
+		pg_err("cannot return to the original network namespace: %s", strerror(errno));
+		abort();
+	}
+out:
+	close(self);
+	close(target);
+	return err;
+}
+
+static int read_u32s(const char *file, uint32_t *a, uint32_t *b)
+{
+	char buf[64];
+	unsigned long x = 0, y = 0;
+	int n;
+
+	if (pg_read_file(file, buf, sizeof(buf)) < 0)
+		return -errno ? -errno : -EIO;
+	n = sscanf(buf, "%lu %lu", &x, &y);
+	if (n < 1 || (b && n < 2))
+		return -EPROTO;
+	*a = (uint32_t)x;
+	if (b)
+		*b = (uint32_t)y;
+	return 0;
+}
+
+static int inspect_fn(void *arg)
+{
+	struct pg_netns_info *in = arg;
+	socklen_t len = sizeof(in->cookie);
+	struct stat sb;
+	int s, err;
+
+	if (stat("/proc/thread-self/ns/net", &sb))
+		return -errno;
+	in->ino = sb.st_ino;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	err = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &in->cookie, &len) ? -errno : 0;
+	close(s);
+	if (err)
+		return err;
+	if ((err = read_u32s(START, &in->start, NULL)))
+		return err;
+	return read_u32s(RANGE, &in->range_lo, &in->range_hi);
+}
+
+int pg_netns_inspect(const char *path, struct pg_netns_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	return in_netns(path, inspect_fn, out);
+}
+
+struct write_arg {
+	uint32_t value;
+	uint32_t readback;
+};
+
+static int write_fn(void *arg)
+{
+	struct write_arg *w = arg;
+	char v[16];
+	int err;
+
+	snprintf(v, sizeof(v), "%u\n", w->value);
+	if ((err = pg_write_file(START, v)))
+		return err;
+	return read_u32s(START, &w->readback, NULL);
+}
+
+static int set_start(const char *path, uint32_t value)
+{
+	struct write_arg w = { .value = value };
+	int err = in_netns(path, write_fn, &w);
+
+	if (!err && w.readback != value)
+		err = -EIO;
+	return err;
+}
+
+/* Ports of [lo, hi] outside the protect set, as "a-b,c" (for messages). */
+static bool gap(const struct pg_policy *p, uint32_t lo, uint32_t hi, char *out, size_t len)
+{
+	uint32_t port, start = 0;
+	size_t off = 0;
+	bool any = false;
+
+	out[0] = 0;
+	for (port = lo; port <= hi + 1; port++) {
+		bool open_ = port <= hi && !pg_policy_protects(p, (uint16_t)port);
+
+		if (open_ && !start)
+			start = port;
+		if (!open_ && start) {
+			int n = snprintf(out + off, off < len ? len - off : 0, "%s%u", any ? "," : "",
+					 start);
+
+			off += n > 0 ? (size_t)n : 0;
+			if (port - 1 > start) {
+				n = snprintf(out + off, off < len ? len - off : 0, "-%u", port - 1);
+				off += n > 0 ? (size_t)n : 0;
+			}
+			any = true;
+			start = 0;
+		}
+	}
+	return any;
+}
+
+static bool range_protected(const struct pg_policy *p, uint32_t lo, uint32_t hi)
+{
+	size_t i;
+
+	for (i = 0; i < p->nprotect; i++)
+		if (p->protect[i].lo <= hi && p->protect[i].hi >= lo)
+			return true;
+	return false;
+}
+
+int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path)
+{
+	struct pg_netns_info in;
+	struct pg_saved sv;
+	uint32_t lowest = 0, orig, one = 1;
+	char g[128];
+	size_t i;
+	int err;
+
+	for (i = 0; i < p->nprotect && !lowest; i++)
+		lowest = p->protect[i].lo;
+	if (!lowest)
+		return 0; /* nothing protected: nothing to lower */
+	if ((err = pg_netns_inspect(path, &in))) {
+		pg_err("cannot inspect network namespace %s: %s", path, strerror(-err));
+		return err;
+	}
+	memset(&sv, 0, sizeof(sv));
+	orig = in.start;
+	if (!bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &in.ino, &sv))
+		orig = sv.orig; /* lowered by an earlier apply: keep the first value */
+	if (orig <= lowest && !sv.state) {
+		pg_dbg("%s: ip_unprivileged_port_start is %u already, nothing to lower", path,
+		       in.start);
+		return 0;
+	}
+	if (orig > lowest && gap(p, lowest, orig - 1, g, sizeof(g))) {
+		pg_err("sysctl mode: lowering ip_unprivileged_port_start in %s from %u to %u would "
+		       "open ports %s to everyone; protect them too, or use grant mode",
+		       path, orig, lowest, g);
+		return -EINVAL;
+	}
+	if (range_protected(p, in.range_lo, in.range_hi)) {
+		pg_err("sysctl mode: ip_local_port_range %u-%u in %s includes protected ports; "
+		       "autobind (listen or connect without bind) would hand them out past the "
+		       "policy",
+		       in.range_lo, in.range_hi, path);
+		return -EINVAL;
+	}
+	/* SCTP never reaches the bind hook: refuse SCTP sockets there first. */
+	if (bpf_map_update_elem(st->map[PG_MAP_NETNS], &in.cookie, &one, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot register network namespace %s: %s", path, strerror(errno));
+		return err;
+	}
+	sv.cookie = in.cookie;
+	sv.orig = orig;
+	sv.set = lowest;
+	sv.state = 1;
+	snprintf(sv.path, sizeof(sv.path), "%s", path);
+	/* Saved before lowering: a crash after this line still knows what to restore. */
+	if (bpf_map_update_elem(st->map[PG_MAP_SAVED], &in.ino, &sv, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot save the sysctl of %s: %s", path, strerror(errno));
+		return err;
+	}
+	if (in.start != lowest && (err = set_start(path, lowest))) {
+		pg_err("cannot lower ip_unprivileged_port_start to %u in %s: %s", lowest, path,
+		       strerror(-err));
+		return err;
+	}
+	sv.state = 2;
+	if (bpf_map_update_elem(st->map[PG_MAP_SAVED], &in.ino, &sv, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot save the sysctl of %s: %s", path, strerror(errno));
+		return err;
+	}
+	pg_dbg("%s: ip_unprivileged_port_start %u -> %u", path, in.start, lowest);
+	return 0;
+}
+
+/* The namespace by inode: the saved path if it still leads there, else a process in it. */
+static int find_ns(const struct pg_saved *sv, uint64_t ino, char *out, size_t len)
+{
+	struct stat sb;
+	struct dirent *de;
+	DIR *d;
+
+	if (!stat(sv->path, &sb) && sb.st_ino == ino) {
+		snprintf(out, len, "%s", sv->path);
+		return 0;
+	}
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(out, len, "/proc/%s/ns/net", de->d_name);
+		if (!stat(out, &sb) && sb.st_ino == ino) {
+			closedir(d);
+			return 0;
+		}
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+int pg_netns_saved(const struct pg_state *st, struct pg_saved_ent **out, size_t *n)
+{
+	uint64_t key, next, *kp = NULL;
+	struct pg_saved_ent *v = NULL;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (st->map[PG_MAP_SAVED] < 0)
+		return 0;
+	while (!bpf_map_get_next_key(st->map[PG_MAP_SAVED], kp, &next)) {
+		struct pg_saved_ent *nv;
+
+		key = next;
+		kp = &key;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[cnt].ino = key;
+		if (bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &key, &v[cnt].v))
+			continue;
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep)
+{
+	struct pg_saved_ent *v;
+	size_t n, i, k;
+	int err, ret = 0;
+
+	if ((err = pg_netns_saved(st, &v, &n)))
+		return err;
+	for (i = 0; i < n; i++) {
+		char path[PATH_MAX];
+
+		for (k = 0; k < nkeep && keep[k] != v[i].ino; k++)
+			;
+		if (k < nkeep)
+			continue;
+		err = find_ns(&v[i].v, v[i].ino, path, sizeof(path));
+		if (err == -ENOENT) {
+			pg_err("network namespace %llu (%s) is gone; nothing to restore there",
+			       (unsigned long long)v[i].ino, v[i].v.path);
+		} else if (err || (err = set_start(path, v[i].v.orig))) {
+			pg_err("cannot restore ip_unprivileged_port_start to %u in %s: %s",
+			       v[i].v.orig, v[i].v.path, strerror(-err));
+			ret = err;
+			continue; /* keep it saved, and keep enforcing */
+		} else {
+			pg_dbg("%s: ip_unprivileged_port_start restored to %u", path, v[i].v.orig);
+		}
+		bpf_map_delete_elem(st->map[PG_MAP_NETNS], &v[i].v.cookie);
+		if (bpf_map_delete_elem(st->map[PG_MAP_SAVED], &v[i].ino) && errno != ENOENT) {
+			ret = -errno;
+			pg_err("cannot forget the saved sysctl of %s: %s", v[i].v.path,
+			       strerror(errno));
+		}
+	}
+	free(v);
+	return ret;
+}

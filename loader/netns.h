@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * netns.h - sysctl mode's network namespaces: read and lower
+ * net.ipv4.ip_unprivileged_port_start, remember the old value in pg_saved
+ * before touching it, and put it back.
+ */
+#ifndef PORTGATE_NETNS_H
+#define PORTGATE_NETNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "state.h"
+
+#define PG_SELF_NETNS "/proc/self/ns/net"
+
+struct pg_netns_info {
+	uint64_t ino;
+	uint64_t cookie;
+	uint32_t start;              /* ip_unprivileged_port_start now */
+	uint32_t range_lo, range_hi; /* ip_local_port_range now */
+};
+
+/* Look at the namespace at path; 0 or -errno. */
+int pg_netns_inspect(const char *path, struct pg_netns_info *out);
+
+/*
+ * Lower the threshold in the namespace at path to the policy's lowest
+ * protected port, after checking that doing so opens nothing the policy
+ * does not protect and that autobind cannot reach protected ports. The old
+ * value goes to pg_saved first. 0, or -errno with a message.
+ */
+int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path);
+
+/* Restore every saved namespace whose inode is not in keep[]; 0 or -errno.
+ * Namespaces that no longer exist are forgotten with a note. */
+int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep);
+
+/* Saved entries, for status. */
+struct pg_saved_ent {
+	uint64_t ino;
+	struct pg_saved v;
+};
+int pg_netns_saved(const struct pg_state *st, struct pg_saved_ent **out, size_t *n);
+
+#endif

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "probe.h"
+#include "util.h"
+
+int pg_probe_required(char *why, size_t len)
+{
+	struct btf *vmlinux;
+	int err;
+
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) != 1) {
+		snprintf(why, len, "the kernel lacks cgroup sock_addr BPF programs (Linux 4.17+)");
+		return -ENOTSUP;
+	}
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_loop, NULL) != 1) {
+		snprintf(why, len, "the kernel lacks the bpf_loop helper (Linux 5.17+)");
+		return -ENOTSUP;
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	err = libbpf_get_error(vmlinux);
+	if (err) {
+		snprintf(why, len, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s",
+			 strerror(-err));
+		return -ENOTSUP;
+	}
+	err = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (err < 0) {
+		snprintf(why, len,
+			 "the kernel lacks the kfunc bpf_cast_to_kern_ctx (Linux 6.2+), needed to "
+			 "read a socket's cgroup");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* A bind4 program that only returns 3 (allow, skip CAP_NET_BIND_SERVICE). */
+static int load_ret3(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_BIND);
+
+	return bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "pg_probe3", "GPL", insns, 2, &opts);
+}
+
+/* In the child: join the cgroup, new netns, drop every capability, bind 1023. */
+static int probe_child(int cgfd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(1023) };
+	char pid[32];
+	int fd, s;
+
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	fd = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		return 100;
+	close(fd);
+	if (unshare(CLONE_NEWNET))
+		return 101;
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 102;
+	/* The socket is made here, inside the probe cgroup: its cgroup decides. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return 103;
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)))
+		return errno == EACCES ? 10 : errno == EPERM ? 11 : 12;
+	return 0;
+}
+
+int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
+{
+	char name[64];
+	int prog = -1, cg = -1, link = -1, err = 0, status;
+	pid_t pid;
+
+	*ok = false;
+	prog = load_ret3();
+	if (prog < 0) {
+		snprintf(why, len, "the verifier refuses return value 3 from a bind program "
+				   "(needs Linux 5.12+)");
+		return 0;
+	}
+	snprintf(name, sizeof(name), "portgate-probe.%d", getpid());
+	if (mkdirat(parent_fd, name, 0700) && errno != EEXIST) {
+		err = -errno;
+		snprintf(why, len, "cannot create probe cgroup %s: %s", name, strerror(errno));
+		goto out;
+	}
+	cg = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		err = -errno;
+		snprintf(why, len, "cannot open probe cgroup %s: %s", name, strerror(errno));
+		goto out;
+	}
+	link = bpf_link_create(prog, cg, BPF_CGROUP_INET4_BIND, NULL);
+	if (link < 0) {
+		err = -errno;
+		snprintf(why, len, "cannot attach the probe program to cgroup %s: %s", name,
+			 strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		snprintf(why, len, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid)
+		_exit(probe_child(cg));
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			err = -errno;
+			snprintf(why, len, "waitpid: %s", strerror(errno));
+			goto out;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) >= 100) {
+		err = -EIO;
+		snprintf(why, len, "the probe process failed to set itself up (status %d)", status);
+	} else if (WEXITSTATUS(status) == 0) {
+		*ok = true;
+		snprintf(why, len, "bypass bit probed: with a program returning 3, an unprivileged "
+				   "bind of port 1023 succeeded");
+	} else {
+		snprintf(why, len, "bypass bit probed: with a program returning 3, an unprivileged "
+				   "bind of port 1023 still failed (%s)",
+			 WEXITSTATUS(status) == 10 ? "EACCES" : WEXITSTATUS(status) == 11 ? "EPERM"
+											 : "error");
+	}
+out:
+	if (link >= 0)
+		close(link);
+	if (cg >= 0) {
+		close(cg);
+		/* rmdir detaches what is left; the child is reaped, the cgroup empties. */
+		for (int i = 0; unlinkat(parent_fd, name, AT_REMOVEDIR); i++) {
+			if (errno != EBUSY || i == 200) {
+				pg_err("cannot remove probe cgroup %s: %s", name, strerror(errno));
+				break;
+			}
+			usleep(5000);
+		}
+	}
+	if (prog >= 0)
+		close(prog);
+	return err;
+}
+
+uint64_t pg_boot_hash(void)
+{
+	char buf[64];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	ssize_t n = pg_read_file("/proc/sys/kernel/random/boot_id", buf, sizeof(buf)), i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+const char *pg_kernel_release(void)
+{
+	static struct utsname u;
+
+	if (!u.release[0] && uname(&u))
+		return "unknown";
+	return u.release;
+}

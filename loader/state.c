@@ -1,0 +1,830 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * state.c - pinned programs, maps and links; the policy swap.
+ *
+ * The swap (pg_state_install) in order, and why each step is safe:
+ *  1. Build the new image and counters in fresh maps: nothing reads them.
+ *  2. Publish the counters in pg_cnt[slot] and the new image's nodes in
+ *     pg_nodes value slot `slot`: the active image reads the other slot.
+ *  3. Widen pg_ctl.hull to cover both images' protected ports.
+ *  4. Update pg_cur[0] to the new image. The kernel swaps the pointer and
+ *     waits for running programs (maybe_wait_bpf_programs), so when the
+ *     update returns no bind still reads the old image or its slot.
+ *  5. Narrow the hull to the new image; drop pg_nodes entries of the old
+ *     slot that the new image does not use.
+ * Killed before 4: the old policy enforces whole. After 4: the new one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "portgate.skel.h"
+#include "state.h"
+#include "util.h"
+
+const char *const pg_link_names[PG_NLINKS] = { "link_bind4", "link_bind6", "link_sysctl",
+					       "link_sockcr" };
+const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4", "prog_bind6", "prog_sysctl",
+					       "prog_sockcr" };
+const char *const pg_map_names[PG_NMAPS] = { "pg_cur",   "pg_cnt",   "pg_nodes",
+					     "pg_ctl",   "pg_netns", "pg_saved" };
+static const enum bpf_attach_type link_type[PG_NLINKS] = {
+	BPF_CGROUP_INET4_BIND, BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL, BPF_CGROUP_INET_SOCK_CREATE
+};
+static const char *const link_what[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int pin_path(const struct pg_state *st, const char *name, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s/%s", st->dir, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int obj_get(const struct pg_state *st, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (pin_path(st, name, p, sizeof(p)))
+		return -1;
+	fd = bpf_obj_get(p);
+	return fd < 0 ? -1 : fd;
+}
+
+static int map_ctl(struct pg_state *st)
+{
+	void *m;
+
+	if (st->map[PG_MAP_CTL] < 0)
+		return 0;
+	m = mmap(NULL, sizeof(struct pg_ctl), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 st->map[PG_MAP_CTL], 0);
+	if (m == MAP_FAILED) {
+		int err = -errno;
+
+		pg_err("cannot map %s/pg_ctl: %s", st->dir, strerror(errno));
+		return err;
+	}
+	st->ctl = m;
+	return 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs sf;
+
+	return !statfs(path, &sf) && sf.f_type == BPF_FS_MAGIC;
+}
+
+/* bpffs must be mounted; systemd does it at boot, a bare container may not. */
+static int ensure_bpffs(const char *dir, bool create)
+{
+	char tmp[PATH_MAX], *parent;
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	parent = dirname(tmp);
+	if (is_bpffs(parent))
+		return 0;
+	if (!strcmp(parent, "/sys/fs/bpf") || !strncmp(parent, "/sys/fs/bpf/", 12)) {
+		if (is_bpffs("/sys/fs/bpf"))
+			return 0;
+		if (!create)
+			return -ENOENT;
+		if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0700")) {
+			int err = -errno;
+
+			pg_err("cannot mount the bpf file system on /sys/fs/bpf: %s",
+			       strerror(errno));
+			return err;
+		}
+		pg_dbg("mounted bpffs on /sys/fs/bpf");
+		return is_bpffs(parent) ? 0 : -ENOENT;
+	}
+	if (!create)
+		return -ENOENT;
+	pg_err("cannot use pin directory %s: %s is not on a bpf file system", dir, parent);
+	return -ENOTDIR;
+}
+
+int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclusive)
+{
+	int err, i;
+
+	memset(st, 0, sizeof(*st));
+	st->dirfd = -1;
+	for (i = 0; i < PG_NMAPS; i++)
+		st->map[i] = -1;
+	for (i = 0; i < PG_NLINKS; i++)
+		st->prog[i] = st->link[i] = -1;
+	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
+		return -ENAMETOOLONG;
+	if ((err = ensure_bpffs(dir, create)))
+		return err;
+	if (create && mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		pg_err("cannot create pin directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		err = -errno;
+		if (err != -ENOENT || create)
+			pg_err("cannot open pin directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	if (!is_bpffs(dir)) {
+		pg_err("cannot use pin directory %s: not on a bpf file system", dir);
+		pg_state_close(st);
+		return -ENOTDIR;
+	}
+	/* Root only: the maps decide who binds what. */
+	if (create && fchmod(st->dirfd, 0700)) {
+		err = -errno;
+		pg_err("cannot make %s root-only: %s", dir, strerror(errno));
+		pg_state_close(st);
+		return err;
+	}
+	if (flock(st->dirfd, exclusive ? LOCK_EX : LOCK_SH)) {
+		err = -errno;
+		pg_err("cannot lock %s: %s", dir, strerror(errno));
+		pg_state_close(st);
+		return err;
+	}
+	for (i = 0; i < PG_NMAPS; i++)
+		st->map[i] = obj_get(st, pg_map_names[i]);
+	for (i = 0; i < PG_NLINKS; i++) {
+		st->prog[i] = obj_get(st, pg_prog_names[i]);
+		st->link[i] = obj_get(st, pg_link_names[i]);
+	}
+	if ((err = map_ctl(st))) {
+		pg_state_close(st);
+		return err;
+	}
+	if (st->ctl && st->ctl->abi != PG_ABI_VERSION) {
+		pg_err("state in %s was made by a portgate with policy ABI %u, this one speaks %u; "
+		       "run that version's 'portgate stop' first",
+		       dir, st->ctl->abi, PG_ABI_VERSION);
+		pg_state_close(st);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void pg_state_close(struct pg_state *st)
+{
+	int i;
+
+	if (st->ctl)
+		munmap(st->ctl, sizeof(struct pg_ctl));
+	st->ctl = NULL;
+	for (i = 0; i < PG_NMAPS; i++)
+		close_fd(&st->map[i]);
+	for (i = 0; i < PG_NLINKS; i++) {
+		close_fd(&st->prog[i]);
+		close_fd(&st->link[i]);
+	}
+	if (st->skel)
+		portgate__destroy(st->skel);
+	st->skel = NULL;
+	close_fd(&st->dirfd);
+}
+
+bool pg_state_loaded(const struct pg_state *st)
+{
+	int i;
+
+	for (i = 0; i < PG_NMAPS; i++)
+		if (st->map[i] < 0)
+			return false;
+	for (i = 0; i < PG_NLINKS; i++)
+		if (st->prog[i] < 0)
+			return false;
+	return st->ctl != NULL;
+}
+
+bool pg_state_active(const struct pg_state *st)
+{
+	int i;
+
+	if (!pg_state_loaded(st))
+		return false;
+	for (i = 0; i < PG_NLINKS; i++)
+		if (st->link[i] < 0)
+			return false;
+	return true;
+}
+
+bool pg_state_any(const struct pg_state *st)
+{
+	int i;
+
+	for (i = 0; i < PG_NMAPS; i++)
+		if (st->map[i] >= 0)
+			return true;
+	for (i = 0; i < PG_NLINKS; i++)
+		if (st->prog[i] >= 0 || st->link[i] >= 0)
+			return true;
+	return false;
+}
+
+static int unpin(const struct pg_state *st, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (pin_path(st, name, p, sizeof(p)))
+		return -ENAMETOOLONG;
+	if (unlink(p) && errno != ENOENT) {
+		int err = -errno;
+
+		pg_err("cannot remove %s: %s", p, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int pg_state_destroy(struct pg_state *st)
+{
+	int i, err = 0, e;
+
+	/* Links first: once they are gone nothing enforces, then tidy up. */
+	for (i = 0; i < PG_NLINKS; i++) {
+		if (st->link[i] >= 0 && bpf_link_detach(st->link[i]) && errno != EINVAL) {
+			err = -errno;
+			pg_err("cannot detach %s link: %s", link_what[i], strerror(errno));
+		}
+		if ((e = unpin(st, pg_link_names[i])))
+			err = e;
+	}
+	for (i = 0; i < PG_NLINKS; i++)
+		if ((e = unpin(st, pg_prog_names[i])))
+			err = e;
+	for (i = 0; i < PG_NMAPS; i++)
+		if ((e = unpin(st, pg_map_names[i])))
+			err = e;
+	if (!err && rmdir(st->dir) && errno != ENOENT && errno != ENOTEMPTY) {
+		err = -errno;
+		pg_err("cannot remove %s: %s", st->dir, strerror(errno));
+	}
+	return err;
+}
+
+static struct bpf_program *skel_prog(struct portgate *s, int kind)
+{
+	switch (kind) {
+	case PG_LINK_BIND4:
+		return s->progs.pg_bind4;
+	case PG_LINK_BIND6:
+		return s->progs.pg_bind6;
+	case PG_LINK_SYSCTL:
+		return s->progs.pg_sysctl;
+	default:
+		return s->progs.pg_sockcr;
+	}
+}
+
+static struct bpf_map *skel_map(struct portgate *s, int kind)
+{
+	switch (kind) {
+	case PG_MAP_CUR:
+		return s->maps.pg_cur;
+	case PG_MAP_CNT:
+		return s->maps.pg_cnt;
+	case PG_MAP_NODES:
+		return s->maps.pg_nodes;
+	case PG_MAP_CTL:
+		return s->maps.pg_ctl;
+	case PG_MAP_NETNS:
+		return s->maps.pg_netns;
+	default:
+		return s->maps.pg_saved;
+	}
+}
+
+uint64_t pg_build_hash(void)
+{
+	size_t sz, i;
+	const uint8_t *b = portgate__elf_bytes(&sz);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (i = 0; i < sz; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int open_skel(struct pg_state *st, bool bypass, bool reuse)
+{
+	int err, i;
+
+	st->skel = portgate__open();
+	if (!st->skel) {
+		err = -errno;
+		pg_err("cannot open the BPF object: %s", strerror(errno));
+		return err;
+	}
+	st->skel->rodata->pg_can_bypass = bypass;
+	for (i = 0; reuse && i < PG_NMAPS; i++) {
+		if ((err = bpf_map__reuse_fd(skel_map(st->skel, i), st->map[i]))) {
+			pg_err("cannot reuse pinned map %s/%s: %s", st->dir, pg_map_names[i],
+			       strerror(-err));
+			return err;
+		}
+	}
+	if ((err = portgate__load(st->skel))) {
+		pg_err("cannot load the BPF programs: %s (run with -v -v for the verifier log)",
+		       strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Pin fd at name, replacing what is there in one rename(). */
+static int pin_replace(const struct pg_state *st, int fd, const char *name)
+{
+	char p[PATH_MAX], tmp[PATH_MAX];
+
+	if (pin_path(st, name, p, sizeof(p)) ||
+	    snprintf(tmp, sizeof(tmp), "%s_new", p) /* bpffs names cannot hold dots */ >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp)) {
+		int err = -errno;
+
+		pg_err("cannot pin %s: %s", tmp, strerror(errno));
+		return err;
+	}
+	if (rename(tmp, p)) {
+		int err = -errno;
+
+		pg_err("cannot rename %s to %s: %s", tmp, p, strerror(errno));
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+int pg_state_load(struct pg_state *st, bool bypass)
+{
+	int err, i;
+
+	if ((err = open_skel(st, bypass, false)))
+		return err;
+	for (i = 0; i < PG_NMAPS; i++) {
+		st->map[i] = dup(bpf_map__fd(skel_map(st->skel, i)));
+		if (st->map[i] < 0 || (err = pin_replace(st, st->map[i], pg_map_names[i])))
+			return st->map[i] < 0 ? -errno : err;
+	}
+	if ((err = map_ctl(st)))
+		return err;
+	st->ctl->abi = PG_ABI_VERSION;
+	st->ctl->build = pg_build_hash();
+	for (i = 0; i < PG_NLINKS; i++) {
+		st->prog[i] = dup(bpf_program__fd(skel_prog(st->skel, i)));
+		if (st->prog[i] < 0 || (err = pin_replace(st, st->prog[i], pg_prog_names[i])))
+			return st->prog[i] < 0 ? -errno : err;
+	}
+	return 0;
+}
+
+int pg_state_upgrade(struct pg_state *st, bool bypass)
+{
+	int err, i;
+
+	if (st->ctl->build == pg_build_hash())
+		return 0;
+	pg_dbg("pinned programs come from another build: swapping in this build's");
+	if ((err = open_skel(st, bypass, true)))
+		return err;
+	for (i = 0; i < PG_NLINKS; i++) {
+		int fd = bpf_program__fd(skel_prog(st->skel, i));
+
+		if (st->link[i] >= 0 && bpf_link_update(st->link[i], fd, NULL)) {
+			err = -errno;
+			pg_err("cannot swap the %s program behind its link: %s", link_what[i],
+			       strerror(errno));
+			return err;
+		}
+		if ((err = pin_replace(st, fd, pg_prog_names[i])))
+			return err;
+		close_fd(&st->prog[i]);
+		st->prog[i] = dup(fd);
+	}
+	st->ctl->build = pg_build_hash();
+	return 0;
+}
+
+static int link_cgroup(int link, uint64_t *cgid, uint32_t *prog_id, uint32_t *link_id)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(link, &info, &len))
+		return -errno;
+	if (cgid)
+		*cgid = info.cgroup.cgroup_id;
+	if (prog_id)
+		*prog_id = info.prog_id;
+	if (link_id)
+		*link_id = info.id;
+	return 0;
+}
+
+int pg_state_link_info(const struct pg_state *st, int kind, uint64_t *cgid, uint32_t *prog_id,
+		       uint32_t *link_id)
+{
+	if (st->link[kind] < 0)
+		return -ENOENT;
+	return link_cgroup(st->link[kind], cgid, prog_id, link_id);
+}
+
+static int prog_id(int fd, uint32_t *id)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+/* The kernel lists the program among the cgroup's effective programs. */
+static int verify_attached(int cgfd, int kind, uint32_t want)
+{
+	__u32 ids[64], cnt = 64, flags = 0, i;
+
+	if (bpf_prog_query(cgfd, link_type[kind], BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt))
+		return -errno;
+	for (i = 0; i < cnt; i++)
+		if (ids[i] == want)
+			return 0;
+	return -ENOENT;
+}
+
+int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
+{
+	uint64_t want, have = 0;
+	int err, i;
+
+	if ((err = pg_cg_id_fd(cgfd, &want)))
+		return err;
+	for (i = 0; i < PG_NLINKS; i++) {
+		uint32_t pid = 0;
+
+		if (st->link[i] >= 0) {
+			if ((err = link_cgroup(st->link[i], &have, NULL, NULL)))
+				return err;
+			if (have != want) {
+				pg_err("the %s program is attached to another cgroup (id %llu), not "
+				       "%s; run 'portgate stop' first to move it",
+				       link_what[i], (unsigned long long)have, cgpath);
+				return -EEXIST;
+			}
+		} else {
+			st->link[i] = bpf_link_create(st->prog[i], cgfd, link_type[i], NULL);
+			if (st->link[i] < 0) {
+				err = -errno;
+				st->link[i] = -1;
+				pg_err("cannot attach %s to cgroup %s: %s%s", link_what[i], cgpath,
+				       strerror(-err),
+				       err == -EPERM ? " (a program attached above it without "
+						       "BPF_F_ALLOW_MULTI forbids more)"
+						     : "");
+				return err;
+			}
+			if ((err = pin_replace(st, st->link[i], pg_link_names[i])))
+				return err;
+		}
+		if ((err = prog_id(st->prog[i], &pid)))
+			return err;
+		if ((err = verify_attached(cgfd, i, pid))) {
+			pg_err("the kernel does not list the %s program on cgroup %s after "
+			       "attaching it: %s",
+			       link_what[i], cgpath, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The active image's inner map, or -ENOENT. */
+static int cur_inner(const struct pg_state *st)
+{
+	__u32 zero = 0, id;
+	int fd;
+
+	if (st->map[PG_MAP_CUR] < 0)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(st->map[PG_MAP_CUR], &zero, &id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+static int map_entries(int fd, uint32_t *n)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*n = info.max_entries;
+	return 0;
+}
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+/* Copy an mmapable array map out; len bytes. */
+static int read_array(int fd, size_t len, void **out)
+{
+	void *m, *copy;
+
+	m = mmap(NULL, page_round(len), PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	copy = malloc(len ? len : 1);
+	if (copy)
+		memcpy(copy, m, len);
+	munmap(m, page_round(len));
+	if (!copy)
+		return -ENOMEM;
+	*out = copy;
+	return 0;
+}
+
+int pg_state_image(const struct pg_state *st, union pg_block **blocks, uint32_t *n)
+{
+	int fd = cur_inner(st), err;
+	void *copy;
+
+	if (fd < 0)
+		return fd;
+	err = map_entries(fd, n);
+	if (!err && !*n)
+		err = -ENOENT;
+	if (!err)
+		err = read_array(fd, (size_t)*n * sizeof(union pg_block), &copy);
+	close(fd);
+	if (err)
+		return err;
+	*blocks = copy;
+	if ((*blocks)[0].hdr.magic != PG_MAGIC || (*blocks)[0].hdr.abi != PG_ABI_VERSION) {
+		free(copy);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, uint64_t **out)
+{
+	__u32 key = slot & 1, id, n = 0, rows, r, i;
+	uint64_t *v, *sum;
+	int fd, err;
+
+	if (!stride || bpf_map_lookup_elem(st->map[PG_MAP_CNT], &key, &id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	err = map_entries(fd, &n);
+	if (!err)
+		err = read_array(fd, (size_t)n * sizeof(uint64_t), (void **)&v);
+	close(fd);
+	if (err)
+		return err;
+	sum = calloc(stride, sizeof(*sum));
+	if (!sum) {
+		free(v);
+		return -ENOMEM;
+	}
+	rows = n / stride;
+	for (r = 0; r < rows; r++)
+		for (i = 0; i < stride; i++)
+			sum[i] += v[(size_t)r * stride + i];
+	free(v);
+	*out = sum;
+	return 0;
+}
+
+uint32_t pg_state_node(const struct pg_state *st, uint64_t cgid, uint8_t slot)
+{
+	struct pg_node_val v;
+
+	if (st->map[PG_MAP_NODES] < 0 || bpf_map_lookup_elem(st->map[PG_MAP_NODES], &cgid, &v))
+		return 0;
+	return v.node[slot & 1];
+}
+
+static int new_array(const char *name, uint32_t value_size, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), value_size, n, &o);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_array(int fd, const void *data, size_t len)
+{
+	void *m = mmap(NULL, page_round(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	memcpy(m, data, len);
+	munmap(m, page_round(len));
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* pg_nodes value slot `slot` := the image's nodes; other cgroups' slot := 0. */
+static int publish_nodes(const struct pg_state *st, const struct pg_image *img, uint8_t slot)
+{
+	int fd = st->map[PG_MAP_NODES], err = 0;
+	uint64_t *ids, key, next, *kp = NULL;
+	struct pg_node_val v;
+	size_t i;
+
+	ids = malloc((img->nnodes ? img->nnodes : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < img->nnodes; i++) {
+		const struct pg_node_out *n = &img->nodes[i];
+
+		if (bpf_map_lookup_elem(fd, &n->cgid, &v))
+			memset(&v, 0, sizeof(v));
+		v.node[slot] = n->node;
+		if (bpf_map_update_elem(fd, &n->cgid, &v, BPF_ANY)) {
+			err = -errno;
+			pg_err("cannot record cgroup %s in pg_nodes: %s", n->path, strerror(errno));
+			goto out;
+		}
+		ids[i] = n->cgid;
+	}
+	qsort(ids, img->nnodes, sizeof(*ids), cmp_u64);
+	while (!bpf_map_get_next_key(fd, kp, &next)) {
+		key = next;
+		kp = &key;
+		if (bsearch(&key, ids, img->nnodes, sizeof(*ids), cmp_u64))
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, &v) || !v.node[slot])
+			continue;
+		v.node[slot] = 0;
+		if (bpf_map_update_elem(fd, &key, &v, BPF_EXIST) && errno != ENOENT) {
+			err = -errno;
+			pg_err("cannot update pg_nodes: %s", strerror(errno));
+			goto out;
+		}
+	}
+out:
+	free(ids);
+	return err;
+}
+
+/* After the swap: entries the active slot does not use are garbage. */
+static void prune_nodes(const struct pg_state *st, uint8_t slot)
+{
+	int fd = st->map[PG_MAP_NODES];
+	uint64_t key, next, *kp = NULL, *dead = NULL;
+	size_t n = 0, cap = 0, i;
+	struct pg_node_val v;
+
+	while (!bpf_map_get_next_key(fd, kp, &next)) {
+		key = next;
+		kp = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) || v.node[slot])
+			continue;
+		if (n == cap) {
+			uint64_t *nd = realloc(dead, (cap = cap ? cap * 2 : 64) * sizeof(*nd));
+
+			if (!nd)
+				break;
+			dead = nd;
+		}
+		dead[n++] = key;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &dead[i]) && errno != ENOENT)
+			pg_err("cannot prune pg_nodes: %s", strerror(errno));
+	free(dead);
+}
+
+int pg_state_install(struct pg_state *st, const struct pg_image *img)
+{
+	const struct pg_hdr *h = &img->blocks[0].hdr;
+	uint32_t ncpus, ncnt, zero = 0, old = st->ctl->hull, neu, wide;
+	uint8_t slot = h->slot & 1;
+	int tab = -1, cnt = -1, err, n;
+
+	n = libbpf_num_possible_cpus();
+	if (n <= 0) {
+		pg_err("cannot count possible CPUs: %s", strerror(-n));
+		return n ? n : -EINVAL;
+	}
+	ncpus = (uint32_t)n;
+	ncnt = h->cnt_stride * ncpus;
+
+	tab = new_array("pg_tab", sizeof(union pg_block), img->nblocks);
+	if (tab < 0) {
+		err = tab;
+		pg_err("cannot create the policy image map (%u blocks): %s", img->nblocks,
+		       strerror(-err));
+		goto out;
+	}
+	if ((err = write_array(tab, img->blocks, (size_t)img->nblocks * sizeof(union pg_block)))) {
+		pg_err("cannot write the policy image: %s", strerror(-err));
+		goto out;
+	}
+	/* Userspace never writes an image again once it is built. */
+	if (bpf_map_freeze(tab)) {
+		err = -errno;
+		pg_err("cannot freeze the policy image: %s", strerror(errno));
+		goto out;
+	}
+	cnt = new_array("pg_cnts", sizeof(__u64), ncnt);
+	if (cnt < 0) {
+		err = cnt;
+		pg_err("cannot create the counters map (%u entries): %s", ncnt, strerror(-err));
+		goto out;
+	}
+	if (bpf_map_update_elem(st->map[PG_MAP_CNT], &(__u32){ slot }, &cnt, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot publish the counters: %s", strerror(errno));
+		goto out;
+	}
+	if ((err = publish_nodes(st, img, slot)))
+		goto out;
+
+	neu = h->prot_hi >= h->prot_lo ? PG_HULL(h->prot_lo, h->prot_hi) : 0;
+	wide = neu;
+	if (old && neu)
+		wide = PG_HULL((old & 0xffff) < h->prot_lo ? (old & 0xffff) : h->prot_lo,
+			       (old >> 16) > h->prot_hi ? (old >> 16) : h->prot_hi);
+	else if (old)
+		wide = old;
+	__atomic_store_n(&st->ctl->hull, wide, __ATOMIC_SEQ_CST);
+
+	/* The swap. Returns once no running program can still see the old image. */
+	if (bpf_map_update_elem(st->map[PG_MAP_CUR], &zero, &tab, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot swap in the new policy: %s", strerror(errno));
+		__atomic_store_n(&st->ctl->hull, old, __ATOMIC_SEQ_CST);
+		goto out;
+	}
+	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
+	prune_nodes(st, slot);
+	err = 0;
+out:
+	if (tab >= 0)
+		close(tab);
+	if (cnt >= 0)
+		close(cnt);
+	return err;
+}
+
+uint64_t pg_map_memory(int fd)
+{
+	char path[64], line[256];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/* status.c - `portgate status` and `portgate explain`, from the live kernel state. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cmd.h"
+#include "compile.h"
+#include "meta.h"
+#include "netns.h"
+#include "probe.h"
+#include "state.h"
+#include "util.h"
+
+static const char *const link_label[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
+
+/* Everything status shows, gathered once for text and JSON alike. */
+struct view {
+	struct pg_state st;
+	bool active;
+	union pg_block *img;
+	uint32_t nimg;
+	struct pg_meta meta;
+	bool have_meta;
+	uint64_t *cnt;
+	struct pg_saved_ent *saved;
+	size_t nsaved;
+	struct {
+		bool ok;
+		uint64_t cgid;
+		uint32_t prog_id, link_id;
+		const char *path;
+	} link[PG_NLINKS];
+	struct pg_cgroup *tree;
+	size_t ntree;
+	uint64_t mem;
+};
+
+static void view_free(struct view *v)
+{
+	free(v->img);
+	free(v->cnt);
+	free(v->saved);
+	if (v->have_meta)
+		pg_meta_free(&v->meta);
+	pg_cg_tree_free(v->tree, v->ntree);
+	pg_state_close(&v->st);
+}
+
+static int gather(struct view *v, const char *pin_dir)
+{
+	char mount[4096];
+	int err, i;
+
+	memset(v, 0, sizeof(*v));
+	err = pg_state_open(&v->st, pin_dir, false, false);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	v->active = pg_state_active(&v->st);
+	if (!pg_cg2_mount(mount, sizeof(mount)))
+		pg_cg_tree(mount, &v->tree, &v->ntree);
+	for (i = 0; i < PG_NLINKS; i++) {
+		v->link[i].ok = !pg_state_link_info(&v->st, i, &v->link[i].cgid,
+						    &v->link[i].prog_id, &v->link[i].link_id);
+		if (v->link[i].ok)
+			v->link[i].path = pg_cg_tree_path(v->tree, v->ntree, v->link[i].cgid);
+	}
+	if (!pg_state_image(&v->st, &v->img, &v->nimg)) {
+		v->have_meta = !pg_meta_parse(v->img, v->nimg, &v->meta);
+		pg_state_counters(&v->st, v->img[0].hdr.slot, v->img[0].hdr.cnt_stride, &v->cnt);
+	}
+	pg_netns_saved(&v->st, &v->saved, &v->nsaved);
+	for (i = 0; i < PG_NMAPS; i++)
+		if (v->st.map[i] >= 0)
+			v->mem += pg_map_memory(v->st.map[i]);
+	return 0;
+}
+
+static uint64_t cnt_at(const struct view *v, uint32_t idx)
+{
+	return v->cnt && idx < v->img[0].hdr.cnt_stride ? v->cnt[idx] : 0;
+}
+
+static const char *bypass_word(const struct view *v)
+{
+	if (!v->st.ctl || !v->st.ctl->bypass)
+		return "unknown";
+	return v->st.ctl->bypass == 2 ? "yes" : "no";
+}
+
+static void status_text(const struct view *v, const char *pin_dir)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+	char t[32];
+	size_t i;
+	int k;
+
+	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
+	printf("kernel:     %s, bypass bit %s, policy follows the socket's cgroup\n",
+	       pg_kernel_release(), bypass_word(v));
+	if (!v->active && !pg_state_any(&v->st))
+		return;
+	if (v->have_meta) {
+		pg_fmt_time(v->meta.time, t, sizeof(t));
+		printf("mode:       %s%s (%s)\n", v->meta.mode,
+		       v->meta.transitional ? ", transitional" : "", v->meta.reason);
+		printf("policy:     %s, sha256 %s\n", v->meta.source, v->meta.hash);
+		printf("generation: %llu, applied %s\n", (unsigned long long)v->meta.gen, t);
+		printf("default:    %s%s\n", h->def == PG_DEF_KERNEL ? "kernel" : "deny",
+		       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
+		printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
+		       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
+	} else if (v->active) {
+		printf("policy:     none installed (binds to protected ports are denied)\n");
+	}
+	printf("links:\n");
+	for (k = 0; k < PG_NLINKS; k++) {
+		if (v->link[k].ok)
+			printf("  %-12s link %u, prog %u, cgroup %s\n", link_label[k],
+			       v->link[k].link_id, v->link[k].prog_id,
+			       v->link[k].path ? v->link[k].path : "(unknown)");
+		else
+			printf("  %-12s not attached\n", link_label[k]);
+	}
+	if (h) {
+		printf("verdicts:  ");
+		for (k = 0; k < PG_V__NR; k++)
+			printf(" %s %llu", pg_verdict_name(k), (unsigned long long)cnt_at(v, (uint32_t)k));
+		printf("\n");
+	}
+	if (v->have_meta && v->meta.nrules) {
+		printf("rules:\n");
+		for (i = 0; i < v->meta.nrules; i++) {
+			const struct pg_meta_rule *r = &v->meta.rules[i];
+
+			printf("  %8llu  %s:%u  %s\n",
+			       (unsigned long long)cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
+			       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line,
+			       r->text);
+		}
+	}
+	if (v->have_meta) {
+		printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
+		for (i = 0; i < v->meta.nnodes; i++)
+			printf("  %s (id %llu, level %d)\n", v->meta.nodes[i].path,
+			       (unsigned long long)v->meta.nodes[i].cgid, v->meta.nodes[i].level);
+		for (i = 0; i < v->meta.nunmatched; i++)
+			printf("unmatched:  %s (no cgroup matches this selector)\n",
+			       v->meta.unmatched[i]);
+	}
+	if (v->nsaved) {
+		printf("sysctls:\n");
+		for (i = 0; i < v->nsaved; i++)
+			printf("  netns %llu (%s): ip_unprivileged_port_start %u, was %u%s\n",
+			       (unsigned long long)v->saved[i].ino, v->saved[i].v.path,
+			       v->saved[i].v.set, v->saved[i].v.orig,
+			       v->saved[i].v.state == 2 ? "" : " (lowering did not finish)");
+	} else {
+		printf("sysctls:    none managed\n");
+	}
+	printf("memory:     %llu bytes in pinned maps, %llu in the policy image\n",
+	       (unsigned long long)v->mem, (unsigned long long)v->nimg * PG_BLOCK_SIZE);
+}
+
+static void status_json(const struct view *v, const char *pin_dir)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+	struct pg_json j;
+	char t[32];
+	size_t i;
+	int k;
+
+	pg_json_init(&j, stdout);
+	pg_json_obj(&j);
+	pg_json_key(&j, "enforcing");
+	pg_json_bool(&j, v->active);
+	pg_json_key(&j, "pin_dir");
+	pg_json_str(&j, pin_dir);
+	pg_json_key(&j, "kernel");
+	pg_json_obj(&j);
+	pg_json_key(&j, "release");
+	pg_json_str(&j, pg_kernel_release());
+	pg_json_key(&j, "bypass");
+	pg_json_str(&j, bypass_word(v));
+	pg_json_key(&j, "identity");
+	pg_json_str(&j, "socket cgroup");
+	pg_json_obj_end(&j);
+	if (v->have_meta) {
+		pg_fmt_time(v->meta.time, t, sizeof(t));
+		pg_json_key(&j, "mode");
+		pg_json_str(&j, v->meta.mode);
+		pg_json_key(&j, "mode_reason");
+		pg_json_str(&j, v->meta.reason);
+		pg_json_key(&j, "transitional");
+		pg_json_bool(&j, v->meta.transitional);
+		pg_json_key(&j, "policy");
+		pg_json_str(&j, v->meta.source);
+		pg_json_key(&j, "sha256");
+		pg_json_str(&j, v->meta.hash);
+		pg_json_key(&j, "generation");
+		pg_json_u64(&j, v->meta.gen);
+		pg_json_key(&j, "applied_at");
+		pg_json_str(&j, t);
+		pg_json_key(&j, "attach");
+		pg_json_str(&j, v->meta.attach);
+		pg_json_key(&j, "default");
+		pg_json_str(&j, h->def == PG_DEF_KERNEL ? "kernel" : "deny");
+		pg_json_key(&j, "exempt_root");
+		pg_json_bool(&j, h->flags & PG_HF_EXEMPT_ROOT);
+		pg_json_key(&j, "protect");
+		pg_json_obj(&j);
+		pg_json_key(&j, "lo");
+		pg_json_u64(&j, h->prot_lo);
+		pg_json_key(&j, "hi");
+		pg_json_u64(&j, h->prot_hi);
+		pg_json_key(&j, "contiguous");
+		pg_json_bool(&j, h->flags & PG_HF_PROTECT_RANGE);
+		pg_json_obj_end(&j);
+	}
+	pg_json_key(&j, "links");
+	pg_json_arr(&j);
+	for (k = 0; k < PG_NLINKS; k++) {
+		pg_json_obj(&j);
+		pg_json_key(&j, "type");
+		pg_json_str(&j, link_label[k]);
+		pg_json_key(&j, "attached");
+		pg_json_bool(&j, v->link[k].ok);
+		if (v->link[k].ok) {
+			pg_json_key(&j, "link_id");
+			pg_json_u64(&j, v->link[k].link_id);
+			pg_json_key(&j, "prog_id");
+			pg_json_u64(&j, v->link[k].prog_id);
+			pg_json_key(&j, "cgroup_id");
+			pg_json_u64(&j, v->link[k].cgid);
+			pg_json_key(&j, "cgroup");
+			pg_json_str(&j, v->link[k].path);
+		}
+		pg_json_obj_end(&j);
+	}
+	pg_json_arr_end(&j);
+	if (h) {
+		pg_json_key(&j, "verdicts");
+		pg_json_obj(&j);
+		for (k = 0; k < PG_V__NR; k++) {
+			pg_json_key(&j, pg_verdict_name(k));
+			pg_json_u64(&j, cnt_at(v, (uint32_t)k));
+		}
+		pg_json_obj_end(&j);
+	}
+	if (v->have_meta) {
+		pg_json_key(&j, "rules");
+		pg_json_arr(&j);
+		for (i = 0; i < v->meta.nrules; i++) {
+			const struct pg_meta_rule *r = &v->meta.rules[i];
+
+			pg_json_obj(&j);
+			pg_json_key(&j, "index");
+			pg_json_u64(&j, i);
+			pg_json_key(&j, "file");
+			pg_json_str(&j, r->file < v->meta.nfiles ? v->meta.files[r->file] : NULL);
+			pg_json_key(&j, "line");
+			pg_json_u64(&j, r->line);
+			pg_json_key(&j, "text");
+			pg_json_str(&j, r->text);
+			pg_json_key(&j, "hits");
+			pg_json_u64(&j, cnt_at(v, PG_CNT_RULE0 + (uint32_t)i));
+			pg_json_obj_end(&j);
+		}
+		pg_json_arr_end(&j);
+		pg_json_key(&j, "cgroups");
+		pg_json_arr(&j);
+		for (i = 0; i < v->meta.nnodes; i++) {
+			pg_json_obj(&j);
+			pg_json_key(&j, "path");
+			pg_json_str(&j, v->meta.nodes[i].path);
+			pg_json_key(&j, "id");
+			pg_json_u64(&j, v->meta.nodes[i].cgid);
+			pg_json_key(&j, "level");
+			pg_json_i64(&j, v->meta.nodes[i].level);
+			pg_json_obj_end(&j);
+		}
+		pg_json_arr_end(&j);
+		pg_json_key(&j, "unmatched");
+		pg_json_arr(&j);
+		for (i = 0; i < v->meta.nunmatched; i++)
+			pg_json_str(&j, v->meta.unmatched[i]);
+		pg_json_arr_end(&j);
+	}
+	pg_json_key(&j, "sysctls");
+	pg_json_arr(&j);
+	for (i = 0; i < v->nsaved; i++) {
+		pg_json_obj(&j);
+		pg_json_key(&j, "netns_inode");
+		pg_json_u64(&j, v->saved[i].ino);
+		pg_json_key(&j, "path");
+		pg_json_str(&j, v->saved[i].v.path);
+		pg_json_key(&j, "ip_unprivileged_port_start");
+		pg_json_u64(&j, v->saved[i].v.set);
+		pg_json_key(&j, "original");
+		pg_json_u64(&j, v->saved[i].v.orig);
+		pg_json_key(&j, "complete");
+		pg_json_bool(&j, v->saved[i].v.state == 2);
+		pg_json_obj_end(&j);
+	}
+	pg_json_arr_end(&j);
+	pg_json_key(&j, "map_memory_bytes");
+	pg_json_u64(&j, v->mem);
+	pg_json_key(&j, "image_bytes");
+	pg_json_u64(&j, (uint64_t)v->nimg * PG_BLOCK_SIZE);
+	pg_json_obj_end(&j);
+	pg_json_end(&j);
+}
+
+static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd)
+{
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "json", no_argument, NULL, 'j' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	int ch;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "p:jh", lo, NULL)) != -1) {
+		if (ch == 'p')
+			o->pin_dir = optarg;
+		else if (ch == 'j')
+			o->json = true;
+		else if (ch == 'h')
+			return pg_usage(cmd, stdout), -1;
+		else
+			return pg_usage(cmd, stderr), -2;
+	}
+	return 0;
+}
+
+int cmd_status(int argc, char **argv, struct pg_opts *o)
+{
+	struct view v;
+	int r = pin_dir_opt(argc, argv, o, "status");
+
+	if (r)
+		return r == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
+	if (argc != optind) {
+		pg_err("status takes no arguments besides options");
+		return PG_EXIT_USAGE;
+	}
+	if (gather(&v, o->pin_dir)) {
+		view_free(&v);
+		return PG_EXIT_FAIL;
+	}
+	if (o->json)
+		status_json(&v, o->pin_dir);
+	else
+		status_text(&v, o->pin_dir);
+	view_free(&v);
+	return PG_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static int parse_protoport(const char *s, uint32_t *proto, uint32_t *port)
+{
+	const char *slash = strchr(s, '/');
+	uint64_t v;
+
+	if (!slash)
+		return -EINVAL;
+	if (!strncmp(s, "tcp/", 4))
+		*proto = PG_P_TCP;
+	else if (!strncmp(s, "udp/", 4))
+		*proto = PG_P_UDP;
+	else if (!strncmp(s, "other/", 6))
+		*proto = PG_P_OTHER;
+	else
+		return -EINVAL;
+	if (pg_parse_u64(slash + 1, 1, 65535, &v))
+		return -ERANGE;
+	*port = (uint32_t)v;
+	return 0;
+}
+
+static int parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	struct passwd *pw;
+	uint64_t v;
+
+	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
+		*uid = (uint32_t)v;
+		pw = getpwuid(*uid);
+		*gid = pw ? pw->pw_gid : *uid;
+		return 0;
+	}
+	pw = getpwnam(s);
+	if (!pw)
+		return -ENOENT;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+static int parse_group(const char *s, uint32_t *gid)
+{
+	struct group *gr;
+	uint64_t v;
+
+	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
+		*gid = (uint32_t)v;
+		return 0;
+	}
+	gr = getgrnam(s);
+	if (!gr)
+		return -ENOENT;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+static int parse_addr(const char *s, uint8_t out[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET6, s, out) == 1)
+		return 0;
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(out, 0, 16);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int cmd_explain(int argc, char **argv, struct pg_opts *o)
+{
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "user", required_argument, NULL, 'u' },
+					    { "group", required_argument, NULL, 'g' },
+					    { "addr", required_argument, NULL, 'a' },
+					    { "json", no_argument, NULL, 'j' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	const char *user = "65534", *group = NULL, *addr = NULL, *cg;
+	uint32_t proto, port, uid, gid, rule, nodes[PG_MAX_LEVEL + 1];
+	const char *paths[PG_MAX_LEVEL + 1];
+	uint8_t a[16] = { 0 };
+	char mount[4096], path[4096];
+	struct view v;
+	size_t n = 0;
+	int ch, verdict, at, status = PG_EXIT_FAIL, level, i;
+	uint64_t id;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "p:u:g:a:jh", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			pg_usage("explain", stdout);
+			return PG_EXIT_OK;
+		default:
+			pg_usage("explain", stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		pg_err("explain needs a cgroup and a PROTO/PORT, like: explain /system.slice/x.service "
+		       "tcp/80");
+		return PG_EXIT_USAGE;
+	}
+	cg = argv[optind];
+	if (pg_cg_path_valid(cg)) {
+		pg_err("invalid cgroup '%s': give a path from the cgroup2 root, like /system.slice",
+		       cg);
+		return PG_EXIT_USAGE;
+	}
+	if (parse_protoport(argv[optind + 1], &proto, &port)) {
+		pg_err("invalid PROTO/PORT '%s': use tcp/N, udp/N or other/N with N in 1-65535",
+		       argv[optind + 1]);
+		return PG_EXIT_USAGE;
+	}
+	if (parse_user(user, &uid, &gid)) {
+		pg_err("unknown user '%s'", user);
+		return PG_EXIT_USAGE;
+	}
+	if (group && parse_group(group, &gid)) {
+		pg_err("unknown group '%s'", group);
+		return PG_EXIT_USAGE;
+	}
+	if (addr && parse_addr(addr, a)) {
+		pg_err("invalid address '%s'", addr);
+		return PG_EXIT_USAGE;
+	}
+	if (!addr)
+		a[10] = a[11] = 0xff; /* 0.0.0.0 */
+	if (pg_cg2_mount(mount, sizeof(mount))) {
+		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo");
+		return PG_EXIT_FAIL;
+	}
+	if (gather(&v, o->pin_dir))
+		goto out;
+	if (!v.img) {
+		pg_err("no active policy in %s", o->pin_dir);
+		goto out;
+	}
+	/* The cgroup and its ancestors, nearest first, as the bind hooks walk them. */
+	snprintf(path, sizeof(path), "%s", cg);
+	for (level = 0;; level++) {
+		char *slash;
+
+		if (pg_cg_id(mount, path, &id)) {
+			pg_err("cgroup %s does not exist under %s", path, mount);
+			goto out;
+		}
+		if (n <= PG_MAX_LEVEL) {
+			paths[n] = strdup(path);
+			nodes[n++] = pg_state_node(&v.st, id, v.img[0].hdr.slot);
+		}
+		if (!strcmp(path, "/"))
+			break;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+	if (!pg_image_protects(v.img, v.nimg, port)) {
+		verdict = -1;
+		rule = ~0u;
+		at = -1;
+	} else {
+		verdict = pg_image_decide(v.img, v.nimg, nodes, n, port, proto, uid, gid, a, &rule,
+					  &at);
+	}
+	if (o->json) {
+		struct pg_json j;
+
+		pg_json_init(&j, stdout);
+		pg_json_obj(&j);
+		pg_json_key(&j, "cgroup");
+		pg_json_str(&j, cg);
+		pg_json_key(&j, "proto");
+		pg_json_str(&j, proto == PG_P_TCP ? "tcp" : proto == PG_P_UDP ? "udp" : "other");
+		pg_json_key(&j, "port");
+		pg_json_u64(&j, port);
+		pg_json_key(&j, "uid");
+		pg_json_u64(&j, uid);
+		pg_json_key(&j, "gid");
+		pg_json_u64(&j, gid);
+		pg_json_key(&j, "protected");
+		pg_json_bool(&j, verdict >= 0);
+		pg_json_key(&j, "verdict");
+		pg_json_str(&j, verdict >= 0 ? pg_verdict_name(verdict) : "unprotected");
+		pg_json_key(&j, "returns");
+		pg_json_i64(&j, verdict >= 0 ? pg_image_ret(v.img, v.nimg, verdict) : 1);
+		pg_json_key(&j, "decided_at");
+		if (at >= 0)
+			pg_json_str(&j, paths[at]);
+		else
+			pg_json_null(&j);
+		pg_json_key(&j, "rule");
+		if (rule != ~0u && v.have_meta && rule < v.meta.nrules) {
+			const struct pg_meta_rule *r = &v.meta.rules[rule];
+
+			pg_json_obj(&j);
+			pg_json_key(&j, "index");
+			pg_json_u64(&j, rule);
+			pg_json_key(&j, "file");
+			pg_json_str(&j, r->file < v.meta.nfiles ? v.meta.files[r->file] : NULL);
+			pg_json_key(&j, "line");
+			pg_json_u64(&j, r->line);
+			pg_json_key(&j, "text");
+			pg_json_str(&j, r->text);
+			pg_json_obj_end(&j);
+		} else {
+			pg_json_null(&j);
+		}
+		pg_json_obj_end(&j);
+		pg_json_end(&j);
+	} else if (verdict < 0) {
+		printf("%s %s: port %u is not protected; the kernel decides (returns 1)\n", cg,
+		       argv[optind + 1], port);
+	} else {
+		printf("%s %s by uid %u gid %u: %s (bind hook returns %d)\n", cg, argv[optind + 1],
+		       uid, gid, pg_verdict_name(verdict), pg_image_ret(v.img, v.nimg, verdict));
+		if (rule != ~0u && v.have_meta && rule < v.meta.nrules) {
+			const struct pg_meta_rule *r = &v.meta.rules[rule];
+
+			printf("  rule %s:%u: %s\n",
+			       r->file < v.meta.nfiles ? v.meta.files[r->file] : "?", r->line,
+			       r->text);
+		}
+		if (at >= 0)
+			printf("  decided at cgroup %s\n", paths[at]);
+		else
+			printf("  no cgroup from %s up to / has a rule for it: the default applies\n",
+			       cg);
+	}
+	status = PG_EXIT_OK;
+out:
+	for (i = 0; i < (int)n; i++)
+		free((char *)paths[i]);
+	view_free(&v);
+	return status;
+}

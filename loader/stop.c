@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/* stop.c - `portgate stop`: restore every lowered threshold, then detach. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "netns.h"
+#include "state.h"
+#include "util.h"
+
+int cmd_stop(int argc, char **argv, struct pg_opts *o)
+{
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	struct pg_state st;
+	int ch, err;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
+		if (ch == 'p') {
+			o->pin_dir = optarg;
+		} else if (ch == 'h') {
+			pg_usage("stop", stdout);
+			return PG_EXIT_OK;
+		} else {
+			pg_usage("stop", stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (argc != optind) {
+		pg_err("stop takes no arguments besides options");
+		return PG_EXIT_USAGE;
+	}
+	err = pg_state_open(&st, o->pin_dir, false, true);
+	if (err == -ENOENT) {
+		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", o->pin_dir);
+		return PG_EXIT_OK;
+	}
+	if (err)
+		return PG_EXIT_FAIL;
+	if (!pg_state_any(&st)) {
+		pg_state_destroy(&st);
+		pg_state_close(&st);
+		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", o->pin_dir);
+		return PG_EXIT_OK;
+	}
+	/* A lowered threshold is never left without the programs that guard it. */
+	if (pg_netns_restore(&st, NULL, 0)) {
+		pg_err("enforcement left in place because a lowered threshold could not be "
+		       "restored");
+		pg_state_close(&st);
+		return PG_EXIT_FAIL;
+	}
+	err = pg_state_destroy(&st);
+	pg_state_close(&st);
+	if (err)
+		return PG_EXIT_FAIL;
+	printf("portgate: stopped: sysctls restored, programs detached, %s removed\n", o->pin_dir);
+	return PG_EXIT_OK;
+}

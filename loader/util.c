@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "util.h"
+
+int pg_verbose;
+
+void pg_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void pg_dbg(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!pg_verbose)
+		return;
+	fputs("portgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && pg_verbose < 2)
+		return 0;
+	if (level == LIBBPF_INFO && !pg_verbose)
+		return 0;
+	/* Warnings are printed by the caller with context; keep libbpf's for -v. */
+	if (level == LIBBPF_WARN && !pg_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void pg_libbpf_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+void pg_json_init(struct pg_json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+}
+
+static void pre(struct pg_json *j)
+{
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (j->need_comma[j->depth])
+		fputc(',', j->f);
+	j->need_comma[j->depth] = true;
+}
+
+static void open_(struct pg_json *j, char c)
+{
+	pre(j);
+	fputc(c, j->f);
+	if (j->depth < 31)
+		j->depth++;
+	j->need_comma[j->depth] = false;
+}
+
+static void close_(struct pg_json *j, char c)
+{
+	fputc(c, j->f);
+	if (j->depth > 0)
+		j->depth--;
+}
+
+void pg_json_obj(struct pg_json *j)
+{
+	open_(j, '{');
+}
+
+void pg_json_obj_end(struct pg_json *j)
+{
+	close_(j, '}');
+}
+
+void pg_json_arr(struct pg_json *j)
+{
+	open_(j, '[');
+}
+
+void pg_json_arr_end(struct pg_json *j)
+{
+	close_(j, ']');
+}
+
+static void raw_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void pg_json_key(struct pg_json *j, const char *k)
+{
+	pre(j);
+	raw_str(j->f, k);
+	fputc(':', j->f);
+	j->after_key = true;
+}
+
+void pg_json_str(struct pg_json *j, const char *s)
+{
+	pre(j);
+	if (s)
+		raw_str(j->f, s);
+	else
+		fputs("null", j->f);
+}
+
+void pg_json_u64(struct pg_json *j, uint64_t v)
+{
+	pre(j);
+	fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void pg_json_i64(struct pg_json *j, int64_t v)
+{
+	pre(j);
+	fprintf(j->f, "%lld", (long long)v);
+}
+
+void pg_json_bool(struct pg_json *j, bool v)
+{
+	pre(j);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void pg_json_null(struct pg_json *j)
+{
+	pre(j);
+	fputs("null", j->f);
+}
+
+void pg_json_end(struct pg_json *j)
+{
+	fputc('\n', j->f);
+	fflush(j->f);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+int pg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+ssize_t pg_read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n, off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)off + 1 < len) {
+		n = read(fd, buf + off, len - 1 - (size_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (!n)
+			break;
+		off += n;
+	}
+	buf[off] = 0;
+	close(fd);
+	return off;
+}
+
+int pg_write_file(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	if (close(fd) && !err)
+		err = -errno;
+	return err;
+}
+
+void pg_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+void pg_fmt_time(uint64_t secs, char *out, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, len, "%llu", (unsigned long long)secs);
+}

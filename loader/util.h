@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/* util.h - logging, exit codes, a JSON writer, small helpers. */
+#ifndef PORTGATE_UTIL_H
+#define PORTGATE_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses, portgate(8). */
+#define PG_EXIT_OK 0
+#define PG_EXIT_FAIL 1
+#define PG_EXIT_USAGE 2
+#define PG_EXIT_POLICY 3
+#define PG_EXIT_KERNEL 4
+
+extern int pg_verbose;
+
+/* "portgate: MESSAGE\n" on stderr. */
+void pg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only with -v. */
+void pg_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Route libbpf's messages through pg_dbg (warnings always). */
+void pg_libbpf_logging(void);
+
+struct pg_json {
+	FILE *f;
+	int depth;
+	bool need_comma[32];
+	bool after_key;
+};
+
+void pg_json_init(struct pg_json *j, FILE *f);
+void pg_json_obj(struct pg_json *j);
+void pg_json_obj_end(struct pg_json *j);
+void pg_json_arr(struct pg_json *j);
+void pg_json_arr_end(struct pg_json *j);
+void pg_json_key(struct pg_json *j, const char *k);
+void pg_json_str(struct pg_json *j, const char *s);
+void pg_json_u64(struct pg_json *j, uint64_t v);
+void pg_json_i64(struct pg_json *j, int64_t v);
+void pg_json_bool(struct pg_json *j, bool v);
+void pg_json_null(struct pg_json *j);
+/* Finish the document with a newline. */
+void pg_json_end(struct pg_json *j);
+
+/* Parse a decimal unsigned in [min, max]; 0 or -EINVAL / -ERANGE. */
+int pg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Read a small file whole into buf (NUL-terminated); bytes read or -errno. */
+ssize_t pg_read_file(const char *path, char *buf, size_t len);
+/* Write s to path (no O_CREAT); 0 or -errno. */
+int pg_write_file(const char *path, const char *s);
+
+/* Hex of n bytes into out (2n+1). */
+void pg_hex(const uint8_t *in, size_t n, char *out);
+
+/* Wall clock seconds as "2026-11-29T03:42:24Z". */
+void pg_fmt_time(uint64_t secs, char *out, size_t len);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * harness.h - integration tests against the real kernel.
+ *
+ * Safety, on every exit path:
+ *  - hx_init() moves the test process into private mount and network
+ *    namespaces: the bpffs it mounts and every sysctl it changes vanish
+ *    with it and never touch the host's.
+ *  - each test gets its own cgroup under a unique directory of the
+ *    cgroup2 root, and portgate attaches there (--attach), never at the
+ *    root; hx_teardown() stops portgate, ends the processes it started (by
+ *    pid) and removes the cgroups, which detaches whatever is left.
+ */
+#ifndef PORTGATE_HARNESS_H
+#define PORTGATE_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define NOBODY 65534
+
+struct hx {
+	char cg2[PATH_MAX];   /* cgroup2 mount point */
+	char base[256];       /* this run's cgroup, from the root: /portgate-test.PID */
+	char cg[256];         /* this test's cgroup, from the root: BASE/NAME */
+	char tmp[PATH_MAX];   /* scratch directory for policies */
+	char bpffs[PATH_MAX]; /* private bpffs mount */
+	char pin[PATH_MAX];   /* --pin-dir for this test */
+	const char *portgate; /* binary under test ($PORTGATE) */
+	char out[65536];      /* output of the last hx_run() */
+	int nt;               /* tests set up so far */
+};
+
+/* Once per test binary: namespaces, bpffs, base cgroup. 0 or -1 (printed). */
+int hx_init(struct hx *h);
+/* Once at the end: remove the base cgroup and scratch files. */
+void hx_fini(struct hx *h);
+
+/* Per test: a fresh cgroup BASE/NAME, pin dir and network namespace. */
+int hx_setup(struct hx *h, const char *name);
+void hx_teardown(struct hx *h);
+
+/* Make cgroup h->cg/rel (parents too); returns 0 or -errno. */
+int hx_mkcg(struct hx *h, const char *rel);
+/* Remove cgroup h->cg/rel (must be empty). */
+int hx_rmcg(struct hx *h, const char *rel);
+/* "BASE/NAME/rel" (or "BASE/NAME" for rel NULL/""), from the cgroup2 root. */
+const char *hx_path(struct hx *h, const char *rel);
+/* Kernel id of h->cg/rel. */
+unsigned long long hx_cgid(struct hx *h, const char *rel);
+
+/* Write a policy; every "@" in text becomes h->cg. Returns the file path. */
+const char *hx_policy(struct hx *h, const char *name, const char *text);
+
+/*
+ * Run portgate with the arguments (NULL-terminated), "--pin-dir" added
+ * for commands that take it; output (stdout+stderr) in h->out. Returns the
+ * exit status, or -1 if it did not exit normally.
+ */
+int hx_run(struct hx *h, const char *cmd, ...);
+/* The same, with "--attach h->cg" added (apply). */
+int hx_apply(struct hx *h, const char *policy_text);
+
+/* A bind attempt, made by a child process. */
+struct hx_bind {
+	const char *cg;      /* cgroup (relative to h->cg) the socket is made in */
+	const char *move_to; /* then move there before bind (NULL: stay) */
+	int family;          /* AF_INET, AF_INET6 */
+	int type;            /* SOCK_STREAM, SOCK_DGRAM */
+	int proto;           /* 0, IPPROTO_MPTCP, IPPROTO_UDPLITE, IPPROTO_SCTP */
+	const char *addr;    /* NULL: the wildcard */
+	int port;
+	uid_t uid;           /* 0 keeps root's capabilities; others drop them */
+	bool unspec;         /* AF_INET socket, sockaddr family AF_UNSPEC */
+	bool dual;           /* AF_INET6 with IPV6_V6ONLY off */
+	bool freebind;       /* bind addresses not configured locally */
+};
+
+/* 0 when bind() succeeded, else its errno; -1 when the child failed to set up. */
+int hx_bind(struct hx *h, const struct hx_bind *b);
+/* Create a socket only (SCTP checks); 0 or errno. */
+int hx_socket(struct hx *h, const char *cg, int family, int type, int proto, uid_t uid);
+
+/* Write a sysctl as root from inside cgroup cg (relative); 0 or errno. */
+int hx_sysctl_write(struct hx *h, const char *cg, const char *name, const char *value);
+/* Read /proc/sys/NAME in the test's netns as an int. */
+long hx_sysctl_read(const char *name);
+
+/* Number of programs of an attach type listed on a cgroup (effective or not). */
+int hx_prog_count(struct hx *h, const char *rel, int attach_type, bool effective);
+
+/* Does h->out contain s? */
+bool hx_out_has(struct hx *h, const char *s);
+
+#endif
