@@ -66,56 +66,56 @@
 #include <linux/types.h>
 
 #define PG_ABI_VERSION 1
-#define PG_MAGIC 0x50474154u /* "PGAT" */
-#define PG_TAG 0xa5
-#define PG_BLOCK_SIZE 64
+#define PG_MAGIC       0x50474154u /* "PGAT" */
+#define PG_TAG	       0xa5
+#define PG_BLOCK_SIZE  64
 
-#define PG_BM_OFF 1      /* first block of the protect bitmap */
+#define PG_BM_OFF    1	 /* first block of the protect bitmap */
 #define PG_BM_BLOCKS 128 /* 65536 bits / 512 bits per block */
-#define PG_RULE_OFF (PG_BM_OFF + PG_BM_BLOCKS)
+#define PG_RULE_OFF  (PG_BM_OFF + PG_BM_BLOCKS)
 
 /* Limits, enforced by the compiler and relied on by the BPF loops. */
-#define PG_MAX_LEVEL 63    /* deepest cgroup level that can carry rules */
-#define PG_MAX_ALT 16      /* conditional rules per cgroup, proto and port */
-#define PG_MAX_RULES 262144
-#define PG_MAX_NODES 65536 /* rule-bearing cgroups (pg_nodes entries) */
+#define PG_MAX_LEVEL  63 /* deepest cgroup level that can carry rules */
+#define PG_MAX_ALT    16 /* conditional rules per cgroup, proto and port */
+#define PG_MAX_RULES  262144
+#define PG_MAX_NODES  65536 /* rule-bearing cgroups (pg_nodes entries) */
 #define PG_MAX_BLOCKS (1u << 24)
 
 /* Protocol classes: MPTCP reaches the hook as IPPROTO_TCP. */
-#define PG_P_TCP 1
-#define PG_P_UDP 2
+#define PG_P_TCP   1
+#define PG_P_UDP   2
 #define PG_P_OTHER 3 /* UDP-Lite and anything else that reaches bind() */
 
 #define PG_ACT_ALLOW 1
-#define PG_ACT_DENY 2
+#define PG_ACT_DENY  2
 
-#define PG_DEF_DENY 1
+#define PG_DEF_DENY   1
 #define PG_DEF_KERNEL 2
 
-#define PG_HF_EXEMPT_ROOT (1u << 0)
+#define PG_HF_EXEMPT_ROOT   (1u << 0)
 #define PG_HF_PROTECT_RANGE (1u << 1) /* protect == [prot_lo, prot_hi] */
-#define PG_HF_BYPASS (1u << 2)        /* a grant returns 3, else 1 */
-#define PG_HF_SYSCTL (1u << 3)        /* image was built for sysctl mode */
+#define PG_HF_BYPASS	    (1u << 2) /* a grant returns 3, else 1 */
+#define PG_HF_SYSCTL	    (1u << 3) /* image was built for sysctl mode */
 
 #define PG_EF_UNCOND (1u << 0)
 
-#define PG_C_UID (1u << 0)
-#define PG_C_GID (1u << 1)
+#define PG_C_UID  (1u << 0)
+#define PG_C_GID  (1u << 1)
 #define PG_C_ADDR (1u << 2)
 
 /* Verdicts, also the first counter indexes of the per-policy counters. */
 enum pg_verdict {
-	PG_V_GRANT = 0,     /* an allow rule matched */
-	PG_V_DENY_RULE,     /* a deny rule matched */
-	PG_V_DENY_DEFAULT,  /* no rule; default deny */
-	PG_V_KERNEL,        /* no rule; default kernel */
-	PG_V_EXEMPT,        /* no rule; default deny, exempt root, uid 0 */
-	PG_V_NO_POLICY,     /* protected port but no valid image: denied */
-	PG_V_KERN_SOCK,     /* kernel-internal socket: left to the kernel */
+	PG_V_GRANT = 0,	   /* an allow rule matched */
+	PG_V_DENY_RULE,	   /* a deny rule matched */
+	PG_V_DENY_DEFAULT, /* no rule; default deny */
+	PG_V_KERNEL,	   /* no rule; default kernel */
+	PG_V_EXEMPT,	   /* no rule; default deny, exempt root, uid 0 */
+	PG_V_NO_POLICY,	   /* protected port but no valid image: denied */
+	PG_V_KERN_SOCK,	   /* kernel thread's socket (root cgroup): left to the kernel */
 	PG_V__NR,
 };
 #define PG_CNT_RULE0 8 /* counter index of rule 0 */
-#define PG_MAX_CPUS 4096
+#define PG_MAX_CPUS  4096
 
 struct pg_hdr {
 	__u32 magic;
@@ -138,14 +138,14 @@ struct pg_hdr {
 };
 
 struct pg_ent {
-	__u32 node;  /* 0 never matches */
-	__u16 port;  /* host order */
-	__u8 proto;  /* PG_P_* */
-	__u8 tag;    /* PG_TAG when live */
-	__u32 ref;   /* rule index (UNCOND) or first alt index */
-	__u8 act;    /* PG_ACT_* */
-	__u8 flags;  /* PG_EF_* */
-	__u8 nalt;   /* 1..PG_MAX_ALT when not UNCOND */
+	__u32 node; /* 0 never matches */
+	__u16 port; /* host order */
+	__u8 proto; /* PG_P_* */
+	__u8 tag;   /* PG_TAG when live */
+	__u32 ref;  /* rule index (UNCOND) or first alt index */
+	__u8 act;   /* PG_ACT_* */
+	__u8 flags; /* PG_EF_* */
+	__u8 nalt;  /* 1..PG_MAX_ALT when not UNCOND */
 	__u8 pad;
 };
 
@@ -186,7 +186,7 @@ struct pg_node_val {
  * without touching the image: the cheap path every unprivileged bind takes.
  */
 struct pg_ctl {
-	__u32 hull;   /* lo | hi << 16, one store; 0: nothing protected */
+	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
 	__u32 evmask; /* reserved for events */
 	__u32 bypass; /* probe result: 0 unknown, 1 no, 2 yes */
@@ -200,10 +200,10 @@ struct pg_ctl {
  * before the sysctl is lowered, so a crash never loses the value to restore.
  */
 struct pg_saved {
-	__u64 cookie;   /* SO_NETNS_COOKIE, also a key of pg_netns */
-	__u32 orig;     /* value before portgate */
-	__u32 set;      /* value portgate wrote */
-	__u32 state;    /* 1 lowering, 2 lowered */
+	__u64 cookie; /* SO_NETNS_COOKIE, also a key of pg_netns */
+	__u32 orig;   /* value before portgate */
+	__u32 set;    /* value portgate wrote */
+	__u32 state;  /* 1 lowering, 2 lowered */
 	__u32 pad;
 	char path[232]; /* how portgate reached it: /proc/self/ns/net, /run/netns/x */
 };
@@ -211,21 +211,18 @@ struct pg_saved {
 #define PG_HULL(lo, hi) ((__u32)(lo) | ((__u32)(hi) << 16))
 
 /* The cuckoo hash, shared so that userspace places what BPF finds. */
-static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 proto,
-							   __u32 port)
+static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 proto, __u32 port)
 {
 	return ((__u64)node << 32) | (proto << 16) | port;
 }
 
-static inline __attribute__((always_inline)) __u32 pg_bkt1(__u64 key, __u32 seed,
-							    __u32 nbkt)
+static inline __attribute__((always_inline)) __u32 pg_bkt1(__u64 key, __u32 seed, __u32 nbkt)
 {
 	__u64 x = (key ^ seed) * 0x9e3779b97f4a7c15ULL;
 	return (__u32)((((x >> 32) & 0xffffffffULL) * nbkt) >> 32);
 }
 
-static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed,
-							    __u32 nbkt)
+static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed, __u32 nbkt)
 {
 	__u64 x = (key + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
 	x ^= x >> 31;

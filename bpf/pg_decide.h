@@ -29,8 +29,8 @@
 #endif
 
 struct pg_req {
-	__u32 port;    /* host order, 1..65535 */
-	__u32 proto;   /* PG_P_* */
+	__u32 port;  /* host order, 1..65535 */
+	__u32 proto; /* PG_P_* */
 	__u32 uid;
 	__u32 gid;
 	__u32 addr[4]; /* network order; IPv4 as ::ffff:a.b.c.d */
@@ -73,7 +73,7 @@ PG_BUCKET_FN int pg_bucket_idx(const union pg_block *b, __u32 node, __u32 port, 
 
 	if (!b)
 		return -1;
-PG_UNROLL
+	PG_UNROLL
 	for (i = 0; i < 4; i++) {
 		const struct pg_ent *e = &b->ent[i];
 
@@ -131,7 +131,7 @@ PG_INLINE int pg_cond_match(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 	if (!b)
 		return 0;
 	a = &b->addr[r->addr & 1];
-PG_UNROLL
+	PG_UNROLL
 	for (k = 0; k < 4; k++)
 		if ((rq->addr[k] & a->mask[k]) != a->net[k])
 			return 0;

@@ -24,7 +24,7 @@ struct cgroup_subsys_state {
 
 struct cgroup {
 	struct cgroup_subsys_state self; /* self.parent: the parent's self */
-	int level;                       /* root is 0 */
+	int level;			 /* root is 0 */
 	struct kernfs_node *kn;
 } PG_CORE;
 

@@ -100,7 +100,7 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 {
 	return bpf_map_lookup_elem(tab, &idx);
 }
-#define PG_INLINE static __always_inline
+#define PG_INLINE    static __always_inline
 #define PG_BUCKET_FN __noinline
 #include "pg_decide.h"
 
@@ -145,9 +145,9 @@ struct pg_walk {
 	struct pg_req rq;
 	void *tab;
 	const struct pg_hdr *h;
-	struct cgroup *cg;        /* at level lvl */
+	struct cgroup *cg;	  /* at level lvl */
 	const struct pg_ent *ent; /* result: the deciding entry */
-	__u64 mask;               /* rule-bearing levels not yet visited */
+	__u64 mask;		  /* rule-bearing levels not yet visited */
 	__u32 lvl;
 	__u32 slot;
 };
@@ -241,6 +241,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	struct pg_walk w = {};
 	struct pg_req *rq = &w.rq;
 	struct pg_ctl *ctl;
+	struct cgroup *cg;
 	struct sock *sk;
 	__u32 zero = 0, rule = ~0u, hull;
 	__u64 ugid;
@@ -269,9 +270,16 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 
 	kctx = bpf_cast_to_kern_ctx(ctx);
 	sk = kctx->sk;
-	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock)) {
+	cg = sk->sk_cgrp_data.cgroup;
+	/*
+	 * Kernel sockets made by kernel threads (NFS and SUNRPC reserved ports)
+	 * live in the root cgroup and are left to the kernel. Kernel sockets
+	 * elsewhere are policed: an MPTCP bind reaches this hook through its
+	 * first subflow, a kernel socket that carries its owner's cgroup.
+	 */
+	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock) && cg && cg->level == 0) {
 		pg_count(h, PG_V_KERN_SOCK, ~0u);
-		return 1; /* kernel-internal socket (NFS, SUNRPC): not a tenant's bind */
+		return 1;
 	}
 
 	switch (ctx->protocol) {
@@ -304,7 +312,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 
 	w.tab = tab;
 	w.h = h;
-	e = pg_walk(&w, sk->sk_cgrp_data.cgroup);
+	e = pg_walk(&w, cg);
 	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
 	pg_count(h, v, rule);
 	return pg_ret(h, v);

@@ -40,9 +40,8 @@ static void print_protect(FILE *f, const struct pg_policy *p)
 
 int cmd_check(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
+	static const struct option lo[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct pg_policy *p;
 	char hash[65];
 	int ch, status = 0;
@@ -168,13 +167,19 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 		 const struct plan *pl, uint8_t slot, uint64_t gen, const char *file,
 		 const char *attach, bool transitional, struct pg_image *img)
 {
-	struct pg_compile_opts co = { .mode = pl->mode, .bypass = pl->bypass, .slot = slot,
-				      .gen = gen, .seed = (uint32_t)(gen * 2654435761u) | 1 };
-	struct pg_meta_in mi = { .gen = gen, .time = (uint64_t)time(NULL), .source = file,
-				 .mode = pl->mode == PG_MODE_GRANT ? "grant" : "sysctl",
-				 .reason = pl->reason, .attach = attach,
-				 .transitional = transitional };
-	struct pg_diags d = { 0 };
+	struct pg_compile_opts co = {.mode = pl->mode,
+				     .bypass = pl->bypass,
+				     .slot = slot,
+				     .gen = gen,
+				     .seed = (uint32_t)(gen * 2654435761u) | 1};
+	struct pg_meta_in mi = {.gen = gen,
+				.time = (uint64_t)time(NULL),
+				.source = file,
+				.mode = pl->mode == PG_MODE_GRANT ? "grant" : "sysctl",
+				.reason = pl->reason,
+				.attach = attach,
+				.transitional = transitional};
+	struct pg_diags d = {0};
 	char *meta;
 	size_t len;
 	int err;
@@ -201,24 +206,24 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 
 int cmd_apply(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
-					    { "pin-dir", required_argument, NULL, 'p' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	struct pg_state st = { .dirfd = -1 };
+	static const struct option lo[] = {{"attach", required_argument, NULL, 'a'},
+					   {"pin-dir", required_argument, NULL, 'p'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	struct pg_state st = {.dirfd = -1};
 	struct pg_policy *p = NULL;
 	struct pg_cgroup *tree = NULL;
-	struct pg_image img = { 0 }, trans = { 0 };
+	struct pg_image img = {0}, trans = {0};
 	union pg_block *cur = NULL;
 	uint32_t ncur = 0;
 	uint64_t *keep = NULL, gen = 1;
 	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
 	struct pg_saved_ent *saved = NULL;
 	char mount[4096], why[256], hash[65];
-	struct plan pl = { 0 };
+	struct plan pl = {0};
 	uint8_t slot = 0;
 	int ch, status = PG_EXIT_FAIL, attach_fd = -1, err;
-	bool fresh, need_trans = false;
+	bool fresh = false, need_trans = false, created = false;
 	const char *file;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
@@ -270,6 +275,8 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		       strerror(-attach_fd));
 		goto out;
 	}
+	if (access(o->pin_dir, F_OK))
+		created = true; /* removed again if this apply fails before loading */
 	if (pg_state_open(&st, o->pin_dir, true, true))
 		goto out;
 	if (pg_state_any(&st) && !pg_state_loaded(&st)) {
@@ -323,6 +330,15 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	if ((status = build(p, tree, ntree, &pl, slot, gen, file, o->attach, false, &img)))
 		goto out;
 	status = PG_EXIT_FAIL;
+
+	/* Sysctl mode's checks, before anything changes. */
+	if (pl.mode == PG_MODE_SYSCTL) {
+		if (pg_netns_check(&st, p, PG_SELF_NETNS))
+			goto out;
+		for (i = 0; i < p->nnetns; i++)
+			if (pg_netns_check(&st, p, p->netns[i].path))
+				goto out;
+	}
 
 	/* From here on the kernel changes. */
 	if (fresh) {
@@ -390,8 +406,12 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 
 sysctl_fail:
 	pg_err("the policy is applied and enforcing, but sysctl mode could not lower every "
-	       "threshold; granted binds in those namespaces still fail");
+	       "threshold%s",
+	       pl.bypass ? "" : "; granted binds in those namespaces still fail");
 out:
+	/* A refused first apply leaves no empty pin directory behind. */
+	if (status && created && fresh && !pg_state_any(&st) && st.dirfd >= 0)
+		rmdir(o->pin_dir);
 	free(keep);
 	free(saved);
 	free(cur);

@@ -30,15 +30,15 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check", cmd_check, "FILE", "validate a policy file; change nothing" },
-	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
-	  "load if needed, pin, and atomically replace the active policy" },
-	{ "status", cmd_status, "[--pin-dir DIR] [-j]",
-	  "mode and why, links, policy, counters, managed sysctls" },
-	{ "explain", cmd_explain,
-	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
-	  "which rule decides a bind, from the live kernel state" },
-	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement" },
+    {"check", cmd_check, "FILE", "validate a policy file; change nothing"},
+    {"apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
+     "load if needed, pin, and atomically replace the active policy"},
+    {"status", cmd_status, "[--pin-dir DIR] [-j]",
+     "mode and why, links, policy, counters, managed sysctls"},
+    {"explain", cmd_explain,
+     "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
+     "which rule decides a bind, from the live kernel state"},
+    {"stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement"},
 };
 
 void pg_usage(const char *cmd, FILE *f)
@@ -173,9 +173,9 @@ static int id_group(void *ud, const char *name, uint32_t *gid)
 
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
-	struct pg_source_ops src = { src_read, src_glob, NULL };
-	struct pg_id_ops ids = { id_user, id_group, NULL };
-	struct pg_diags d = { 0 };
+	struct pg_source_ops src = {src_read, src_glob, NULL};
+	struct pg_id_ops ids = {id_user, id_group, NULL};
+	struct pg_diags d = {0};
 	struct pg_policy *p;
 
 	p = pg_policy_parse(path, &src, &d);
@@ -216,13 +216,13 @@ static const struct command *find_command(const char *name)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct pg_opts o = { .pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/" };
+	struct pg_opts o = {.pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/"};
 	const struct command *c;
 	int ch;
 

@@ -120,7 +120,7 @@ static int write_fn(void *arg)
 
 static int set_start(const char *path, uint32_t value)
 {
-	struct write_arg w = { .value = value };
+	struct write_arg w = {.value = value};
 	int err = in_netns(path, write_fn, &w);
 
 	if (!err && w.readback != value)
@@ -142,8 +142,8 @@ static bool gap(const struct pg_policy *p, uint32_t lo, uint32_t hi, char *out, 
 		if (open_ && !start)
 			start = port;
 		if (!open_ && start) {
-			int n = snprintf(out + off, off < len ? len - off : 0, "%s%u", any ? "," : "",
-					 start);
+			int n = snprintf(out + off, off < len ? len - off : 0, "%s%u",
+					 any ? "," : "", start);
 
 			off += n > 0 ? (size_t)n : 0;
 			if (port - 1 > start) {
@@ -167,30 +167,33 @@ static bool range_protected(const struct pg_policy *p, uint32_t lo, uint32_t hi)
 	return false;
 }
 
-int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path)
+/*
+ * What lowering the threshold in the namespace at path would do: the value
+ * to restore later and the value to set, or an error if it would open ports
+ * the policy does not protect or leave autobind a way into protected ones.
+ * *lower is false when there is nothing to lower.
+ */
+static int plan(const struct pg_state *st, const struct pg_policy *p, const char *path,
+		struct pg_netns_info *in, struct pg_saved *sv, bool *lower)
 {
-	struct pg_netns_info in;
-	struct pg_saved sv;
-	uint32_t lowest = 0, orig, one = 1;
+	uint32_t lowest = p->nprotect ? p->protect[0].lo : 0, orig;
 	char g[128];
-	size_t i;
 	int err;
 
-	for (i = 0; i < p->nprotect && !lowest; i++)
-		lowest = p->protect[i].lo;
+	*lower = false;
+	memset(sv, 0, sizeof(*sv));
 	if (!lowest)
 		return 0; /* nothing protected: nothing to lower */
-	if ((err = pg_netns_inspect(path, &in))) {
+	if ((err = pg_netns_inspect(path, in))) {
 		pg_err("cannot inspect network namespace %s: %s", path, strerror(-err));
 		return err;
 	}
-	memset(&sv, 0, sizeof(sv));
-	orig = in.start;
-	if (!bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &in.ino, &sv))
-		orig = sv.orig; /* lowered by an earlier apply: keep the first value */
-	if (orig <= lowest && !sv.state) {
+	orig = in->start;
+	if (st->map[PG_MAP_SAVED] >= 0 && !bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &in->ino, sv))
+		orig = sv->orig; /* lowered by an earlier apply: keep the first value */
+	if (orig <= lowest && !sv->state) {
 		pg_dbg("%s: ip_unprivileged_port_start is %u already, nothing to lower", path,
-		       in.start);
+		       in->start);
 		return 0;
 	}
 	if (orig > lowest && gap(p, lowest, orig - 1, g, sizeof(g))) {
@@ -199,32 +202,55 @@ int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *p
 		       path, orig, lowest, g);
 		return -EINVAL;
 	}
-	if (range_protected(p, in.range_lo, in.range_hi)) {
+	if (range_protected(p, in->range_lo, in->range_hi)) {
 		pg_err("sysctl mode: ip_local_port_range %u-%u in %s includes protected ports; "
 		       "autobind (listen or connect without bind) would hand them out past the "
 		       "policy",
-		       in.range_lo, in.range_hi, path);
+		       in->range_lo, in->range_hi, path);
 		return -EINVAL;
 	}
+	sv->cookie = in->cookie;
+	sv->orig = orig;
+	sv->set = lowest;
+	snprintf(sv->path, sizeof(sv->path), "%s", path);
+	*lower = true;
+	return 0;
+}
+
+int pg_netns_check(const struct pg_state *st, const struct pg_policy *p, const char *path)
+{
+	struct pg_netns_info in;
+	struct pg_saved sv;
+	bool lower;
+
+	return plan(st, p, path, &in, &sv, &lower);
+}
+
+int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path)
+{
+	struct pg_netns_info in;
+	struct pg_saved sv;
+	uint32_t one = 1;
+	bool lower;
+	int err;
+
+	if ((err = plan(st, p, path, &in, &sv, &lower)) || !lower)
+		return err;
 	/* SCTP never reaches the bind hook: refuse SCTP sockets there first. */
 	if (bpf_map_update_elem(st->map[PG_MAP_NETNS], &in.cookie, &one, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot register network namespace %s: %s", path, strerror(errno));
 		return err;
 	}
-	sv.cookie = in.cookie;
-	sv.orig = orig;
-	sv.set = lowest;
 	sv.state = 1;
-	snprintf(sv.path, sizeof(sv.path), "%s", path);
 	/* Saved before lowering: a crash after this line still knows what to restore. */
 	if (bpf_map_update_elem(st->map[PG_MAP_SAVED], &in.ino, &sv, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot save the sysctl of %s: %s", path, strerror(errno));
 		return err;
 	}
-	if (in.start != lowest && (err = set_start(path, lowest))) {
-		pg_err("cannot lower ip_unprivileged_port_start to %u in %s: %s", lowest, path,
+	if (in.start != sv.set && (err = set_start(path, sv.set))) {
+		pg_err("cannot lower ip_unprivileged_port_start to %u in %s: %s", sv.set, path,
 		       strerror(-err));
 		return err;
 	}
@@ -234,7 +260,7 @@ int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *p
 		pg_err("cannot save the sysctl of %s: %s", path, strerror(errno));
 		return err;
 	}
-	pg_dbg("%s: ip_unprivileged_port_start %u -> %u", path, in.start, lowest);
+	pg_dbg("%s: ip_unprivileged_port_start %u -> %u", path, in.start, sv.set);
 	return 0;
 }
 

@@ -19,7 +19,7 @@
 struct pg_netns_info {
 	uint64_t ino;
 	uint64_t cookie;
-	uint32_t start;              /* ip_unprivileged_port_start now */
+	uint32_t start;		     /* ip_unprivileged_port_start now */
 	uint32_t range_lo, range_hi; /* ip_local_port_range now */
 };
 
@@ -33,6 +33,11 @@ int pg_netns_inspect(const char *path, struct pg_netns_info *out);
  * value goes to pg_saved first. 0, or -errno with a message.
  */
 int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path);
+
+/* The checks of pg_netns_lower() alone, changing nothing: run before apply
+ * touches the kernel, so a policy that cannot be lowered safely is refused
+ * whole. */
+int pg_netns_check(const struct pg_state *st, const struct pg_policy *p, const char *path);
 
 /* Restore every saved namespace whose inode is not in keep[]; 0 or -errno.
  * Namespaces that no longer exist are forgotten with a note. */

@@ -54,8 +54,8 @@ int pg_probe_required(char *why, size_t len)
 static int load_ret3(void)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3 },
-		{ .code = BPF_JMP | BPF_EXIT },
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3},
+	    {.code = BPF_JMP | BPF_EXIT},
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_BIND);
 
@@ -65,7 +65,7 @@ static int load_ret3(void)
 /* In the child: join the cgroup, new netns, drop every capability, bind 1023. */
 static int probe_child(int cgfd)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(1023) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(1023)};
 	char pid[32];
 	int fd, s;
 
@@ -96,8 +96,9 @@ int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 	*ok = false;
 	prog = load_ret3();
 	if (prog < 0) {
-		snprintf(why, len, "the verifier refuses return value 3 from a bind program "
-				   "(needs Linux 5.12+)");
+		snprintf(why, len,
+			 "the verifier refuses return value 3 from a bind program "
+			 "(needs Linux 5.12+)");
 		return 0;
 	}
 	snprintf(name, sizeof(name), "portgate-probe.%d", getpid());
@@ -138,13 +139,16 @@ int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 		snprintf(why, len, "the probe process failed to set itself up (status %d)", status);
 	} else if (WEXITSTATUS(status) == 0) {
 		*ok = true;
-		snprintf(why, len, "bypass bit probed: with a program returning 3, an unprivileged "
-				   "bind of port 1023 succeeded");
+		snprintf(why, len,
+			 "bypass bit probed: with a program returning 3, an unprivileged "
+			 "bind of port 1023 succeeded");
 	} else {
-		snprintf(why, len, "bypass bit probed: with a program returning 3, an unprivileged "
-				   "bind of port 1023 still failed (%s)",
-			 WEXITSTATUS(status) == 10 ? "EACCES" : WEXITSTATUS(status) == 11 ? "EPERM"
-											 : "error");
+		snprintf(why, len,
+			 "bypass bit probed: with a program returning 3, an unprivileged "
+			 "bind of port 1023 still failed (%s)",
+			 WEXITSTATUS(status) == 10   ? "EACCES"
+			 : WEXITSTATUS(status) == 11 ? "EPERM"
+						     : "error");
 	}
 out:
 	if (link >= 0)

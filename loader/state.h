@@ -24,8 +24,15 @@
 #define PG_DEFAULT_PIN_DIR "/sys/fs/bpf/portgate"
 
 enum pg_link_kind { PG_LINK_BIND4, PG_LINK_BIND6, PG_LINK_SYSCTL, PG_LINK_SOCK, PG_NLINKS };
-enum pg_map_kind { PG_MAP_CUR, PG_MAP_CNT, PG_MAP_NODES, PG_MAP_CTL, PG_MAP_NETNS,
-		   PG_MAP_SAVED, PG_NMAPS };
+enum pg_map_kind {
+	PG_MAP_CUR,
+	PG_MAP_CNT,
+	PG_MAP_NODES,
+	PG_MAP_CTL,
+	PG_MAP_NETNS,
+	PG_MAP_SAVED,
+	PG_NMAPS
+};
 
 extern const char *const pg_link_names[PG_NLINKS];
 extern const char *const pg_prog_names[PG_NLINKS];

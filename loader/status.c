@@ -18,7 +18,7 @@
 #include "state.h"
 #include "util.h"
 
-static const char *const link_label[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
+static const char *const link_label[PG_NLINKS] = {"bind4", "bind6", "sysctl", "sock_create"};
 
 /* Everything status shows, gathered once for text and JSON alike. */
 struct view {
@@ -133,7 +133,8 @@ static void status_text(const struct view *v, const char *pin_dir)
 	if (h) {
 		printf("verdicts:  ");
 		for (k = 0; k < PG_V__NR; k++)
-			printf(" %s %llu", pg_verdict_name(k), (unsigned long long)cnt_at(v, (uint32_t)k));
+			printf(" %s %llu", pg_verdict_name(k),
+			       (unsigned long long)cnt_at(v, (uint32_t)k));
 		printf("\n");
 	}
 	if (v->have_meta && v->meta.nrules) {
@@ -321,10 +322,10 @@ static void status_json(const struct view *v, const char *pin_dir)
 
 static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd)
 {
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
+	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
+					   {"json", no_argument, NULL, 'j'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
@@ -439,17 +440,17 @@ static int parse_addr(const char *s, uint8_t out[16])
 
 int cmd_explain(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "user", required_argument, NULL, 'u' },
-					    { "group", required_argument, NULL, 'g' },
-					    { "addr", required_argument, NULL, 'a' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
+	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
+					   {"user", required_argument, NULL, 'u'},
+					   {"group", required_argument, NULL, 'g'},
+					   {"addr", required_argument, NULL, 'a'},
+					   {"json", no_argument, NULL, 'j'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	const char *user = "65534", *group = NULL, *addr = NULL, *cg;
 	uint32_t proto, port, uid, gid, rule, nodes[PG_MAX_LEVEL + 1];
 	const char *paths[PG_MAX_LEVEL + 1];
-	uint8_t a[16] = { 0 };
+	uint8_t a[16] = {0};
 	char mount[4096], path[4096];
 	struct view v;
 	size_t n = 0;
@@ -483,7 +484,8 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	if (argc - optind != 2) {
-		pg_err("explain needs a cgroup and a PROTO/PORT, like: explain /system.slice/x.service "
+		pg_err("explain needs a cgroup and a PROTO/PORT, like: explain "
+		       "/system.slice/x.service "
 		       "tcp/80");
 		return PG_EXIT_USAGE;
 	}
@@ -548,8 +550,8 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		rule = ~0u;
 		at = -1;
 	} else {
-		verdict = pg_image_decide(v.img, v.nimg, nodes, n, port, proto, uid, gid, a, &rule,
-					  &at);
+		verdict =
+		    pg_image_decide(v.img, v.nimg, nodes, n, port, proto, uid, gid, a, &rule, &at);
 	}
 	if (o->json) {
 		struct pg_json j;
@@ -612,8 +614,9 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		if (at >= 0)
 			printf("  decided at cgroup %s\n", paths[at]);
 		else
-			printf("  no cgroup from %s up to / has a rule for it: the default applies\n",
-			       cg);
+			printf(
+			    "  no cgroup from %s up to / has a rule for it: the default applies\n",
+			    cg);
 	}
 	status = PG_EXIT_OK;
 out:

@@ -12,9 +12,9 @@
 
 int cmd_stop(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
+	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	struct pg_state st;
 	int ch, err;
 

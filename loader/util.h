@@ -8,9 +8,9 @@
 #include <stdio.h>
 
 /* Exit statuses, portgate(8). */
-#define PG_EXIT_OK 0
-#define PG_EXIT_FAIL 1
-#define PG_EXIT_USAGE 2
+#define PG_EXIT_OK     0
+#define PG_EXIT_FAIL   1
+#define PG_EXIT_USAGE  2
 #define PG_EXIT_POLICY 3
 #define PG_EXIT_KERNEL 4
 

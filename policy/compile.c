@@ -27,9 +27,9 @@ static inline const union pg_block *pg_blk(const struct pg_view *v, __u32 idx)
 }
 #include "pg_decide.h"
 
-#define LOAD_NUM 9 /* target load: 90% of 4 slots per bucket */
-#define LOAD_DEN 10
-#define MAX_KICKS 2000
+#define LOAD_NUM     9 /* target load: 90% of 4 slots per bucket */
+#define LOAD_DEN     10
+#define MAX_KICKS    2000
 #define MAX_REBUILDS 64
 
 /* ---------------------------------------------------------------- vectors */
@@ -294,18 +294,21 @@ static int node_entries(const struct pg_policy *p, const struct pg_cgroup *cg, u
 						continue;
 					if ((err = grow((void **)&pv, &pcap, pn + 1, sizeof(*pv))))
 						goto out;
-					pv[pn++] = (struct pend){ (uint16_t)port, pr[k], rules[i] };
+					pv[pn++] = (struct pend){(uint16_t)port, pr[k], rules[i]};
 				}
 			}
 		}
 	}
-	qsort(pv, pn, sizeof(*pv), cmp_pend);
+	if (pn)
+		qsort(pv, pn, sizeof(*pv), cmp_pend);
 
 	for (i = 0; i < pn; i = j) {
 		const struct pg_rule *first = &p->rules[pv[i].rule];
-		struct pg_ent e = { .node = node, .port = pv[i].port, .proto = pv[i].proto,
-				    .tag = PG_TAG, .act = first->action == PG_ALLOW ? PG_ACT_ALLOW
-										  : PG_ACT_DENY };
+		struct pg_ent e = {.node = node,
+				   .port = pv[i].port,
+				   .proto = pv[i].proto,
+				   .tag = PG_TAG,
+				   .act = first->action == PG_ALLOW ? PG_ACT_ALLOW : PG_ACT_DENY};
 		long uncond = -1;
 		size_t nl = 0;
 		bool conflict = false;
@@ -318,13 +321,14 @@ static int node_entries(const struct pg_policy *p, const struct pg_cgroup *cg, u
 				if (!pair_seen(seen, pv[i].rule, pv[j].rule)) {
 					const struct pg_rule *a = first, *b = r;
 
-					pg_diags_add(diags, PG_SEV_ERROR, b->loc,
-						     "%s conflicts with %s at %s:%u on cgroup %s for "
-						     "%s/%u",
-						     b->action == PG_ALLOW ? "allow" : "deny",
-						     a->action == PG_ALLOW ? "allow" : "deny",
-						     p->files[a->loc.file], a->loc.line, cg->path,
-						     proto_word(pv[i].proto), pv[i].port);
+					pg_diags_add(
+					    diags, PG_SEV_ERROR, b->loc,
+					    "%s conflicts with %s at %s:%u on cgroup %s for "
+					    "%s/%u",
+					    b->action == PG_ALLOW ? "allow" : "deny",
+					    a->action == PG_ALLOW ? "allow" : "deny",
+					    p->files[a->loc.file], a->loc.line, cg->path,
+					    proto_word(pv[i].proto), pv[i].port);
 				}
 				continue;
 			}
@@ -435,7 +439,7 @@ static uint32_t blocks_for(size_t n, size_t per)
 
 static int addr_rec(const struct pg_cond *c, struct pg_addr_rec *a)
 {
-	uint8_t mask[16] = { 0 };
+	uint8_t mask[16] = {0};
 	int i;
 
 	for (i = 0; i < 16; i++) {
@@ -460,12 +464,12 @@ uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus)
 int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
 	       const struct pg_compile_opts *o, struct pg_image *out, struct pg_diags *diags)
 {
-	struct path_index pi = { 0 };
+	struct path_index pi = {0};
 	struct match *mv = NULL;
 	size_t mn = 0, mcap = 0, i, j;
-	struct ents ents = { 0 };
-	struct alts alts = { 0 };
-	struct seen_pairs seen = { 0 };
+	struct ents ents = {0};
+	struct alts alts = {0};
+	struct seen_pairs seen = {0};
 	uint32_t *rl = NULL;
 	size_t rlcap = 0;
 	union pg_block *bkt = NULL;
@@ -493,7 +497,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			if (c >= 0) {
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
-				mv[mn++] = (struct match){ (uint32_t)c, (uint32_t)i };
+				mv[mn++] = (struct match){(uint32_t)c, (uint32_t)i};
 				any = true;
 			}
 		} else {
@@ -502,7 +506,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 					continue;
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
-				mv[mn++] = (struct match){ (uint32_t)j, (uint32_t)i };
+				mv[mn++] = (struct match){(uint32_t)j, (uint32_t)i};
 				any = true;
 			}
 		}
@@ -524,7 +528,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			}
 		}
 	}
-	qsort(mv, mn, sizeof(*mv), cmp_match);
+	if (mn)
+		qsort(mv, mn, sizeof(*mv), cmp_match);
 
 	/* Nodes, in tree order, and their entries. */
 	for (i = 0; i < mn; i = j) {
@@ -540,10 +545,11 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			rl[nr++] = mv[j].rule;
 		}
 		if (cg->level > PG_MAX_LEVEL) {
-			pg_diags_add(diags, PG_SEV_ERROR, p->rules[rl[0]].sel_loc,
-				     "cgroup %s is %d levels deep; rules can apply at most %d levels "
-				     "deep",
-				     cg->path, cg->level, PG_MAX_LEVEL);
+			pg_diags_add(
+			    diags, PG_SEV_ERROR, p->rules[rl[0]].sel_loc,
+			    "cgroup %s is %d levels deep; rules can apply at most %d levels "
+			    "deep",
+			    cg->path, cg->level, PG_MAX_LEVEL);
 			continue;
 		}
 		if (out->nnodes >= PG_MAX_NODES) {
@@ -555,15 +561,14 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		node = (uint32_t)out->nnodes + 1;
 		{
 			struct pg_node_out *nn =
-				realloc(out->nodes, (out->nnodes + 1) * sizeof(*nn));
+			    realloc(out->nodes, (out->nnodes + 1) * sizeof(*nn));
 
 			if (!nn) {
 				err = -ENOMEM;
 				goto out;
 			}
 			out->nodes = nn;
-			nn[out->nnodes++] = (struct pg_node_out){ cg->id, node, cg->level,
-								  cg->path };
+			nn[out->nnodes++] = (struct pg_node_out){cg->id, node, cg->level, cg->path};
 		}
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
@@ -646,7 +651,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 
 		for (port = p->protect[i].lo; port <= p->protect[i].hi; port++)
 			out->blocks[PG_BM_OFF + port / 512].bm[(port % 512) / 8] |=
-				(uint8_t)(1u << (port % 8));
+			    (uint8_t)(1u << (port % 8));
 	}
 	for (i = 0, naddr = 0; i < p->nrules; i++) {
 		const struct pg_rule *r = &p->rules[i];
@@ -725,19 +730,19 @@ static const struct pg_hdr *image_hdr(const union pg_block *blocks, uint32_t nbl
 
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port)
 {
-	struct pg_view v = { blocks, nblocks };
+	struct pg_view v = {blocks, nblocks};
 	const struct pg_hdr *h = image_hdr(blocks, nblocks);
 
 	return !h || pg_protected(&v, h, port);
 }
 
-int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes,
-		    size_t n, uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
+int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes, size_t n,
+		    uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
 		    const uint8_t addr[16], uint32_t *rule, int *depth_idx)
 {
-	struct pg_view v = { blocks, nblocks };
+	struct pg_view v = {blocks, nblocks};
 	const struct pg_hdr *h = image_hdr(blocks, nblocks);
-	struct pg_req rq = { .port = port, .proto = proto, .uid = uid, .gid = gid };
+	struct pg_req rq = {.port = port, .proto = proto, .uid = uid, .gid = gid};
 	size_t i;
 
 	*rule = ~0u;

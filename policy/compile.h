@@ -13,8 +13,8 @@
 /* One cgroup of the tree, as the loader saw it. */
 struct pg_cgroup {
 	const char *path; /* from the cgroup2 root: "/" or "/a/b" */
-	uint64_t id;      /* kernfs id, as name_to_handle_at() returns it */
-	int level;        /* components in path; "/" is 0 */
+	uint64_t id;	  /* kernfs id, as name_to_handle_at() returns it */
+	int level;	  /* components in path; "/" is 0 */
 };
 
 /* A rule-bearing cgroup of the compiled policy: pg_nodes[id].node[slot] = node. */
@@ -30,18 +30,18 @@ struct pg_image {
 	uint32_t nblocks;
 	struct pg_node_out *nodes;
 	size_t nnodes;
-	uint32_t nents;   /* live cuckoo entries */
-	uint32_t nalts;   /* alternative slots used */
+	uint32_t nents;	  /* live cuckoo entries */
+	uint32_t nalts;	  /* alternative slots used */
 	char **unmatched; /* selectors that match no cgroup now */
 	size_t nunmatched;
 };
 
 struct pg_compile_opts {
-	enum pg_mode mode;  /* GRANT or SYSCTL: already resolved */
-	bool bypass;        /* the kernel honours return value 3 */
-	uint8_t slot;       /* 0 or 1 */
+	enum pg_mode mode; /* GRANT or SYSCTL: already resolved */
+	bool bypass;	   /* the kernel honours return value 3 */
+	uint8_t slot;	   /* 0 or 1 */
 	uint64_t gen;
-	uint32_t seed;      /* first cuckoo seed tried */
+	uint32_t seed; /* first cuckoo seed tried */
 };
 
 /*
@@ -67,8 +67,8 @@ uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus);
  * level is not a node). Returns a PG_V_* verdict; *rule is the deciding
  * rule or ~0u, *depth_idx the index into nodes[] that decided or -1.
  */
-int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes,
-		    size_t n, uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
+int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes, size_t n,
+		    uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
 		    const uint8_t addr[16], uint32_t *rule, int *depth_idx);
 
 /* Is port protected by this image? */

@@ -14,24 +14,24 @@
 #include <stdio.h>
 
 /* Limits (documented in portgate.conf(5)). */
-#define PG_POL_MAX_FILE_SIZE (16u << 20) /* bytes per file */
-#define PG_POL_MAX_FILES 256             /* files, includes counted */
+#define PG_POL_MAX_FILE_SIZE	 (16u << 20) /* bytes per file */
+#define PG_POL_MAX_FILES	 256	     /* files, includes counted */
 #define PG_POL_MAX_INCLUDE_DEPTH 8
-#define PG_POL_MAX_RULES 262144
-#define PG_POL_MAX_DEPTH 63     /* selector components */
-#define PG_POL_MAX_COMPONENT 255 /* bytes per selector component */
-#define PG_POL_MAX_NETNS 64
-#define PG_POL_MAX_LINE 4096
+#define PG_POL_MAX_RULES	 262144
+#define PG_POL_MAX_DEPTH	 63  /* selector components */
+#define PG_POL_MAX_COMPONENT	 255 /* bytes per selector component */
+#define PG_POL_MAX_NETNS	 64
+#define PG_POL_MAX_LINE		 4096
 
 enum pg_mode { PG_MODE_AUTO = 0, PG_MODE_GRANT, PG_MODE_SYSCTL };
 enum pg_def { PG_DEFAULT_UNSET = 0, PG_DEFAULT_DENY, PG_DEFAULT_KERNEL };
 enum pg_action { PG_ALLOW = 1, PG_DENY = 2 };
 
 /* Protocol bits of a rule; "any" is all three. */
-#define PG_PROTO_TCP 0x1u
-#define PG_PROTO_UDP 0x2u
+#define PG_PROTO_TCP   0x1u
+#define PG_PROTO_UDP   0x2u
 #define PG_PROTO_OTHER 0x4u
-#define PG_PROTO_ANY 0x7u
+#define PG_PROTO_ANY   0x7u
 
 enum pg_sev { PG_SEV_ERROR = 0, PG_SEV_WARNING };
 
@@ -62,25 +62,25 @@ struct pg_range {
 struct pg_cond {
 	bool has_user, has_group, has_addr;
 	struct pg_loc user_loc, group_loc, addr_loc;
-	char *user;  /* as written: a name or a decimal id */
+	char *user; /* as written: a name or a decimal id */
 	char *group;
-	uint32_t uid, gid;  /* valid after pg_policy_resolve() */
-	uint8_t addr[16];   /* IPv6, or IPv4 as ::ffff:a.b.c.d; host bits zero */
-	uint8_t plen;       /* 0..128 (IPv4 /n is stored as 96 + n) */
-	bool addr_v4;       /* written as IPv4, for display */
+	uint32_t uid, gid; /* valid after pg_policy_resolve() */
+	uint8_t addr[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d; host bits zero */
+	uint8_t plen;	   /* 0..128 (IPv4 /n is stored as 96 + n) */
+	bool addr_v4;	   /* written as IPv4, for display */
 };
 
 struct pg_rule {
 	struct pg_loc loc; /* the statement's first token */
 	enum pg_action action;
-	char *selector;    /* as written (unquoted) */
+	char *selector; /* as written (unquoted) */
 	struct pg_loc sel_loc;
-	uint32_t protos;   /* PG_PROTO_* bits */
+	uint32_t protos;	/* PG_PROTO_* bits */
 	struct pg_range *ports; /* sorted, merged */
 	size_t nports;
 	struct pg_loc ports_loc;
 	struct pg_cond cond;
-	char *text;        /* the statement, whitespace-normalised, no comment */
+	char *text; /* the statement, whitespace-normalised, no comment */
 };
 
 struct pg_netns {
@@ -152,7 +152,7 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
  * Unknown names are errors at their location.
  */
 struct pg_id_ops {
-	int (*user)(void *ud, const char *name, uint32_t *uid);  /* 0 or -ENOENT */
+	int (*user)(void *ud, const char *name, uint32_t *uid);	 /* 0 or -ENOENT */
 	int (*group)(void *ud, const char *name, uint32_t *gid); /* 0 or -ENOENT */
 	void *ud;
 };
@@ -182,7 +182,7 @@ int pg_selector_depth(const char *selector);
 
 /* Diagnostics. */
 void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* "FILE:LINE:COL: error: MESSAGE\n" for each, in order. */
 void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp);
 void pg_diags_free(struct pg_diags *d);

@@ -37,7 +37,7 @@ static int write_str(const char *path, const char *s)
 
 static int lo_up(void)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
 
 	if (s < 0)
@@ -331,7 +331,7 @@ static int child_wait(pid_t pid)
 
 static int bind_child(struct hx *h, const struct hx_bind *b)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	int s, one = 1, zero = 0;
 
@@ -344,9 +344,9 @@ static int bind_child(struct hx *h, const struct hx_bind *b)
 		_exit(255);
 	if (b->dual && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
 		_exit(255);
-	if (b->freebind && setsockopt(s, b->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
-				      b->family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one,
-				      sizeof(one)))
+	if (b->freebind &&
+	    setsockopt(s, b->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       b->family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one)))
 		_exit(255);
 	if (drop_to(b->uid))
 		_exit(255);

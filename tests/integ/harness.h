@@ -22,15 +22,15 @@
 #define NOBODY 65534
 
 struct hx {
-	char cg2[PATH_MAX];   /* cgroup2 mount point */
-	char base[256];       /* this run's cgroup, from the root: /portgate-test.PID */
-	char cg[256];         /* this test's cgroup, from the root: BASE/NAME */
-	char tmp[PATH_MAX];   /* scratch directory for policies */
-	char bpffs[PATH_MAX]; /* private bpffs mount */
-	char pin[PATH_MAX];   /* --pin-dir for this test */
+	char cg2[1024];	      /* cgroup2 mount point */
+	char base[64];	      /* this run's cgroup, from the root: /portgate-test.PID */
+	char cg[512];	      /* this test's cgroup, from the root: BASE/NAME */
+	char tmp[256];	      /* scratch directory for policies */
+	char bpffs[512];      /* private bpffs mount */
+	char pin[1024];	      /* --pin-dir for this test */
 	const char *portgate; /* binary under test ($PORTGATE) */
 	char out[65536];      /* output of the last hx_run() */
-	int nt;               /* tests set up so far */
+	int nt;		      /* tests set up so far */
 };
 
 /* Once per test binary: namespaces, bpffs, base cgroup. 0 or -1 (printed). */
@@ -65,17 +65,17 @@ int hx_apply(struct hx *h, const char *policy_text);
 
 /* A bind attempt, made by a child process. */
 struct hx_bind {
-	const char *cg;      /* cgroup (relative to h->cg) the socket is made in */
+	const char *cg;	     /* cgroup (relative to h->cg) the socket is made in */
 	const char *move_to; /* then move there before bind (NULL: stay) */
-	int family;          /* AF_INET, AF_INET6 */
-	int type;            /* SOCK_STREAM, SOCK_DGRAM */
-	int proto;           /* 0, IPPROTO_MPTCP, IPPROTO_UDPLITE, IPPROTO_SCTP */
+	int family;	     /* AF_INET, AF_INET6 */
+	int type;	     /* SOCK_STREAM, SOCK_DGRAM */
+	int proto;	     /* 0, IPPROTO_MPTCP, IPPROTO_UDPLITE, IPPROTO_SCTP */
 	const char *addr;    /* NULL: the wildcard */
 	int port;
-	uid_t uid;           /* 0 keeps root's capabilities; others drop them */
-	bool unspec;         /* AF_INET socket, sockaddr family AF_UNSPEC */
-	bool dual;           /* AF_INET6 with IPV6_V6ONLY off */
-	bool freebind;       /* bind addresses not configured locally */
+	uid_t uid;     /* 0 keeps root's capabilities; others drop them */
+	bool unspec;   /* AF_INET socket, sockaddr family AF_UNSPEC */
+	bool dual;     /* AF_INET6 with IPV6_V6ONLY off */
+	bool freebind; /* bind addresses not configured locally */
 };
 
 /* 0 when bind() succeeded, else its errno; -1 when the child failed to set up. */

@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * test_enforce.c - portgate against the real kernel: every family and
+ * protocol, nearest-cgroup decisions, conditions, defaults, both modes,
+ * re-apply, persistence, stop, and a bad policy leaving the old one.
+ *
+ * Modelled on the kernel's selftests prog_tests/bind_perm.c (own netns,
+ * own cgroup, bind4 and bind6, no CAP_NET_BIND_SERVICE: the kernel's own
+ * refusal is EACCES) and prog_tests/sock_addr.c (a named table of cases,
+ * TCP and UDP, a program's denial is EPERM). Unprivileged binds run as
+ * nobody with every capability dropped.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/bpf.h>
+
+#include "harness.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
+#ifndef IPPROTO_SCTP
+#define IPPROTO_SCTP 132
+#endif
+
+static struct hx H;
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0:
+		return "OK";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EADDRINUSE:
+		return "EADDRINUSE";
+	case EPROTONOSUPPORT:
+		return "EPROTONOSUPPORT";
+	case -1:
+		return "setup-failed";
+	default:
+		return strerror(e);
+	}
+}
+
+/* Assert a bind's outcome, printing both when it differs. */
+#define EXPECT_BIND(want, ...)                                                                     \
+	do {                                                                                       \
+		struct hx_bind b_ = {__VA_ARGS__};                                                 \
+		int got_;                                                                          \
+		if (!b_.family)                                                                    \
+			b_.family = AF_INET;                                                       \
+		if (!b_.type)                                                                      \
+			b_.type = SOCK_STREAM;                                                     \
+		got_ = hx_bind(&H, &b_);                                                           \
+		if (got_ != (want))                                                                \
+			fail_msg("%s:%d: bind(%s) cg=%s port %d uid %u: got %s, want %s",          \
+				 __FILE__, __LINE__, #__VA_ARGS__, b_.cg ? b_.cg : "(test)",       \
+				 b_.port, b_.uid, errname(got_), errname(want));                   \
+	} while (0)
+
+#define APPLY_OK(text)                                                                             \
+	do {                                                                                       \
+		int rc_ = hx_apply(&H, text);                                                      \
+		if (rc_ != 0)                                                                      \
+			fail_msg("apply failed with %d:\n%s", rc_, H.out);                         \
+	} while (0)
+
+static int setup(void **state)
+{
+	const char *name = *state;
+
+	return hx_setup(&H, name) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hx_teardown(&H);
+	return 0;
+}
+
+#define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)#fn)
+
+/* ------------------------------------------------------------------ tests */
+
+/* bind_perm.c's case: no capability, 110 refused by the kernel, 111 granted. */
+static void grant_like_bind_perm(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "svc"), 0);
+	APPLY_OK("default kernel\nallow @/svc tcp,udp/111\n");
+	EXPECT_BIND(EACCES, .cg = "svc", .port = 110, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "svc", .port = 111, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "svc", .family = AF_INET6, .port = 110, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "svc", .family = AF_INET6, .port = 111, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "svc", .type = SOCK_DGRAM, .port = 111, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "svc", .family = AF_INET6, .type = SOCK_DGRAM, .port = 111,
+		    .uid = NOBODY);
+	/* root keeps what the kernel gives it under default kernel */
+	EXPECT_BIND(0, .cg = "svc", .port = 110, .uid = 0);
+	/* unprotected and ephemeral ports are never touched */
+	EXPECT_BIND(0, .cg = "svc", .port = 8080, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "svc", .port = 0, .uid = NOBODY);
+}
+
+/* Every path that reaches bind4/bind6 (KERNEL-NOTES.md), TCP and UDP. */
+static void families_and_protocols(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default kernel\n"
+		 "allow @/web tcp,udp/80\n"
+		 "deny  @/web any/81\n");
+	/* IPv4 and IPv6, TCP and UDP */
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .type = SOCK_DGRAM, .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .type = SOCK_DGRAM, .port = 80,
+		    .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .family = AF_INET6, .type = SOCK_DGRAM, .port = 81,
+		    .uid = NOBODY);
+	/* a deny binds root too */
+	EXPECT_BIND(EPERM, .cg = "web", .port = 81, .uid = 0);
+	/* explicit addresses */
+	EXPECT_BIND(0, .cg = "web", .addr = "127.0.0.1", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .addr = "::1", .port = 80, .uid = NOBODY);
+	/* IPv4-mapped and dual-stack go through bind6 */
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .dual = true, .addr = "::ffff:127.0.0.1",
+		    .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .family = AF_INET6, .dual = true,
+		    .addr = "::ffff:127.0.0.1", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .dual = true, .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .family = AF_INET6, .dual = true, .port = 81,
+		    .uid = NOBODY);
+	/* AF_UNSPEC + INADDR_ANY on an AF_INET socket reaches bind4 with user_family 0 */
+	EXPECT_BIND(0, .cg = "web", .unspec = true, .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .unspec = true, .port = 81, .uid = NOBODY);
+	/* MPTCP is TCP to the hook */
+	EXPECT_BIND(0, .cg = "web", .proto = IPPROTO_MPTCP, .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .proto = IPPROTO_MPTCP, .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .proto = IPPROTO_MPTCP, .port = 80,
+		    .uid = NOBODY);
+	/* UDP-Lite is neither tcp nor udp: only "any" names it */
+	EXPECT_BIND(EACCES, .cg = "web", .type = SOCK_DGRAM, .proto = IPPROTO_UDPLITE, .port = 80,
+		    .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .type = SOCK_DGRAM, .proto = IPPROTO_UDPLITE, .port = 81,
+		    .uid = NOBODY);
+}
+
+/* The nearest cgroup with a rule for the port decides: a deny under an allow. */
+static void nearest_cgroup_decides(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "a/b/c"), 0);
+	APPLY_OK("default kernel\n"
+		 "allow @/a   tcp/80-89\n"
+		 "deny  @/a/b tcp/81\n");
+	EXPECT_BIND(0, .cg = "a", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "a", .port = 85, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "a", .port = 90, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "a/b", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "a/b", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "a/b/c", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "a/b/c", .port = 89, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "", .port = 80, .uid = NOBODY);
+}
+
+static void user_and_group_conditions(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "w"), 0);
+	APPLY_OK("default deny\n"
+		 "allow @/w tcp/80 user=nobody\n"
+		 "allow @/w tcp/82 group=65534\n"
+		 "allow @/w tcp/83 user=1000\n"
+		 "allow @/w tcp/83 user=nobody\n");
+	EXPECT_BIND(0, .cg = "w", .port = 80, .uid = NOBODY);
+	/* the level decided (a rule for tcp/80 exists), the condition failed: default deny */
+	EXPECT_BIND(EPERM, .cg = "w", .port = 80, .uid = 1000);
+	EXPECT_BIND(EPERM, .cg = "w", .port = 80, .uid = 0);
+	EXPECT_BIND(0, .cg = "w", .port = 82, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "w", .port = 82, .uid = 1000);
+	/* two conditional rules on one port: either matches */
+	EXPECT_BIND(0, .cg = "w", .port = 83, .uid = 1000);
+	EXPECT_BIND(0, .cg = "w", .port = 83, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "w", .port = 83, .uid = 1001);
+}
+
+static void addr_conditions(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "w"), 0);
+	APPLY_OK("default kernel\n"
+		 "allow @/w tcp/80 addr=127.0.0.1\n"
+		 "allow @/w tcp/81 addr=10.0.0.0/8\n"
+		 "allow @/w tcp/443 addr=::1\n");
+	EXPECT_BIND(0, .cg = "w", .addr = "127.0.0.1", .port = 80, .uid = NOBODY);
+	/* a wildcard bind matches only rules without addr= */
+	EXPECT_BIND(EACCES, .cg = "w", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "w", .freebind = true, .addr = "10.1.2.3", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "w", .freebind = true, .addr = "11.1.2.3", .port = 81,
+		    .uid = NOBODY);
+	/* the same IPv4 network through an IPv4-mapped IPv6 bind */
+	EXPECT_BIND(0, .cg = "w", .family = AF_INET6, .dual = true, .freebind = true,
+		    .addr = "::ffff:10.1.2.3", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "w", .family = AF_INET6, .addr = "::1", .port = 443, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "w", .family = AF_INET6, .port = 443, .uid = NOBODY);
+}
+
+static void default_deny_restricts_root(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	assert_int_equal(hx_mkcg(&H, "other"), 0);
+	APPLY_OK("default deny\nallow @/web tcp/80\n");
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = 0);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 22, .uid = 0);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = 0);
+	EXPECT_BIND(0, .cg = "other", .port = 1024, .uid = NOBODY);
+
+	/* exempt root: uid 0 keeps its ports where no rule decides */
+	APPLY_OK("default deny\nexempt root\nallow @/web tcp/80\ndeny @/other tcp/25\n");
+	EXPECT_BIND(0, .cg = "other", .port = 22, .uid = 0);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 22, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 25, .uid = 0);
+}
+
+static void default_kernel_leaves_kernel_check(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "other"), 0);
+	APPLY_OK("default kernel\nallow @/web tcp/80\n");
+	/* the kernel's own refusal, EACCES, not the program's EPERM */
+	EXPECT_BIND(EACCES, .cg = "other", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "other", .port = 80, .uid = 0);
+}
+
+/* The socket's cgroup decides, fixed when the socket is made (portgate.conf(5)). */
+static void moved_socket_follows_its_cgroup(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "granted"), 0);
+	assert_int_equal(hx_mkcg(&H, "plain"), 0);
+	APPLY_OK("default kernel\nallow @/granted tcp/80\n");
+	EXPECT_BIND(EACCES, .cg = "plain", .move_to = "granted", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "granted", .move_to = "plain", .port = 80, .uid = NOBODY);
+}
+
+static void globs_match_cgroups(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "pods/kubepods-pod1f2e77.slice/ctr"), 0);
+	assert_int_equal(hx_mkcg(&H, "pods/kubepods-podffff.slice"), 0);
+	assert_int_equal(hx_mkcg(&H, "deep/x/y/z"), 0);
+	APPLY_OK("default kernel\n"
+		 "allow @/pods/*pod1f2e*.slice tcp/80\n"
+		 "allow @/deep/**/z tcp/81\n");
+	EXPECT_BIND(0, .cg = "pods/kubepods-pod1f2e77.slice", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "pods/kubepods-pod1f2e77.slice/ctr", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "pods/kubepods-podffff.slice", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "deep/x/y/z", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "deep/x/y", .port = 81, .uid = NOBODY);
+}
+
+/* Two selectors meeting on one cgroup with opposite actions: refused, nothing changes. */
+static void conflict_between_selectors_is_refused(void **state)
+{
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "x/y"), 0);
+	assert_int_equal(hx_apply(&H, "allow @/x/* tcp/80\ndeny @/x/y tcp/80\n"), 3);
+	if (!hx_out_has(&H, "policy.conf:2:1: error: deny conflicts with allow at") ||
+	    !hx_out_has(&H, "policy.conf:1 on cgroup"))
+		fail_msg("conflict message missing:\n%s", H.out);
+	assert_int_not_equal(stat(H.pin, &sb), 0);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, true), 0);
+}
+
+static void reapply_replaces_without_stacking(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default kernel\nallow @/web tcp/80\n");
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	APPLY_OK("default kernel\nallow @/web tcp/81\n");
+	EXPECT_BIND(EACCES, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .port = 81, .uid = NOBODY);
+	/* idempotent: the same policy again changes nothing observable */
+	APPLY_OK("default kernel\nallow @/web tcp/81\n");
+	EXPECT_BIND(0, .cg = "web", .port = 81, .uid = NOBODY);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 1);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET6_BIND, false), 1);
+	assert_int_equal(hx_prog_count(&H, "web", BPF_CGROUP_INET4_BIND, true), 1);
+	assert_int_equal(hx_run(&H, "status", "--json", NULL), 0);
+	if (!hx_out_has(&H, "\"generation\":3"))
+		fail_msg("want generation 3:\n%s", H.out);
+}
+
+static void bad_policy_keeps_the_old_one(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default kernel\nallow @/web tcp/80\n");
+	assert_int_equal(hx_apply(&H, "allow @/web tcp/70000\nallow @/web sctp/80\n"), 3);
+	if (!hx_out_has(&H, "policy.conf:1:") || !hx_out_has(&H, "policy.conf:2:"))
+		fail_msg("want both errors in one run:\n%s", H.out);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	assert_int_equal(hx_run(&H, "status", "--json", NULL), 0);
+	if (!hx_out_has(&H, "\"generation\":1"))
+		fail_msg("the failed apply changed the generation:\n%s", H.out);
+}
+
+/* Links are pinned: enforcement outlives the apply process (it has exited here). */
+static void enforcement_persists_after_exit(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default deny\nallow @/web tcp/80\n");
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 1);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "", .port = 80, .uid = 0);
+	/* a second command takes over the pinned state */
+	assert_int_equal(hx_run(&H, "status", NULL), 0);
+	if (!hx_out_has(&H, "state:      enforcing"))
+		fail_msg("status after exit:\n%s", H.out);
+}
+
+static void sysctl_mode_lowers_guards_and_restores(void **state)
+{
+	int r;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	assert_int_equal(hx_mkcg(&H, "other"), 0);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	APPLY_OK("mode sysctl\nallow @/web tcp/80\n");
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "web", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = 0);
+	EXPECT_BIND(0, .cg = "other", .port = 1024, .uid = NOBODY);
+	assert_int_equal(hx_run(&H, "status", NULL), 0);
+	if (!hx_out_has(&H, "ip_unprivileged_port_start 1, was 1024"))
+		fail_msg("status does not show the managed sysctl:\n%s", H.out);
+
+	/* the autobind hole: the local range may not move into protected ports */
+	assert_int_equal(hx_sysctl_write(&H, "other", "net/ipv4/ip_local_port_range", "100 200"),
+			 EPERM);
+	assert_int_equal(hx_sysctl_write(&H, "other", "net/ipv4/ip_local_port_range", "1000\t2000"),
+			 EPERM);
+	assert_int_equal(
+	    hx_sysctl_write(&H, "other", "net/ipv4/ip_local_port_range", "40000 50000"), 0);
+	/* the SCTP hole: no SCTP sockets where the threshold is lowered */
+	r = hx_socket(&H, "other", AF_INET, SOCK_STREAM, IPPROTO_SCTP, NOBODY);
+	if (r == EPROTONOSUPPORT || r == ESOCKTNOSUPPORT)
+		print_message("note: this kernel has no SCTP, so the SCTP gap cannot arise\n");
+	else
+		assert_int_equal(r, EPERM);
+
+	assert_int_equal(hx_run(&H, "stop", NULL), 0);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 0);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_SYSCTL, false), 0);
+	EXPECT_BIND(EACCES, .cg = "web", .port = 80, .uid = NOBODY);
+}
+
+static void sysctl_mode_refuses_unsafe_lowering(void **state)
+{
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	/* lowering to 80 would open 444-1023, which nothing protects */
+	assert_int_equal(hx_apply(&H, "mode sysctl\nprotect 80-443\nallow @/web tcp/80\n"), 1);
+	if (!hx_out_has(&H, "would open ports 1-79") && !hx_out_has(&H, "444-1023"))
+		fail_msg("want the unprotected gap named:\n%s", H.out);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	assert_int_not_equal(stat(H.pin, &sb), 0);
+	/* protected ports inside ip_local_port_range: autobind would reach them */
+	assert_int_equal(hx_apply(&H, "mode sysctl\nprotect 1-40000\nallow @/web tcp/80\n"), 1);
+	if (!hx_out_has(&H, "ip_local_port_range"))
+		fail_msg("want the local range named:\n%s", H.out);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	/* default kernel cannot be used in sysctl mode */
+	assert_int_equal(hx_apply(&H, "mode sysctl\ndefault kernel\n"), 3);
+}
+
+static void switching_modes_keeps_grants(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	assert_int_equal(hx_mkcg(&H, "other"), 0);
+	APPLY_OK("mode sysctl\nallow @/web tcp/80\n");
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1);
+	APPLY_OK("mode grant\ndefault kernel\nallow @/web tcp/80\n");
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "other", .port = 80, .uid = NOBODY);
+	APPLY_OK("mode sysctl\nallow @/web tcp/80\n");
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = NOBODY);
+}
+
+static void stop_removes_everything(void **state)
+{
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default deny\nallow @/web tcp/80\n");
+	assert_int_equal(hx_run(&H, "stop", NULL), 0);
+	assert_int_not_equal(stat(H.pin, &sb), 0);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 0);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET6_BIND, false), 0);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET_SOCK_CREATE, false), 0);
+	EXPECT_BIND(0, .cg = "", .port = 80, .uid = 0);
+	EXPECT_BIND(EACCES, .cg = "web", .port = 80, .uid = NOBODY);
+	/* stop twice is fine */
+	assert_int_equal(hx_run(&H, "stop", NULL), 0);
+}
+
+/* explain runs the kernel's decision code over the live image: it must agree. */
+static void explain_agrees_with_the_kernel(void **state)
+{
+	static const struct {
+		const char *cg, *pp;
+		int port, proto, uid;
+		const char *verdict;
+	} cases[] = {
+	    {"a", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\""},
+	    {"a/b", "tcp/81", 81, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\""},
+	    {"a/b", "tcp/82", 82, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\""},
+	    {"a", "udp/80", 80, SOCK_DGRAM, NOBODY, "\"verdict\":\"kernel\""},
+	    {"c", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"kernel\""},
+	    {"a", "tcp/90", 90, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\""},
+	    {"a", "tcp/90", 90, SOCK_STREAM, 1000, "\"verdict\":\"kernel\""},
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "a/b"), 0);
+	assert_int_equal(hx_mkcg(&H, "c"), 0);
+	APPLY_OK("default kernel\n"
+		 "allow @/a tcp/80-89\n"
+		 "deny @/a/b tcp/81\n"
+		 "deny @/a tcp/90 user=nobody\n");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char uid[16];
+		int want, got;
+		struct hx_bind b = {.cg = cases[i].cg,
+				    .family = AF_INET,
+				    .type = cases[i].proto,
+				    .port = cases[i].port,
+				    .uid = (uid_t)cases[i].uid};
+
+		snprintf(uid, sizeof(uid), "%d", cases[i].uid);
+		assert_int_equal(hx_run(&H, "explain", hx_path(&H, cases[i].cg), cases[i].pp,
+					"--user", uid, "--json", NULL),
+				 0);
+		if (!hx_out_has(&H, cases[i].verdict))
+			fail_msg("case %zu: explain says\n%s\nwant %s", i, H.out, cases[i].verdict);
+		want = hx_out_has(&H, "\"returns\":3")	 ? 0
+		       : hx_out_has(&H, "\"returns\":0") ? EPERM
+							 : EACCES;
+		got = hx_bind(&H, &b);
+		if (got != want)
+			fail_msg("case %zu: explain %s but bind got %s", i, H.out, errname(got));
+	}
+	/* text form names the rule and the cgroup that decided */
+	assert_int_equal(hx_run(&H, "explain", hx_path(&H, "a/b"), "tcp/81", NULL), 0);
+	if (!hx_out_has(&H, "policy.conf:3: deny") || !hx_out_has(&H, "decided at cgroup"))
+		fail_msg("explain text:\n%s", H.out);
+}
+
+static void exit_statuses(void **state)
+{
+	const char *bad;
+
+	(void)state;
+	bad = hx_policy(&H, "bad.conf", "allow / tcp/0\n");
+	assert_int_equal(hx_run(&H, "check", bad, NULL), 3);
+	assert_int_equal(hx_run(&H, "check", hx_policy(&H, "ok.conf", "allow /x tcp/80\n"), NULL),
+			 0);
+	assert_int_equal(hx_run(&H, "frobnicate", NULL), 2);
+	if (!hx_out_has(&H, "try 'portgate help'"))
+		fail_msg("want a hint on a typo:\n%s", H.out);
+	assert_int_equal(hx_run(&H, "apply", NULL), 2);
+	assert_int_equal(hx_run(&H, "explain", "/x", "tcp/70000", NULL), 2);
+	APPLY_OK("allow @ tcp/80\n");
+	assert_int_equal(hx_run(&H, "explain", "/no/such/cgroup", "tcp/80", NULL), 1);
+	assert_int_equal(hx_run(&H, "status", "--json", NULL), 0);
+	if (!hx_out_has(&H, "\"enforcing\":true") || !hx_out_has(&H, "\"mode\":\"grant\""))
+		fail_msg("status --json:\n%s", H.out);
+	/* prefix dispatch */
+	assert_int_equal(hx_run(&H, "stat", NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(grant_like_bind_perm),
+	    T(families_and_protocols),
+	    T(nearest_cgroup_decides),
+	    T(user_and_group_conditions),
+	    T(addr_conditions),
+	    T(default_deny_restricts_root),
+	    T(default_kernel_leaves_kernel_check),
+	    T(moved_socket_follows_its_cgroup),
+	    T(globs_match_cgroups),
+	    T(conflict_between_selectors_is_refused),
+	    T(reapply_replaces_without_stacking),
+	    T(bad_policy_keeps_the_old_one),
+	    T(enforcement_persists_after_exit),
+	    T(sysctl_mode_lowers_guards_and_restores),
+	    T(sysctl_mode_refuses_unsafe_lowering),
+	    T(switching_modes_keeps_grants),
+	    T(stop_removes_everything),
+	    T(explain_agrees_with_the_kernel),
+	    T(exit_statuses),
+	};
+	int r;
+
+	if (hx_init(&H))
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	hx_fini(&H);
+	return r;
+}
