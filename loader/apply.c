@@ -40,16 +40,20 @@ static void print_protect(FILE *f, const struct pg_policy *p)
 
 int cmd_check(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
 	struct pg_policy *p;
 	char hash[65];
 	int ch, status = 0;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
 		if (ch == 'j') {
 			o->json = true;
+		} else if (ch == 'v') {
+			pg_verbose++;
 		} else if (ch == 'h') {
 			pg_usage("check", stdout);
 			return PG_EXIT_OK;
@@ -65,8 +69,18 @@ int cmd_check(int argc, char **argv, struct pg_opts *o)
 	}
 	p = pg_load_policy(argv[optind], &status);
 	if (!p) {
-		if (o->json)
-			printf("{\"file\":\"%s\",\"ok\":false}\n", argv[optind]);
+		if (o->json) {
+			struct pg_json j;
+
+			pg_json_init(&j, stdout);
+			pg_json_obj(&j);
+			pg_json_key(&j, "file");
+			pg_json_str(&j, argv[optind]);
+			pg_json_key(&j, "ok");
+			pg_json_bool(&j, false);
+			pg_json_obj_end(&j);
+			pg_json_end(&j);
+		}
 		return status;
 	}
 	pg_hex(p->sha256, 32, hash);
@@ -167,19 +181,19 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 		 const struct plan *pl, uint8_t slot, uint64_t gen, const char *file,
 		 const char *attach, bool transitional, struct pg_image *img)
 {
-	struct pg_compile_opts co = {.mode = pl->mode,
-				     .bypass = pl->bypass,
-				     .slot = slot,
-				     .gen = gen,
-				     .seed = (uint32_t)(gen * 2654435761u) | 1};
-	struct pg_meta_in mi = {.gen = gen,
-				.time = (uint64_t)time(NULL),
-				.source = file,
-				.mode = pl->mode == PG_MODE_GRANT ? "grant" : "sysctl",
-				.reason = pl->reason,
-				.attach = attach,
-				.transitional = transitional};
-	struct pg_diags d = {0};
+	struct pg_compile_opts co = { .mode = pl->mode,
+				      .bypass = pl->bypass,
+				      .slot = slot,
+				      .gen = gen,
+				      .seed = (uint32_t)(gen * 2654435761u) | 1 };
+	struct pg_meta_in mi = { .gen = gen,
+				 .time = (uint64_t)time(NULL),
+				 .source = file,
+				 .mode = pl->mode == PG_MODE_GRANT ? "grant" : "sysctl",
+				 .reason = pl->reason,
+				 .attach = attach,
+				 .transitional = transitional };
+	struct pg_diags d = { 0 };
 	char *meta;
 	size_t len;
 	int err;
@@ -206,34 +220,39 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 
 int cmd_apply(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = {{"attach", required_argument, NULL, 'a'},
-					   {"pin-dir", required_argument, NULL, 'p'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
-	struct pg_state st = {.dirfd = -1};
+	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
+					    { "pin-dir", required_argument, NULL, 'p' },
+
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	struct pg_state st = { .dirfd = -1 };
 	struct pg_policy *p = NULL;
 	struct pg_cgroup *tree = NULL;
-	struct pg_image img = {0}, trans = {0};
+	struct pg_image img = { 0 }, trans = { 0 };
 	union pg_block *cur = NULL;
 	uint32_t ncur = 0;
 	uint64_t *keep = NULL, gen = 1;
 	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
 	struct pg_saved_ent *saved = NULL;
 	char mount[4096], why[256], hash[65];
-	struct plan pl = {0};
+	struct plan pl = { 0 };
 	uint8_t slot = 0;
 	int ch, status = PG_EXIT_FAIL, attach_fd = -1, err;
 	bool fresh = false, need_trans = false, created = false;
 	const char *file;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "a:p:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:p:vh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			o->attach = optarg;
 			break;
 		case 'p':
 			o->pin_dir = optarg;
+			break;
+		case 'v':
+			pg_verbose++;
 			break;
 		case 'h':
 			pg_usage("apply", stdout);
@@ -331,12 +350,16 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		goto out;
 	status = PG_EXIT_FAIL;
 
-	/* Sysctl mode's checks, before anything changes. */
+	/* Sysctl mode's checks, before anything changes: lowering must open
+	 * nothing unprotected, and every process of a managed namespace must sit
+	 * where the programs are attached, or its binds would go unguarded. */
 	if (pl.mode == PG_MODE_SYSCTL) {
-		if (pg_netns_check(&st, p, PG_SELF_NETNS))
+		if (pg_netns_check(&st, p, PG_SELF_NETNS) ||
+		    pg_netns_confined(PG_SELF_NETNS, o->attach))
 			goto out;
 		for (i = 0; i < p->nnetns; i++)
-			if (pg_netns_check(&st, p, p->netns[i].path))
+			if (pg_netns_check(&st, p, p->netns[i].path) ||
+			    pg_netns_confined(p->netns[i].path, o->attach))
 				goto out;
 	}
 

@@ -104,7 +104,7 @@ static int id_at(int dirfd, const char *name, int flags, uint64_t *id)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} h = {.fh.handle_bytes = sizeof(uint64_t)};
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
 	int mnt;
 
 	/* cgroupfs file handles are the 64-bit kernfs id: what bpf sees as cgroup id. */
@@ -203,7 +203,7 @@ static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level)
 
 int pg_cg_tree(const char *mount, struct pg_cgroup **out, size_t *n)
 {
-	struct tree t = {0};
+	struct tree t = { 0 };
 	char path[PATH_MAX] = "";
 	uint64_t id = 0;
 	int fd, err;

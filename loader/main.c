@@ -27,18 +27,19 @@ struct command {
 	int (*fn)(int argc, char **argv, struct pg_opts *o);
 	const char *args;
 	const char *help;
+	bool json; /* a read command: takes -j */
 };
 
 static const struct command commands[] = {
-    {"check", cmd_check, "FILE", "validate a policy file; change nothing"},
-    {"apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
-     "load if needed, pin, and atomically replace the active policy"},
-    {"status", cmd_status, "[--pin-dir DIR] [-j]",
-     "mode and why, links, policy, counters, managed sysctls"},
-    {"explain", cmd_explain,
-     "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
-     "which rule decides a bind, from the live kernel state"},
-    {"stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement"},
+	{ "check", cmd_check, "FILE [-j]", "validate a policy file; change nothing", true },
+	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
+	  "load if needed, pin, and atomically replace the active policy", false },
+	{ "status", cmd_status, "[--pin-dir DIR] [-j]",
+	  "mode and why, links, policy, counters, managed sysctls", true },
+	{ "explain", cmd_explain,
+	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
+	  "which rule decides a bind, from the live kernel state", true },
+	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement", false },
 };
 
 void pg_usage(const char *cmd, FILE *f)
@@ -50,8 +51,10 @@ void pg_usage(const char *cmd, FILE *f)
 			continue;
 		fprintf(f, "usage: portgate %s %s\n  %s\n", commands[i].name, commands[i].args,
 			commands[i].help);
-		fprintf(f, "options: -v more output, -j/--json JSON, -h/--help this text\n"
-			   "see portgate(8) and portgate.conf(5)\n");
+		fprintf(f,
+			"options: -v/--verbose more output (twice: libbpf and verifier logs), "
+			"-h/--help this text%s\nsee portgate(8) and portgate.conf(5)\n",
+			commands[i].json ? ", -j/--json JSON output" : "");
 		return;
 	}
 	fprintf(f, "usage: portgate [-v] [-j] COMMAND [ARGS]\n\ncommands:\n");
@@ -121,7 +124,8 @@ static int src_glob(void *ud, const char *pattern, char ***out, size_t *n)
 	(void)ud;
 	*out = NULL;
 	*n = 0;
-	r = glob(pattern, GLOB_ERR, NULL, &g);
+	/* No GLOB_ERR: a missing conf.d matches nothing, as an empty one would. */
+	r = glob(pattern, 0, NULL, &g);
 	if (r == GLOB_NOMATCH)
 		return 0;
 	if (r)
@@ -173,13 +177,13 @@ static int id_group(void *ud, const char *name, uint32_t *gid)
 
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
-	struct pg_source_ops src = {src_read, src_glob, NULL};
-	struct pg_id_ops ids = {id_user, id_group, NULL};
-	struct pg_diags d = {0};
+	struct pg_source_ops src = { src_read, src_glob, NULL };
+	struct pg_id_ops ids = { id_user, id_group, NULL };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 
 	p = pg_policy_parse(path, &src, &d);
-	if (p && !d.nerrors)
+	if (p) /* unknown users are reported with every other problem */
 		pg_policy_resolve(p, &ids, &d);
 	pg_diags_print(&d, p, stderr);
 	if (!p || d.nerrors) {
@@ -196,34 +200,37 @@ struct pg_policy *pg_load_policy(const char *path, int *status)
 
 /* ------------------------------------------------------------------ main */
 
-static const struct command *find_command(const char *name)
+/* Exact name or unique prefix; *ambiguous set when a prefix names several. */
+static const struct command *find_command(const char *name, bool *ambiguous)
 {
 	const struct command *hit = NULL;
 	size_t i, len = strlen(name);
 
+	*ambiguous = false;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(name, commands[i].name))
 			return &commands[i];
-		if (!strncmp(name, commands[i].name, len)) {
+		if (len && !strncmp(name, commands[i].name, len)) {
 			if (hit)
-				return NULL; /* ambiguous prefix */
+				*ambiguous = true;
 			hit = &commands[i];
 		}
 	}
-	return hit;
+	return *ambiguous ? NULL : hit;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct pg_opts o = {.pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/"};
+	struct pg_opts o = { .pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/" };
 	const struct command *c;
+	bool ambiguous;
 	int ch;
 
 	/* Global options come before the command; "+" stops at the first non-option. */
@@ -259,9 +266,10 @@ int main(int argc, char **argv)
 		printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
 		return PG_EXIT_OK;
 	}
-	c = find_command(argv[optind]);
+	c = find_command(argv[optind], &ambiguous);
 	if (!c) {
-		pg_err("unknown command '%s'; try 'portgate help'", argv[optind]);
+		pg_err("%s command '%s'; try 'portgate help'", ambiguous ? "ambiguous" : "unknown",
+		       argv[optind]);
 		return PG_EXIT_USAGE;
 	}
 	argv[optind] = (char *)c->name;

@@ -120,7 +120,7 @@ static int write_fn(void *arg)
 
 static int set_start(const char *path, uint32_t value)
 {
-	struct write_arg w = {.value = value};
+	struct write_arg w = { .value = value };
 	int err = in_netns(path, write_fn, &w);
 
 	if (!err && w.readback != value)
@@ -262,6 +262,84 @@ int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *p
 	}
 	pg_dbg("%s: ip_unprivileged_port_start %u -> %u", path, in.start, sv.set);
 	return 0;
+}
+
+#define PF_KTHREAD 0x00200000
+
+static bool kthread(const char *pid)
+{
+	char path[300], buf[1024], *p;
+	unsigned long flags = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if (pg_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	/* "PID (COMM) STATE PPID PGRP SESSION TTY TPGID FLAGS": after the last ')'. */
+	p = strrchr(buf, ')');
+	for (i = 0; p && i < 7; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		flags = strtoul(p + 1, NULL, 10);
+	return flags & PF_KTHREAD;
+}
+
+static bool under(const char *cg, const char *attach)
+{
+	size_t n = strlen(attach);
+
+	return !strncmp(cg, attach, n) && (cg[n] == 0 || cg[n] == '/');
+}
+
+int pg_netns_confined(const char *path, const char *attach)
+{
+	struct stat target, sb;
+	struct dirent *de;
+	char p[PATH_MAX], buf[4096];
+	DIR *d;
+	int err = 0;
+
+	if (!strcmp(attach, "/"))
+		return 0;
+	if (stat(path, &target)) {
+		err = -errno;
+		pg_err("cannot stat network namespace %s: %s", path, strerror(errno));
+		return err;
+	}
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && !err) {
+		char *line;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/ns/net", de->d_name);
+		if (stat(p, &sb) || sb.st_ino != target.st_ino || sb.st_dev != target.st_dev)
+			continue;
+		if (kthread(de->d_name))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/cgroup", de->d_name);
+		if (pg_read_file(p, buf, sizeof(buf)) <= 0)
+			continue; /* exited meanwhile */
+		/* the cgroup v2 line: "0::/path" */
+		line = strstr(buf, "0::");
+		while (line && line != buf && line[-1] != '\n')
+			line = strstr(line + 1, "0::");
+		if (!line)
+			continue;
+		line += 3;
+		line[strcspn(line, "\n")] = 0;
+		if (!under(line, attach)) {
+			pg_err("sysctl mode: process %s in network namespace %s is in cgroup %s, "
+			       "outside --attach %s; its binds would not be guarded once the "
+			       "threshold is lowered (attach at / or move it)",
+			       de->d_name, path, line, attach);
+			err = -EPERM;
+		}
+	}
+	closedir(d);
+	return err;
 }
 
 /* The namespace by inode: the saved path if it still leads there, else a process in it. */

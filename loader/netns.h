@@ -39,6 +39,13 @@ int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *p
  * whole. */
 int pg_netns_check(const struct pg_state *st, const struct pg_policy *p, const char *path);
 
+/*
+ * Every process in the namespace at path (kernel threads aside) is in the
+ * cgroup attach or below it, so the bind hooks and the sysctl guard see all
+ * of them. Trivially true for attach "/". 0, or -EPERM naming a process.
+ */
+int pg_netns_confined(const char *path, const char *attach);
+
 /* Restore every saved namespace whose inode is not in keep[]; 0 or -errno.
  * Namespaces that no longer exist are forgotten with a note. */
 int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep);

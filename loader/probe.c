@@ -54,8 +54,8 @@ int pg_probe_required(char *why, size_t len)
 static int load_ret3(void)
 {
 	struct bpf_insn insns[] = {
-	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3},
-	    {.code = BPF_JMP | BPF_EXIT},
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3 },
+		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_BIND);
 
@@ -65,7 +65,7 @@ static int load_ret3(void)
 /* In the child: join the cgroup, new netns, drop every capability, bind 1023. */
 static int probe_child(int cgfd)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(1023)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(1023) };
 	char pid[32];
 	int fd, s;
 

@@ -36,15 +36,16 @@
 #include "state.h"
 #include "util.h"
 
-const char *const pg_link_names[PG_NLINKS] = {"link_bind4", "link_bind6", "link_sysctl",
-					      "link_sockcr"};
-const char *const pg_prog_names[PG_NLINKS] = {"prog_bind4", "prog_bind6", "prog_sysctl",
-					      "prog_sockcr"};
-const char *const pg_map_names[PG_NMAPS] = {"pg_cur", "pg_cnt",	  "pg_nodes",
-					    "pg_ctl", "pg_netns", "pg_saved"};
-static const enum bpf_attach_type link_type[PG_NLINKS] = {
-    BPF_CGROUP_INET4_BIND, BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL, BPF_CGROUP_INET_SOCK_CREATE};
-static const char *const link_what[PG_NLINKS] = {"bind4", "bind6", "sysctl", "sock_create"};
+const char *const pg_link_names[PG_NLINKS] = { "link_bind4", "link_bind6", "link_sysctl",
+					       "link_sockcr" };
+const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4", "prog_bind6", "prog_sysctl",
+					       "prog_sockcr" };
+const char *const pg_map_names[PG_NMAPS] = { "pg_cur", "pg_cnt",   "pg_nodes",
+					     "pg_ctl", "pg_netns", "pg_saved" };
+static const enum bpf_attach_type link_type[PG_NLINKS] = { BPF_CGROUP_INET4_BIND,
+							   BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL,
+							   BPF_CGROUP_INET_SOCK_CREATE };
+static const char *const link_what[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
 
 static void close_fd(int *fd)
 {
@@ -436,7 +437,7 @@ int pg_state_upgrade(struct pg_state *st, bool bypass)
 
 static int link_cgroup(int link, uint64_t *cgid, uint32_t *prog_id, uint32_t *link_id)
 {
-	struct bpf_link_info info = {0};
+	struct bpf_link_info info = { 0 };
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(link, &info, &len))
@@ -460,7 +461,7 @@ int pg_state_link_info(const struct pg_state *st, int kind, uint64_t *cgid, uint
 
 static int prog_id(int fd, uint32_t *id)
 {
-	struct bpf_prog_info info = {0};
+	struct bpf_prog_info info = { 0 };
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -545,7 +546,7 @@ static int cur_inner(const struct pg_state *st)
 
 static int map_entries(int fd, uint32_t *n)
 {
-	struct bpf_map_info info = {0};
+	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -779,7 +780,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 		pg_err("cannot create the counters map (%u entries): %s", ncnt, strerror(-err));
 		goto out;
 	}
-	if (bpf_map_update_elem(st->map[PG_MAP_CNT], &(__u32){slot}, &cnt, BPF_ANY)) {
+	if (bpf_map_update_elem(st->map[PG_MAP_CNT], &(__u32){ slot }, &cnt, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot publish the counters: %s", strerror(errno));
 		goto out;

@@ -18,7 +18,7 @@
 #include "state.h"
 #include "util.h"
 
-static const char *const link_label[PG_NLINKS] = {"bind4", "bind6", "sysctl", "sock_create"};
+static const char *const link_label[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
 
 /* Everything status shows, gathered once for text and JSON alike. */
 struct view {
@@ -119,7 +119,8 @@ static void status_text(const struct view *v, const char *pin_dir)
 		printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
 		       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
 	} else if (v->active) {
-		printf("policy:     none installed (binds to protected ports are denied)\n");
+		printf("policy:     none installed: no port is protected (damaged state; apply "
+		       "again)\n");
 	}
 	printf("links:\n");
 	for (k = 0; k < PG_NLINKS; k++) {
@@ -322,18 +323,22 @@ static void status_json(const struct view *v, const char *pin_dir)
 
 static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd)
 {
-	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
-					   {"json", no_argument, NULL, 'j'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "json", no_argument, NULL, 'j' },
+
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
 	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:jvh", lo, NULL)) != -1) {
 		if (ch == 'p')
 			o->pin_dir = optarg;
 		else if (ch == 'j')
 			o->json = true;
+		else if (ch == 'v')
+			pg_verbose++;
 		else if (ch == 'h')
 			return pg_usage(cmd, stdout), -1;
 		else
@@ -440,17 +445,19 @@ static int parse_addr(const char *s, uint8_t out[16])
 
 int cmd_explain(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
-					   {"user", required_argument, NULL, 'u'},
-					   {"group", required_argument, NULL, 'g'},
-					   {"addr", required_argument, NULL, 'a'},
-					   {"json", no_argument, NULL, 'j'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "user", required_argument, NULL, 'u' },
+					    { "group", required_argument, NULL, 'g' },
+					    { "addr", required_argument, NULL, 'a' },
+					    { "json", no_argument, NULL, 'j' },
+
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
 	const char *user = "65534", *group = NULL, *addr = NULL, *cg;
 	uint32_t proto, port, uid, gid, rule, nodes[PG_MAX_LEVEL + 1];
 	const char *paths[PG_MAX_LEVEL + 1];
-	uint8_t a[16] = {0};
+	uint8_t a[16] = { 0 };
 	char mount[4096], path[4096];
 	struct view v;
 	size_t n = 0;
@@ -458,7 +465,7 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 	uint64_t id;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:u:g:a:jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:u:g:a:jvh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->pin_dir = optarg;
@@ -474,6 +481,9 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'v':
+			pg_verbose++;
 			break;
 		case 'h':
 			pg_usage("explain", stdout);

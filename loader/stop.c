@@ -12,16 +12,20 @@
 
 int cmd_stop(int argc, char **argv, struct pg_opts *o)
 {
-	static const struct option lo[] = {{"pin-dir", required_argument, NULL, 'p'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
 	struct pg_state st;
 	int ch, err;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:vh", lo, NULL)) != -1) {
 		if (ch == 'p') {
 			o->pin_dir = optarg;
+		} else if (ch == 'v') {
+			pg_verbose++;
 		} else if (ch == 'h') {
 			pg_usage("stop", stdout);
 			return PG_EXIT_OK;

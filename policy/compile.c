@@ -294,7 +294,7 @@ static int node_entries(const struct pg_policy *p, const struct pg_cgroup *cg, u
 						continue;
 					if ((err = grow((void **)&pv, &pcap, pn + 1, sizeof(*pv))))
 						goto out;
-					pv[pn++] = (struct pend){(uint16_t)port, pr[k], rules[i]};
+					pv[pn++] = (struct pend){ (uint16_t)port, pr[k], rules[i] };
 				}
 			}
 		}
@@ -304,11 +304,11 @@ static int node_entries(const struct pg_policy *p, const struct pg_cgroup *cg, u
 
 	for (i = 0; i < pn; i = j) {
 		const struct pg_rule *first = &p->rules[pv[i].rule];
-		struct pg_ent e = {.node = node,
-				   .port = pv[i].port,
-				   .proto = pv[i].proto,
-				   .tag = PG_TAG,
-				   .act = first->action == PG_ALLOW ? PG_ACT_ALLOW : PG_ACT_DENY};
+		struct pg_ent e = { .node = node,
+				    .port = pv[i].port,
+				    .proto = pv[i].proto,
+				    .tag = PG_TAG,
+				    .act = first->action == PG_ALLOW ? PG_ACT_ALLOW : PG_ACT_DENY };
 		long uncond = -1;
 		size_t nl = 0;
 		bool conflict = false;
@@ -439,7 +439,7 @@ static uint32_t blocks_for(size_t n, size_t per)
 
 static int addr_rec(const struct pg_cond *c, struct pg_addr_rec *a)
 {
-	uint8_t mask[16] = {0};
+	uint8_t mask[16] = { 0 };
 	int i;
 
 	for (i = 0; i < 16; i++) {
@@ -464,12 +464,12 @@ uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus)
 int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
 	       const struct pg_compile_opts *o, struct pg_image *out, struct pg_diags *diags)
 {
-	struct path_index pi = {0};
+	struct path_index pi = { 0 };
 	struct match *mv = NULL;
 	size_t mn = 0, mcap = 0, i, j;
-	struct ents ents = {0};
-	struct alts alts = {0};
-	struct seen_pairs seen = {0};
+	struct ents ents = { 0 };
+	struct alts alts = { 0 };
+	struct seen_pairs seen = { 0 };
 	uint32_t *rl = NULL;
 	size_t rlcap = 0;
 	union pg_block *bkt = NULL;
@@ -497,7 +497,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			if (c >= 0) {
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
-				mv[mn++] = (struct match){(uint32_t)c, (uint32_t)i};
+				mv[mn++] = (struct match){ (uint32_t)c, (uint32_t)i };
 				any = true;
 			}
 		} else {
@@ -506,7 +506,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 					continue;
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
-				mv[mn++] = (struct match){(uint32_t)j, (uint32_t)i};
+				mv[mn++] = (struct match){ (uint32_t)j, (uint32_t)i };
 				any = true;
 			}
 		}
@@ -568,7 +568,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 				goto out;
 			}
 			out->nodes = nn;
-			nn[out->nnodes++] = (struct pg_node_out){cg->id, node, cg->level, cg->path};
+			nn[out->nnodes++] =
+			    (struct pg_node_out){ cg->id, node, cg->level, cg->path };
 		}
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
@@ -730,7 +731,7 @@ static const struct pg_hdr *image_hdr(const union pg_block *blocks, uint32_t nbl
 
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port)
 {
-	struct pg_view v = {blocks, nblocks};
+	struct pg_view v = { blocks, nblocks };
 	const struct pg_hdr *h = image_hdr(blocks, nblocks);
 
 	return !h || pg_protected(&v, h, port);
@@ -740,9 +741,9 @@ int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32
 		    uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
 		    const uint8_t addr[16], uint32_t *rule, int *depth_idx)
 {
-	struct pg_view v = {blocks, nblocks};
+	struct pg_view v = { blocks, nblocks };
 	const struct pg_hdr *h = image_hdr(blocks, nblocks);
-	struct pg_req rq = {.port = port, .proto = proto, .uid = uid, .gid = gid};
+	struct pg_req rq = { .port = port, .proto = proto, .uid = uid, .gid = gid };
 	size_t i;
 
 	*rule = ~0u;

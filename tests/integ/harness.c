@@ -35,9 +35,32 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
+static int read_all(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return 0;
+}
+
+/* Move this process into the cgroup at path (from the root). */
+static int move_self(struct hx *h, const char *path)
+{
+	char p[2048], pid[32];
+
+	snprintf(p, sizeof(p), "%s%s/cgroup.procs", h->cg2, strcmp(path, "/") ? path : "");
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	return write_str(p, pid);
+}
+
 static int lo_up(void)
 {
-	struct ifreq ifr = {0};
+	struct ifreq ifr = { 0 };
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
 
 	if (s < 0)
@@ -89,6 +112,17 @@ int hx_init(struct hx *h)
 	if (mkdir(h->bpffs, 0700) || mount("bpf", h->bpffs, "bpf", 0, "mode=0700")) {
 		perror("mounting a private bpffs");
 		return -1;
+	}
+	{
+		char buf[2048], *l;
+
+		if (read_all("/proc/self/cgroup", buf, sizeof(buf)) || !(l = strstr(buf, "0::"))) {
+			fprintf(stderr, "cannot read this process's cgroup\n");
+			return -1;
+		}
+		l += 3;
+		l[strcspn(l, "\n")] = 0;
+		snprintf(h->home, sizeof(h->home), "%s", l);
 	}
 	snprintf(h->base, sizeof(h->base), "/portgate-test.%d", getpid());
 	{
@@ -152,6 +186,10 @@ int hx_setup(struct hx *h, const char *name)
 		fprintf(stderr, "cannot bring lo up: %s\n", strerror(-err));
 		return -1;
 	}
+	if (hx_mkcg(h, "runner") || move_self(h, hx_path(h, "runner"))) {
+		fprintf(stderr, "cannot move the runner into %s/runner\n", h->cg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -160,6 +198,8 @@ void hx_teardown(struct hx *h)
 	char dir[PATH_MAX];
 	struct stat sb;
 
+	if (move_self(h, h->home))
+		fprintf(stderr, "warning: cannot move the runner back to %s\n", h->home);
 	/* stop restores sysctls and detaches; rmdir below detaches whatever is left. */
 	if (!stat(h->pin, &sb))
 		hx_run(h, "stop", NULL);
@@ -331,7 +371,7 @@ static int child_wait(pid_t pid)
 
 static int bind_child(struct hx *h, const struct hx_bind *b)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len;
 	int s, one = 1, zero = 0;
 
@@ -459,4 +499,45 @@ int hx_prog_count(struct hx *h, const char *rel, int attach_type, bool effective
 bool hx_out_has(struct hx *h, const char *s)
 {
 	return strstr(h->out, s) != NULL;
+}
+
+pid_t hx_spawn_in(struct hx *h, const char *path)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		close(ready[0]);
+		if (move_self(h, path))
+			_exit(255);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(255);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		hx_kill(pid);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+void hx_kill(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }

@@ -29,6 +29,7 @@ struct hx {
 	char bpffs[512];      /* private bpffs mount */
 	char pin[1024];	      /* --pin-dir for this test */
 	const char *portgate; /* binary under test ($PORTGATE) */
+	char home[1024];      /* the runner's own cgroup, from the root */
 	char out[65536];      /* output of the last hx_run() */
 	int nt;		      /* tests set up so far */
 };
@@ -38,7 +39,12 @@ int hx_init(struct hx *h);
 /* Once at the end: remove the base cgroup and scratch files. */
 void hx_fini(struct hx *h);
 
-/* Per test: a fresh cgroup BASE/NAME, pin dir and network namespace. */
+/*
+ * Per test: a fresh cgroup BASE/NAME, pin dir and network namespace. The
+ * runner itself moves into BASE/NAME/runner for the test, so every process
+ * of the test's network namespace sits under the attach point (sysctl mode
+ * refuses otherwise), and back home in hx_teardown().
+ */
 int hx_setup(struct hx *h, const char *name);
 void hx_teardown(struct hx *h);
 
@@ -90,6 +96,11 @@ long hx_sysctl_read(const char *name);
 
 /* Number of programs of an attach type listed on a cgroup (effective or not). */
 int hx_prog_count(struct hx *h, const char *rel, int attach_type, bool effective);
+
+/* A process that sleeps in the cgroup at path (from the root) until
+ * hx_kill(pid); -1 on failure. */
+pid_t hx_spawn_in(struct hx *h, const char *path);
+void hx_kill(pid_t pid);
 
 /* Does h->out contain s? */
 bool hx_out_has(struct hx *h, const char *s);

@@ -64,7 +64,7 @@ static const char *errname(int e)
 /* Assert a bind's outcome, printing both when it differs. */
 #define EXPECT_BIND(want, ...)                                                                     \
 	do {                                                                                       \
-		struct hx_bind b_ = {__VA_ARGS__};                                                 \
+		struct hx_bind b_ = { __VA_ARGS__ };                                               \
 		int got_;                                                                          \
 		if (!b_.family)                                                                    \
 			b_.family = AF_INET;                                                       \
@@ -406,6 +406,20 @@ static void sysctl_mode_refuses_unsafe_lowering(void **state)
 	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
 	/* default kernel cannot be used in sysctl mode */
 	assert_int_equal(hx_apply(&H, "mode sysctl\ndefault kernel\n"), 3);
+
+	/* a process of this network namespace outside --attach would go unguarded */
+	{
+		pid_t pid = hx_spawn_in(&H, H.base);
+		int rc;
+
+		assert_true(pid > 0);
+		rc = hx_apply(&H, "mode sysctl\nallow @/web tcp/80\n");
+		hx_kill(pid);
+		assert_int_equal(rc, 1);
+		if (!hx_out_has(&H, "outside --attach"))
+			fail_msg("want the unguarded process named:\n%s", H.out);
+		assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	}
 }
 
 static void switching_modes_keeps_grants(void **state)
@@ -450,13 +464,13 @@ static void explain_agrees_with_the_kernel(void **state)
 		int port, proto, uid;
 		const char *verdict;
 	} cases[] = {
-	    {"a", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\""},
-	    {"a/b", "tcp/81", 81, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\""},
-	    {"a/b", "tcp/82", 82, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\""},
-	    {"a", "udp/80", 80, SOCK_DGRAM, NOBODY, "\"verdict\":\"kernel\""},
-	    {"c", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"kernel\""},
-	    {"a", "tcp/90", 90, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\""},
-	    {"a", "tcp/90", 90, SOCK_STREAM, 1000, "\"verdict\":\"kernel\""},
+		{ "a", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\"" },
+		{ "a/b", "tcp/81", 81, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\"" },
+		{ "a/b", "tcp/82", 82, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\"" },
+		{ "a", "udp/80", 80, SOCK_DGRAM, NOBODY, "\"verdict\":\"kernel\"" },
+		{ "c", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"kernel\"" },
+		{ "a", "tcp/90", 90, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\"" },
+		{ "a", "tcp/90", 90, SOCK_STREAM, 1000, "\"verdict\":\"kernel\"" },
 	};
 	size_t i;
 
@@ -470,11 +484,11 @@ static void explain_agrees_with_the_kernel(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char uid[16];
 		int want, got;
-		struct hx_bind b = {.cg = cases[i].cg,
-				    .family = AF_INET,
-				    .type = cases[i].proto,
-				    .port = cases[i].port,
-				    .uid = (uid_t)cases[i].uid};
+		struct hx_bind b = { .cg = cases[i].cg,
+				     .family = AF_INET,
+				     .type = cases[i].proto,
+				     .port = cases[i].port,
+				     .uid = (uid_t)cases[i].uid };
 
 		snprintf(uid, sizeof(uid), "%d", cases[i].uid);
 		assert_int_equal(hx_run(&H, "explain", hx_path(&H, cases[i].cg), cases[i].pp,
@@ -521,25 +535,25 @@ static void exit_statuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(grant_like_bind_perm),
-	    T(families_and_protocols),
-	    T(nearest_cgroup_decides),
-	    T(user_and_group_conditions),
-	    T(addr_conditions),
-	    T(default_deny_restricts_root),
-	    T(default_kernel_leaves_kernel_check),
-	    T(moved_socket_follows_its_cgroup),
-	    T(globs_match_cgroups),
-	    T(conflict_between_selectors_is_refused),
-	    T(reapply_replaces_without_stacking),
-	    T(bad_policy_keeps_the_old_one),
-	    T(enforcement_persists_after_exit),
-	    T(sysctl_mode_lowers_guards_and_restores),
-	    T(sysctl_mode_refuses_unsafe_lowering),
-	    T(switching_modes_keeps_grants),
-	    T(stop_removes_everything),
-	    T(explain_agrees_with_the_kernel),
-	    T(exit_statuses),
+		T(grant_like_bind_perm),
+		T(families_and_protocols),
+		T(nearest_cgroup_decides),
+		T(user_and_group_conditions),
+		T(addr_conditions),
+		T(default_deny_restricts_root),
+		T(default_kernel_leaves_kernel_check),
+		T(moved_socket_follows_its_cgroup),
+		T(globs_match_cgroups),
+		T(conflict_between_selectors_is_refused),
+		T(reapply_replaces_without_stacking),
+		T(bad_policy_keeps_the_old_one),
+		T(enforcement_persists_after_exit),
+		T(sysctl_mode_lowers_guards_and_restores),
+		T(sysctl_mode_refuses_unsafe_lowering),
+		T(switching_modes_keeps_grants),
+		T(stop_removes_everything),
+		T(explain_agrees_with_the_kernel),
+		T(exit_statuses),
 	};
 	int r;
 
