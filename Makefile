@@ -87,6 +87,11 @@ $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 $(B):
 	@mkdir -p $@
 
+install: $(B)/portgate
+	install -D -m 0755 $(B)/portgate $(DESTDIR)$(SBINDIR)/portgate
+	install -D -m 0644 man/portgate.8 $(DESTDIR)$(MANDIR)/man8/portgate.8
+	install -D -m 0644 man/portgate.conf.5 $(DESTDIR)$(MANDIR)/man5/portgate.conf.5
+
 clean:
 	rm -rf $(B)
 

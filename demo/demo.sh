@@ -78,20 +78,21 @@ echo "curl http://127.0.0.1/ -> $page"
 echo "server pid $server: $(grep -E '^(Uid|CapEff)' "/proc/$server/status" | tr -s '\t\n' '  ')"
 "$pg" explain "$cg/web.service" tcp/80 --pin-dir "$pin"
 
+# refused CGROUP PORT: the server must fail to bind, with the policy's EPERM
+refused() {
+	if out=$(in_cgroup "$1" "$node" "$here/server.js" "$2" 2>&1); then
+		fail "node in $1 was allowed to bind port $2"
+	fi
+	echo "$out"
+	echo "$out" | grep -q EPERM || fail "want EPERM from the policy"
+	"$pg" explain "$cg/$1" "tcp/$2" --pin-dir "$pin"
+}
+
 say "the same server in $cg/other.service (not listed): refused"
-if out=$(in_cgroup other.service "$node" "$here/server.js" 80 2>&1); then
-	fail "node in other.service was allowed to bind port 80"
-fi
-echo "$out"
-echo "$out" | grep -q EPERM || fail "want EPERM from the policy"
-"$pg" explain "$cg/other.service" tcp/80 --pin-dir "$pin"
+refused other.service 80
 
 say "web.service on port 81 (not granted): refused"
-if out=$(in_cgroup web.service "$node" "$here/server.js" 81 2>&1); then
-	fail "node in web.service was allowed to bind port 81"
-fi
-echo "$out"
-echo "$out" | grep -q EPERM || fail "want EPERM from the policy"
+refused web.service 81
 
 say "portgate status"
 "$pg" status --pin-dir "$pin"

@@ -38,6 +38,31 @@ static void print_protect(FILE *f, const struct pg_policy *p)
 		fputs("none", f);
 }
 
+/* check -j: {"file", "ok"} and, for a valid policy, its size and hash. */
+static void check_json(const char *file, const struct pg_policy *p)
+{
+	struct pg_json j;
+	char hash[65];
+
+	pg_json_init(&j, stdout);
+	pg_json_obj(&j);
+	pg_json_key(&j, "file");
+	pg_json_str(&j, file);
+	pg_json_key(&j, "ok");
+	pg_json_bool(&j, p != NULL);
+	if (p) {
+		pg_hex(p->sha256, 32, hash);
+		pg_json_key(&j, "rules");
+		pg_json_u64(&j, p->nrules);
+		pg_json_key(&j, "files");
+		pg_json_u64(&j, p->nfiles);
+		pg_json_key(&j, "sha256");
+		pg_json_str(&j, hash);
+	}
+	pg_json_obj_end(&j);
+	pg_json_end(&j);
+}
+
 int cmd_check(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
@@ -68,45 +93,17 @@ int cmd_check(int argc, char **argv, struct pg_opts *o)
 		return PG_EXIT_USAGE;
 	}
 	p = pg_load_policy(argv[optind], &status);
-	if (!p) {
-		if (o->json) {
-			struct pg_json j;
-
-			pg_json_init(&j, stdout);
-			pg_json_obj(&j);
-			pg_json_key(&j, "file");
-			pg_json_str(&j, argv[optind]);
-			pg_json_key(&j, "ok");
-			pg_json_bool(&j, false);
-			pg_json_obj_end(&j);
-			pg_json_end(&j);
-		}
-		return status;
-	}
-	pg_hex(p->sha256, 32, hash);
 	if (o->json) {
-		struct pg_json j;
-
-		pg_json_init(&j, stdout);
-		pg_json_obj(&j);
-		pg_json_key(&j, "file");
-		pg_json_str(&j, argv[optind]);
-		pg_json_key(&j, "ok");
-		pg_json_bool(&j, true);
-		pg_json_key(&j, "rules");
-		pg_json_u64(&j, p->nrules);
-		pg_json_key(&j, "files");
-		pg_json_u64(&j, p->nfiles);
-		pg_json_key(&j, "sha256");
-		pg_json_str(&j, hash);
-		pg_json_obj_end(&j);
-		pg_json_end(&j);
-	} else {
+		check_json(argv[optind], p);
+	} else if (p) {
+		pg_hex(p->sha256, 32, hash);
 		printf("%s: policy OK: %zu rules in %zu file%s, protect ", argv[optind], p->nrules,
 		       p->nfiles, p->nfiles == 1 ? "" : "s");
 		print_protect(stdout, p);
 		printf(", sha256 %s\n", hash);
 	}
+	if (!p)
+		return status;
 	pg_policy_free(p);
 	return PG_EXIT_OK;
 }
