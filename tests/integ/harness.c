@@ -503,6 +503,11 @@ bool hx_out_has(struct hx *h, const char *s)
 
 pid_t hx_spawn_in(struct hx *h, const char *path)
 {
+	return hx_spawn(h, path, false);
+}
+
+pid_t hx_spawn(struct hx *h, const char *path, bool own_netns)
+{
 	int ready[2];
 	pid_t pid;
 	char c;
@@ -515,6 +520,8 @@ pid_t hx_spawn_in(struct hx *h, const char *path)
 	if (!pid) {
 		close(ready[0]);
 		if (move_self(h, path))
+			_exit(255);
+		if (own_netns && unshare(CLONE_NEWNET))
 			_exit(255);
 		if (write(ready[1], "x", 1) != 1)
 			_exit(255);
@@ -540,4 +547,28 @@ void hx_kill(pid_t pid)
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+}
+
+long hx_sysctl_read_in(pid_t pid, const char *name)
+{
+	char path[PATH_MAX];
+	int self, target;
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (target < 0 || self < 0 || setns(target, CLONE_NEWNET)) {
+		v = -1;
+		goto out;
+	}
+	v = hx_sysctl_read(name);
+	if (setns(self, CLONE_NEWNET))
+		abort(); /* never go on in the wrong namespace */
+out:
+	if (target >= 0)
+		close(target);
+	if (self >= 0)
+		close(self);
+	return v;
 }

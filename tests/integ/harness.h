@@ -100,6 +100,10 @@ int hx_prog_count(struct hx *h, const char *rel, int attach_type, bool effective
 /* A process that sleeps in the cgroup at path (from the root) until
  * hx_kill(pid); -1 on failure. */
 pid_t hx_spawn_in(struct hx *h, const char *path);
+/* The same, in a network namespace of its own when own_netns. */
+pid_t hx_spawn(struct hx *h, const char *path, bool own_netns);
+/* Read /proc/sys/NAME in the network namespace of pid. */
+long hx_sysctl_read_in(pid_t pid, const char *name);
 void hx_kill(pid_t pid);
 
 /* Does h->out contain s? */

@@ -387,6 +387,39 @@ static void sysctl_mode_lowers_guards_and_restores(void **state)
 	EXPECT_BIND(EACCES, .cg = "web", .port = 80, .uid = NOBODY);
 }
 
+/* netns statements: further namespaces portgate lowers and restores. */
+static void sysctl_mode_manages_named_netns(void **state)
+{
+	char text[512];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "holder"), 0);
+	pid = hx_spawn(&H, hx_path(&H, "holder"), true);
+	assert_true(pid > 0);
+	assert_int_equal(hx_sysctl_read_in(pid, "net/ipv4/ip_unprivileged_port_start"), 1024);
+	snprintf(text, sizeof(text), "mode sysctl\nnetns /proc/%d/ns/net\nallow @/web tcp/80\n",
+		 pid);
+	rc = hx_apply(&H, text);
+	if (rc) {
+		hx_kill(pid);
+		fail_msg("apply failed with %d:\n%s", rc, H.out);
+	}
+	assert_int_equal(hx_sysctl_read_in(pid, "net/ipv4/ip_unprivileged_port_start"), 1);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1);
+	/* dropping the statement restores that namespace, keeps this one lowered */
+	APPLY_OK("mode sysctl\nallow @/web tcp/80\n");
+	assert_int_equal(hx_sysctl_read_in(pid, "net/ipv4/ip_unprivileged_port_start"), 1024);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1);
+	rc = hx_apply(&H, text);
+	assert_int_equal(hx_run(&H, "stop", NULL), 0);
+	assert_int_equal(hx_sysctl_read_in(pid, "net/ipv4/ip_unprivileged_port_start"), 1024);
+	assert_int_equal(hx_sysctl_read("net/ipv4/ip_unprivileged_port_start"), 1024);
+	hx_kill(pid);
+	assert_int_equal(rc, 0);
+}
+
 static void sysctl_mode_refuses_unsafe_lowering(void **state)
 {
 	struct stat sb;
@@ -445,6 +478,9 @@ static void stop_removes_everything(void **state)
 	(void)state;
 	assert_int_equal(hx_mkcg(&H, "web"), 0);
 	APPLY_OK("default deny\nallow @/web tcp/80\n");
+	/* the pin directory is root's alone */
+	assert_int_equal(stat(H.pin, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
 	assert_int_equal(hx_run(&H, "stop", NULL), 0);
 	assert_int_not_equal(stat(H.pin, &sb), 0);
 	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 0);
@@ -549,6 +585,7 @@ int main(void)
 		T(bad_policy_keeps_the_old_one),
 		T(enforcement_persists_after_exit),
 		T(sysctl_mode_lowers_guards_and_restores),
+		T(sysctl_mode_manages_named_netns),
 		T(sysctl_mode_refuses_unsafe_lowering),
 		T(switching_modes_keeps_grants),
 		T(stop_removes_everything),
