@@ -471,7 +471,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	struct alts alts = { 0 };
 	struct seen_pairs seen = { 0 };
 	uint32_t *rl = NULL;
-	size_t rlcap = 0;
+	size_t rlcap = 0, nodes_cap = 0;
 	union pg_block *bkt = NULL;
 	uint32_t nbkt = 0, seed = o->seed, naddr = 0;
 	uint64_t levels = 0;
@@ -559,18 +559,10 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			goto out;
 		}
 		node = (uint32_t)out->nnodes + 1;
-		{
-			struct pg_node_out *nn =
-			    realloc(out->nodes, (out->nnodes + 1) * sizeof(*nn));
-
-			if (!nn) {
-				err = -ENOMEM;
-				goto out;
-			}
-			out->nodes = nn;
-			nn[out->nnodes++] =
-			    (struct pg_node_out){ cg->id, node, cg->level, cg->path };
-		}
+		if ((err = grow((void **)&out->nodes, &nodes_cap, out->nnodes + 1,
+				sizeof(*out->nodes))))
+			goto out;
+		out->nodes[out->nnodes++] = (struct pg_node_out){ cg->id, node, cg->level, cg->path };
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
 			goto out;
