@@ -312,6 +312,13 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 			goto out;
 	}
 	fresh = !pg_state_loaded(&st);
+	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
+		pg_err("cannot read the cgroup tree under %s: %s", mount, strerror(-err));
+		goto out;
+	}
+	pg_state_drop_dead_links(&st, tree, ntree);
+	if (pg_state_check_attach(&st, attach_fd, o->attach))
+		goto out;
 	if ((status = decide_mode(p, &st, attach_fd, &pl)))
 		goto out;
 	status = PG_EXIT_FAIL;
@@ -320,11 +327,6 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		slot = !cur[0].hdr.slot;
 		gen = cur[0].hdr.gen + 1;
 	}
-	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
-		pg_err("cannot read the cgroup tree under %s: %s", mount, strerror(-err));
-		goto out;
-	}
-
 	/* Leaving a lowered threshold under a default-kernel policy needs a
 	 * stricter image first; see make_transitional(). */
 	if (!fresh && (err = pg_netns_saved(&st, &saved, &nsaved)) == 0 && nsaved &&

@@ -483,7 +483,24 @@ static int verify_attached(int cgfd, int kind, uint32_t want)
 	return -ENOENT;
 }
 
-int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
+void pg_state_drop_dead_links(struct pg_state *st, const struct pg_cgroup *tree, size_t ntree)
+{
+	uint64_t cgid = 0;
+	int i;
+
+	for (i = 0; i < PG_NLINKS; i++) {
+		/* Detached (id 0), or its cgroup removed and the detach still pending. */
+		if (st->link[i] < 0 || link_cgroup(st->link[i], &cgid, NULL, NULL) ||
+		    (cgid && pg_cg_tree_path(tree, ntree, cgid)))
+			continue;
+		pg_err("the %s link was detached when its cgroup was removed; attaching anew",
+		       link_what[i]);
+		unpin(st, pg_link_names[i]);
+		close_fd(&st->link[i]);
+	}
+}
+
+int pg_state_check_attach(const struct pg_state *st, int cgfd, const char *cgpath)
 {
 	uint64_t want, have = 0;
 	int err, i;
@@ -491,19 +508,31 @@ int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
 	if ((err = pg_cg_id_fd(cgfd, &want)))
 		return err;
 	for (i = 0; i < PG_NLINKS; i++) {
+		if (st->link[i] < 0)
+			continue;
+		if ((err = link_cgroup(st->link[i], &have, NULL, NULL)))
+			return err;
+		if (have != want) {
+			pg_err(
+			    "the %s program is attached to another cgroup (id %llu), not %s; run "
+			    "'portgate stop' first to move it",
+			    link_what[i], (unsigned long long)have, cgpath);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
+{
+	int err, i;
+
+	if ((err = pg_state_check_attach(st, cgfd, cgpath)))
+		return err;
+	for (i = 0; i < PG_NLINKS; i++) {
 		uint32_t pid = 0;
 
-		if (st->link[i] >= 0) {
-			if ((err = link_cgroup(st->link[i], &have, NULL, NULL)))
-				return err;
-			if (have != want) {
-				pg_err(
-				    "the %s program is attached to another cgroup (id %llu), not "
-				    "%s; run 'portgate stop' first to move it",
-				    link_what[i], (unsigned long long)have, cgpath);
-				return -EEXIST;
-			}
-		} else {
+		if (st->link[i] < 0) {
 			st->link[i] = bpf_link_create(st->prog[i], cgfd, link_type[i], NULL);
 			if (st->link[i] < 0) {
 				err = -errno;

@@ -77,6 +77,12 @@ int pg_state_upgrade(struct pg_state *st, bool bypass);
  * kernel lists them on the cgroup. */
 int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath);
 
+/* Forget pinned links whose cgroup is gone (rmdir detaches them). */
+void pg_state_drop_dead_links(struct pg_state *st, const struct pg_cgroup *tree, size_t ntree);
+
+/* Links already pinned are on the cgroup cgfd (else -EEXIST, printed). */
+int pg_state_check_attach(const struct pg_state *st, int cgfd, const char *cgpath);
+
 /* Make img the active policy in one step (see state.c). */
 int pg_state_install(struct pg_state *st, const struct pg_image *img);
 

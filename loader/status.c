@@ -33,6 +33,7 @@ struct view {
 	size_t nsaved;
 	struct {
 		bool ok;
+		bool gone; /* pinned, but its cgroup was removed */
 		uint64_t cgid;
 		uint32_t prog_id, link_id;
 		const char *path;
@@ -70,6 +71,15 @@ static int gather(struct view *v, const char *pin_dir)
 	for (i = 0; i < PG_NLINKS; i++) {
 		v->link[i].ok = !pg_state_link_info(&v->st, i, &v->link[i].cgid,
 						    &v->link[i].prog_id, &v->link[i].link_id);
+		/* rmdir of its cgroup detaches a link (the pin stays): id 0, or an id
+		 * no longer in the tree while the detach is pending */
+		if (v->link[i].ok &&
+		    (!v->link[i].cgid ||
+		     (v->tree && !pg_cg_tree_path(v->tree, v->ntree, v->link[i].cgid)))) {
+			v->link[i].ok = false;
+			v->link[i].gone = true;
+			v->active = false;
+		}
 		if (v->link[i].ok)
 			v->link[i].path = pg_cg_tree_path(v->tree, v->ntree, v->link[i].cgid);
 	}
@@ -129,7 +139,10 @@ static void status_text(const struct view *v, const char *pin_dir)
 			       v->link[k].link_id, v->link[k].prog_id,
 			       v->link[k].path ? v->link[k].path : "(unknown)");
 		else
-			printf("  %-12s not attached\n", link_label[k]);
+			printf("  %-12s %s\n", link_label[k],
+			       v->link[k].gone ? "detached: its cgroup was removed (run stop, then "
+						 "apply)"
+					       : "not attached");
 	}
 	if (h) {
 		printf("verdicts:  ");
@@ -235,6 +248,8 @@ static void status_json(const struct view *v, const char *pin_dir)
 		pg_json_str(&j, link_label[k]);
 		pg_json_key(&j, "attached");
 		pg_json_bool(&j, v->link[k].ok);
+		pg_json_key(&j, "cgroup_removed");
+		pg_json_bool(&j, v->link[k].gone);
 		if (v->link[k].ok) {
 			pg_json_key(&j, "link_id");
 			pg_json_u64(&j, v->link[k].link_id);

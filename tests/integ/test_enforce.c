@@ -23,7 +23,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+#include "pg_abi.h"
 
 #include "harness.h"
 
@@ -318,6 +323,95 @@ static void reapply_replaces_without_stacking(void **state)
 		fail_msg("want generation 3:\n%s", H.out);
 }
 
+/* First program id on a cgroup for an attach type, or 0. */
+static __u32 prog_id(const char *rel, int type)
+{
+	char dir[PATH_MAX];
+	__u32 ids[8], cnt = 8, flags = 0;
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s%s", H.cg2, hx_path(&H, rel));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = bpf_prog_query(fd, (enum bpf_attach_type)type, 0, &flags, ids, &cnt);
+	close(fd);
+	return r || !cnt ? 0 : ids[0];
+}
+
+/* Another build's programs are pinned: apply swaps this build's in behind the links. */
+static void upgrade_swaps_programs_behind_the_links(void **state)
+{
+	char path[PATH_MAX];
+	struct pg_ctl ctl;
+	__u32 zero = 0, before, after;
+	int fd;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	APPLY_OK("default deny\nallow @/web tcp/80\n");
+	before = prog_id("", BPF_CGROUP_INET4_BIND);
+	assert_int_not_equal(before, 0);
+	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &ctl), 0);
+	ctl.build ^= 1; /* pretend an older portgate loaded them */
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &ctl, BPF_ANY), 0);
+	APPLY_OK("default deny\nallow @/web tcp/80,81\n");
+	after = prog_id("", BPF_CGROUP_INET4_BIND);
+	assert_int_not_equal(after, 0);
+	assert_int_not_equal(after, before);
+	/* still one program per hook: swapped, not stacked */
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 1);
+	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET6_BIND, false), 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &ctl), 0);
+	close(fd);
+	EXPECT_BIND(0, .cg = "web", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "", .port = 81, .uid = NOBODY);
+	/* and the next apply finds nothing to upgrade */
+	APPLY_OK("default deny\nallow @/web tcp/80,81\n");
+	assert_int_equal(prog_id("", BPF_CGROUP_INET4_BIND), after);
+}
+
+static void attach_elsewhere_is_refused(void **state)
+{
+	const char *p;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "sub"), 0);
+	APPLY_OK("allow @/sub tcp/80\n");
+	p = hx_policy(&H, "p2.conf", "allow @/sub tcp/81\n");
+	assert_int_equal(hx_run(&H, "apply", p, "--attach", hx_path(&H, "sub"), NULL), 1);
+	if (!hx_out_has(&H, "attached to another cgroup"))
+		fail_msg("want the other cgroup named:\n%s", H.out);
+	assert_int_equal(hx_prog_count(&H, "sub", BPF_CGROUP_INET4_BIND, false), 0);
+	EXPECT_BIND(0, .cg = "sub", .port = 80, .uid = NOBODY);
+}
+
+/* rmdir of the attach cgroup detaches the links: status says so, apply re-attaches. */
+static void removed_attach_cgroup_is_reported_and_recovered(void **state)
+{
+	const char *p;
+	char sub[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "att/web"), 0);
+	p = hx_policy(&H, "p.conf", "default deny\nallow @/att/web tcp/80\n");
+	snprintf(sub, sizeof(sub), "%s", hx_path(&H, "att"));
+	assert_int_equal(hx_run(&H, "apply", p, "--attach", sub, NULL), 0);
+	assert_int_equal(hx_rmcg(&H, "att/web"), 0);
+	assert_int_equal(hx_rmcg(&H, "att"), 0);
+	assert_int_equal(hx_run(&H, "status", NULL), 0);
+	if (!hx_out_has(&H, "not enforcing") || !hx_out_has(&H, "its cgroup was removed"))
+		fail_msg("status after rmdir:\n%s", H.out);
+	assert_int_equal(hx_mkcg(&H, "att/web"), 0);
+	assert_int_equal(hx_run(&H, "apply", p, "--attach", sub, NULL), 0);
+	EXPECT_BIND(0, .cg = "att/web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "att", .port = 80, .uid = NOBODY);
+	assert_int_equal(hx_prog_count(&H, "att", BPF_CGROUP_INET4_BIND, false), 1);
+}
+
 static void bad_policy_keeps_the_old_one(void **state)
 {
 	(void)state;
@@ -583,6 +677,9 @@ int main(void)
 		T(conflict_between_selectors_is_refused),
 		T(reapply_replaces_without_stacking),
 		T(bad_policy_keeps_the_old_one),
+		T(upgrade_swaps_programs_behind_the_links),
+		T(attach_elsewhere_is_refused),
+		T(removed_attach_cgroup_is_reported_and_recovered),
 		T(enforcement_persists_after_exit),
 		T(sysctl_mode_lowers_guards_and_restores),
 		T(sysctl_mode_manages_named_netns),
