@@ -219,7 +219,6 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
 					    { "pin-dir", required_argument, NULL, 'p' },
-
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
@@ -386,8 +385,8 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	/* Attach (or check the links of an earlier apply), and verify. */
 	if (pg_state_attach(&st, attach_fd, o->attach)) {
 		if (fresh) {
-			pg_err("attach failed: removing the half-made state so nothing is left "
-			       "unenforced behind a lowered threshold");
+			pg_err("attach failed: removing the half-made state (nothing was "
+			       "enforcing before this apply, and nothing is lowered)");
 			pg_state_destroy(&st);
 		}
 		goto out;
