@@ -340,7 +340,6 @@ static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd
 {
 	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
 					    { "json", no_argument, NULL, 'j' },
-
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
@@ -465,7 +464,6 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 					    { "group", required_argument, NULL, 'g' },
 					    { "addr", required_argument, NULL, 'a' },
 					    { "json", no_argument, NULL, 'j' },
-
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };

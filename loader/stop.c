@@ -13,7 +13,6 @@
 int cmd_stop(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
