@@ -275,6 +275,12 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	if (!p)
 		return status;
 	status = PG_EXIT_FAIL;
+	if (geteuid()) {
+		pg_err("apply needs root: it loads BPF programs, pins them and attaches them to "
+		       "cgroups");
+		goto out;
+	}
+	pg_dbg("phase: probe");
 	if (pg_probe_required(why, sizeof(why))) {
 		pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
 		status = PG_EXIT_KERNEL;
@@ -318,6 +324,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	pg_state_drop_dead_links(&st, tree, ntree);
 	if (pg_state_check_attach(&st, attach_fd, o->attach))
 		goto out;
+	pg_dbg("phase: mode");
 	if ((status = decide_mode(p, &st, attach_fd, &pl)))
 		goto out;
 	status = PG_EXIT_FAIL;
@@ -326,6 +333,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		slot = !cur[0].hdr.slot;
 		gen = cur[0].hdr.gen + 1;
 	}
+	pg_dbg("phase: compile");
 	/* Leaving a lowered threshold under a default-kernel policy needs a
 	 * stricter image first; see make_transitional(). */
 	if (!fresh && (err = pg_netns_saved(&st, &saved, &nsaved)) == 0 && nsaved &&
@@ -362,6 +370,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	}
 
 	/* From here on the kernel changes. */
+	pg_dbg("phase: load");
 	if (fresh) {
 		if (pg_state_load(&st, pl.bypass))
 			goto out;
@@ -372,6 +381,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	st.ctl->boot = pg_boot_hash();
 
 	if (need_trans) {
+		pg_dbg("phase: transitional");
 		if (pg_state_install(&st, &trans))
 			goto out;
 		if (pg_netns_restore(&st, NULL, 0)) {
@@ -380,9 +390,11 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 			goto out;
 		}
 	}
+	pg_dbg("phase: install");
 	if (pg_state_install(&st, &img))
 		goto out;
 	/* Attach (or check the links of an earlier apply), and verify. */
+	pg_dbg("phase: attach");
 	if (pg_state_attach(&st, attach_fd, o->attach)) {
 		if (fresh) {
 			pg_err("attach failed: removing the half-made state (nothing was "
@@ -396,6 +408,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	if (pl.mode == PG_MODE_SYSCTL) {
 		struct pg_netns_info in;
 
+		pg_dbg("phase: lower");
 		keep = calloc(p->nnetns + 1, sizeof(*keep));
 		if (!keep)
 			goto out;
@@ -411,6 +424,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	/* Namespaces the policy no longer manages (or grant mode: all) get their value back. */
+	pg_dbg("phase: restore");
 	if (pg_netns_restore(&st, keep, nkeep))
 		goto out;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -137,7 +138,7 @@ struct tree {
 	size_t n, cap;
 };
 
-static int tree_add(struct tree *t, const char *path, uint64_t id, int level)
+static int tree_add(struct tree *t, const char *path, uint64_t id, int level, bool delegated)
 {
 	if (t->n == t->cap) {
 		size_t ncap = t->cap ? t->cap * 2 : 256;
@@ -153,12 +154,17 @@ static int tree_add(struct tree *t, const char *path, uint64_t id, int level)
 		return -ENOMEM;
 	t->v[t->n].id = id;
 	t->v[t->n].level = level;
+	t->v[t->n].delegated = delegated;
 	t->n++;
 	return 0;
 }
 
-/* Depth-first over directories; a cgroup removed meanwhile is skipped. */
-static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level)
+/*
+ * Depth-first over directories; a cgroup removed meanwhile is skipped. A
+ * cgroup is delegated when its directory, or an ancestor's, belongs to a
+ * user other than root: cgroup v2 delegation is a chown of the directory.
+ */
+static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level, bool delegated)
 {
 	DIR *d;
 	struct dirent *de;
@@ -171,6 +177,8 @@ static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level)
 	}
 	while ((de = readdir(d))) {
 		uint64_t id = 0;
+		struct stat sb;
+		bool deleg;
 		size_t nlen;
 		int fd;
 
@@ -186,13 +194,18 @@ static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level)
 		fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		if (fstat(fd, &sb)) {
+			close(fd);
+			continue;
+		}
+		deleg = delegated || sb.st_uid != 0;
 		path[plen] = '/';
 		memcpy(path + plen + 1, de->d_name, nlen + 1);
-		if ((err = tree_add(t, path, id, level + 1))) {
+		if ((err = tree_add(t, path, id, level + 1, deleg))) {
 			close(fd);
 			break;
 		}
-		err = walk(t, fd, path, plen + 1 + nlen, level + 1);
+		err = walk(t, fd, path, plen + 1 + nlen, level + 1, deleg);
 		path[plen] = 0;
 		if (err)
 			break;
@@ -211,12 +224,12 @@ int pg_cg_tree(const char *mount, struct pg_cgroup **out, size_t *n)
 	fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if ((err = pg_cg_id_fd(fd, &id)) || (err = tree_add(&t, "/", id, 0))) {
+	if ((err = pg_cg_id_fd(fd, &id)) || (err = tree_add(&t, "/", id, 0, false))) {
 		close(fd);
 		pg_cg_tree_free(t.v, t.n);
 		return err;
 	}
-	err = walk(&t, fd, path, 0, 0);
+	err = walk(&t, fd, path, 0, 0, false);
 	if (err) {
 		pg_cg_tree_free(t.v, t.n);
 		return err;

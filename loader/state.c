@@ -814,6 +814,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 		pg_err("cannot publish the counters: %s", strerror(errno));
 		goto out;
 	}
+	pg_dbg("phase: nodes");
 	if ((err = publish_nodes(st, img, slot)))
 		goto out;
 
@@ -827,6 +828,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 	__atomic_store_n(&st->ctl->hull, wide, __ATOMIC_SEQ_CST);
 
 	/* The swap. Returns once no running program can still see the old image. */
+	pg_dbg("phase: swap");
 	if (bpf_map_update_elem(st->map[PG_MAP_CUR], &zero, &tab, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot swap in the new policy: %s", strerror(errno));
@@ -834,6 +836,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
+	pg_dbg("phase: prune");
 	prune_nodes(st, slot);
 	err = 0;
 out:

@@ -60,6 +60,16 @@ static int gather(struct view *v, const char *pin_dir)
 	int err, i;
 
 	memset(v, 0, sizeof(*v));
+	for (i = 0; i < PG_NMAPS; i++)
+		v->st.map[i] = -1;
+	for (i = 0; i < PG_NLINKS; i++)
+		v->st.prog[i] = v->st.link[i] = -1;
+	v->st.dirfd = -1;
+	if (geteuid()) {
+		pg_err("reading portgate's state needs root: %s and its maps are root-only",
+		       pin_dir);
+		return -EPERM;
+	}
 	err = pg_state_open(&v->st, pin_dir, false, false);
 	if (err == -ENOENT)
 		return 0;

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "netns.h"
@@ -36,6 +37,10 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 	if (argc != optind) {
 		pg_err("stop takes no arguments besides options");
 		return PG_EXIT_USAGE;
+	}
+	if (geteuid()) {
+		pg_err("stop needs root: it restores sysctls and detaches BPF programs");
+		return PG_EXIT_FAIL;
 	}
 	err = pg_state_open(&st, o->pin_dir, false, true);
 	if (err == -ENOENT) {

@@ -502,7 +502,10 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			}
 		} else {
 			for (j = 0; j < ntree; j++) {
-				if (!pg_selector_match(r->selector, tree[j].path))
+				/* A tenant can name cgroups in a subtree delegated to it:
+				 * globs never reach in there (portgate.conf(5)). */
+				if (tree[j].delegated ||
+				    !pg_selector_match(r->selector, tree[j].path))
 					continue;
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
@@ -562,7 +565,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		if ((err = grow((void **)&out->nodes, &nodes_cap, out->nnodes + 1,
 				sizeof(*out->nodes))))
 			goto out;
-		out->nodes[out->nnodes++] = (struct pg_node_out){ cg->id, node, cg->level, cg->path };
+		out->nodes[out->nnodes++] =
+		    (struct pg_node_out){ cg->id, node, cg->level, cg->path };
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
 			goto out;

@@ -15,6 +15,7 @@ struct pg_cgroup {
 	const char *path; /* from the cgroup2 root: "/" or "/a/b" */
 	uint64_t id;	  /* kernfs id, as name_to_handle_at() returns it */
 	int level;	  /* components in path; "/" is 0 */
+	bool delegated;	  /* it or an ancestor is owned by a user other than root */
 };
 
 /* A rule-bearing cgroup of the compiled policy: pg_nodes[id].node[slot] = node. */

@@ -63,7 +63,8 @@ const char *hx_policy(struct hx *h, const char *name, const char *text);
 /*
  * Run portgate with the arguments (NULL-terminated), "--pin-dir" added
  * for commands that take it; output (stdout+stderr) in h->out. Returns the
- * exit status, or -1 if it did not exit normally.
+ * exit status, or -1 if it did not exit normally. With HX_WRAP set in the
+ * environment (e.g. "valgrind --error-exitcode=99"), portgate runs under it.
  */
 int hx_run(struct hx *h, const char *cmd, ...);
 /* The same, with "--attach h->cg" added (apply). */

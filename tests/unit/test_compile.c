@@ -680,6 +680,48 @@ static void test_unmatched(void **state)
 	fx_free(&f);
 }
 
+/* Globs never match in a delegated subtree; exact selectors still do. */
+static void test_delegated_subtrees(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/t", 2), CG("/t/alice", 3), CG("/t/alice/web", 4),
+				    CG("/t/bob", 5), CG("/t/bob/web", 6) };
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	tree[1].delegated = tree[2].delegated = true; /* /t/alice chowned to alice */
+	fx_ok(&f,
+	      "allow /t/*/web tcp/80\n"
+	      "allow /t/** tcp/81\n"
+	      "allow /t/alice/web tcp/82\n",
+	      tree, ARRAY_SIZE(tree), NULL);
+	/* nodes: /t (rule 2), /t/alice/web (rule 3, exact), /t/bob, /t/bob/web */
+	assert_int_equal(f.img.nnodes, 4);
+	assert_string_equal(f.img.nodes[0].path, "/t");
+	assert_string_equal(f.img.nodes[1].path, "/t/alice/web");
+	assert_string_equal(f.img.nodes[2].path, "/t/bob");
+	assert_string_equal(f.img.nodes[3].path, "/t/bob/web");
+	{
+		uint32_t alice[] = { f.img.nodes[1].node, 0, f.img.nodes[0].node }, rule;
+		uint8_t any[16] = { 0 };
+		int at;
+
+		/* alice's web does not get the glob grant of tcp/80 ... */
+		assert_int_equal(pg_image_decide(f.img.blocks, f.img.nblocks, alice, 3, 80,
+						 PG_P_TCP, 65534, 65534, any, &rule, &at),
+				 PG_V_KERNEL);
+		/* ... only what names it exactly, and what its ancestors have */
+		assert_int_equal(pg_image_decide(f.img.blocks, f.img.nblocks, alice, 3, 82,
+						 PG_P_TCP, 65534, 65534, any, &rule, &at),
+				 PG_V_GRANT);
+		assert_int_equal(rule, 2);
+		assert_int_equal(pg_image_decide(f.img.blocks, f.img.nblocks, alice, 3, 81,
+						 PG_P_TCP, 65534, 65534, any, &rule, &at),
+				 PG_V_GRANT);
+		assert_int_equal(at, 2);
+	}
+	fx_free(&f);
+}
+
 static void test_level_limit(void **state)
 {
 	struct pg_cgroup tree[66];
@@ -1645,6 +1687,7 @@ int main(void)
 		cmocka_unit_test(test_nodes_tree_order),
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_unmatched),
+		cmocka_unit_test(test_delegated_subtrees),
 		cmocka_unit_test(test_level_limit),
 		cmocka_unit_test(test_decide_worked_example),
 		cmocka_unit_test(test_decide_default_at_level),
