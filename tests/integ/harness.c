@@ -293,7 +293,7 @@ static int run_argv(struct hx *h, char *const argv[])
 		return -1;
 	if (!pid) {
 		char *wrapped[96], *wrap = getenv("HX_WRAP"), *save = NULL, *t;
-		int n = 0, i;
+		int nw = 0, i;
 
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
