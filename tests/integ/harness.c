@@ -300,12 +300,12 @@ static int run_argv(struct hx *h, char *const argv[])
 		/* HX_WRAP="valgrind --error-exitcode=99 ...": run portgate under it */
 		if (wrap && *wrap) {
 			wrap = strdup(wrap);
-			for (t = strtok_r(wrap, " ", &save); t && n < 32;
+			for (t = strtok_r(wrap, " ", &save); t && nw < 32;
 			     t = strtok_r(NULL, " ", &save))
-				wrapped[n++] = t;
-			for (i = 0; argv[i] && n < 95; i++)
-				wrapped[n++] = argv[i];
-			wrapped[n] = NULL;
+				wrapped[nw++] = t;
+			for (i = 0; argv[i] && nw < 95; i++)
+				wrapped[nw++] = argv[i];
+			wrapped[nw] = NULL;
 			execvp(wrapped[0], wrapped);
 			_exit(127);
 		}
