@@ -102,3 +102,4 @@ check-format:
 	clang-format --dry-run -Werror $(wildcard bpf/*.c bpf/*.h policy/*.c policy/*.h loader/*.c loader/*.h tests/*/*.c tests/*/*.h)
 
 include tests/tests.mk
+-include tests/fuzz/fuzz.mk
