@@ -346,15 +346,20 @@ static __always_inline int pg_streq(const char *a, const char *b, int n)
 	return 1;
 }
 
+static __always_inline int pg_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
 SEC("cgroup/sysctl")
 int pg_sysctl(struct bpf_sysctl *ctx)
 {
 #define PG_LPR "net/ipv4/ip_local_port_range"
-	char name[sizeof(PG_LPR)] = {}, buf[48] = {};
+	char name[sizeof(PG_LPR)] = {}, buf[64] = {}, tail[64] = {};
 	unsigned long lo = 0, hi = 0;
 	struct pg_ctl *ctl;
 	__u32 zero = 0, hull;
-	long n, off;
+	long n, off, i;
 
 	if (!ctx->write)
 		return 1;
@@ -367,24 +372,36 @@ int pg_sysctl(struct bpf_sysctl *ctx)
 	hull = ctl->hull;
 	if (!hull)
 		return 1;
+	/*
+	 * Parse as the kernel does (proc_dointvec: base 0, blanks around), and
+	 * refuse anything that does not read as exactly two numbers: what this
+	 * cannot read, it cannot vouch for.
+	 */
 	n = bpf_sysctl_get_new_value(ctx, buf, sizeof(buf));
-	if (n < 0)
-		return 0; /* too long to be a sane range */
+	if (n < 0 || n >= (long)sizeof(buf))
+		return 0;
 	off = bpf_strtoul(buf, sizeof(buf), 0, &lo);
-	if (off <= 0 || off >= (long)sizeof(buf) - 1)
+	if (off <= 0 || off >= n)
 		return 0;
-	/* skip the separator (tab or spaces); bpf_strtoul skips no blanks */
-	for (n = 0; n < 8 && off < (long)sizeof(buf) - 1; n++) {
-		char c = buf[off & (sizeof(buf) - 1) & 63];
-
-		if (c != ' ' && c != '\t')
+	for (i = 0; i < (long)sizeof(tail) - 1; i++) {
+		if (off + i >= n)
 			break;
-		off++;
+		tail[i] = buf[(off + i) & (sizeof(buf) - 1)];
 	}
-	if (off <= 0 || off >= 40)
+	if (!pg_blank(tail[0]))
+		return 0; /* the kernel needs a blank between the two numbers */
+	off = bpf_strtoul(tail, sizeof(tail), 0, &hi);
+	if (off <= 0)
 		return 0;
-	if (bpf_strtoul(buf + off, sizeof(buf) - 40, 0, &hi) <= 0)
-		return 0;
+	for (i = 0; i < (long)sizeof(tail); i++) {
+		char c;
+
+		if (i < off)
+			continue;
+		c = tail[i & (sizeof(tail) - 1)];
+		if (c && !pg_blank(c))
+			return 0; /* a third token, or trailing garbage */
+	}
 	if (lo <= (hull >> 16) && hi >= (hull & 0xffff))
 		return 0; /* EPERM: the range would autobind protected ports */
 	return 1;
