@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "util.h"
 
 /* mountinfo escapes blanks and backslashes as \ooo. */
 static void unescape(char *s)
@@ -186,8 +187,14 @@ static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level, b
 			continue;
 		nlen = strlen(de->d_name);
 		if (plen + 1 + nlen >= PATH_MAX) {
-			err = -ENAMETOOLONG;
-			break;
+			/* No selector can name it (a tenant can make such chains below a
+			 * delegated cgroup): skip it rather than fail every apply. Its
+			 * ancestors' rules still cover it in the kernel. */
+			if (!delegated)
+				pg_err("note: skipping a cgroup under %s: its path is longer than "
+				       "%d bytes",
+				       plen ? path : "/", PATH_MAX);
+			continue;
 		}
 		if (id_at(dirfd, de->d_name, 0, &id))
 			continue;
