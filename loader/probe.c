@@ -83,7 +83,7 @@ static int probe_child(int cgfd)
 	if (s < 0)
 		return 103;
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)))
-		return errno == EACCES ? 10 : errno == EPERM ? 11 : 12;
+		return errno == EACCES ? 10 : 11;
 	return 0;
 }
 
@@ -134,21 +134,22 @@ int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 			snprintf(why, len, "waitpid: %s", strerror(errno));
 			goto out;
 		}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) >= 100) {
-		err = -EIO;
-		snprintf(why, len, "the probe process failed to set itself up (status %d)", status);
-	} else if (WEXITSTATUS(status) == 0) {
+	/* Only the kernel's own refusal (EACCES) means "no bypass bit"; anything
+	 * else is a failed probe, never a quiet fall back to sysctl mode. */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		*ok = true;
 		snprintf(why, len,
 			 "bypass bit probed: with a program returning 3, an unprivileged "
 			 "bind of port 1023 succeeded");
-	} else {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 10) {
 		snprintf(why, len,
 			 "bypass bit probed: with a program returning 3, an unprivileged "
-			 "bind of port 1023 still failed (%s)",
-			 WEXITSTATUS(status) == 10   ? "EACCES"
-			 : WEXITSTATUS(status) == 11 ? "EPERM"
-						     : "error");
+			 "bind of port 1023 still failed with EACCES");
+	} else {
+		err = -EIO;
+		snprintf(why, len, "the probe process failed (%s %d)",
+			 WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	}
 out:
 	if (link >= 0)
