@@ -103,3 +103,4 @@ check-format:
 
 include tests/tests.mk
 -include tests/fuzz/fuzz.mk
+include bench/bench.mk

@@ -22,17 +22,18 @@ $(T)/unit/%: tests/unit/%.c $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< \
 		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS)
 
-$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) tests/integ/harness.h $(T)/loader/cgroup.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) tests/integ/harness.h $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ \
-		$< $(INTEG_LIB) $(T)/loader/cgroup.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
+		$< $(INTEG_LIB) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 
 integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
-	$(Q)PORTGATE=$(abspath $(T)/portgate) tests/run-integ.sh $(INTEG_BINS)
+	$(Q)PORTGATE=$(abspath $(T)/portgate) PORTGATE_PLAIN=$(abspath $(B)/portgate) \
+		tests/run-integ.sh $(INTEG_BINS)
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -72,6 +73,61 @@ static int lo_up(void)
 	return err;
 }
 
+/* Remove a cgroup directory and everything under it, deepest first. */
+static void rm_cgroup_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+
+	/* find -depth lists children before parents; rmdir detaches their links. */
+	snprintf(cmd, sizeof(cmd), "find '%s' -depth -type d -exec rmdir {} + 2>/dev/null", dir);
+	if (system(cmd)) {
+		/* Reported by the caller's check below. */
+	}
+}
+
+/* Runs that died by SIGKILL leave /portgate-test.PID behind: remove those
+ * whose process is gone (they are ours: only this harness makes them). */
+static void remove_stale(const char *cg2)
+{
+	char dir[PATH_MAX], proc[64];
+	struct dirent *de;
+	DIR *d = opendir(cg2);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid;
+		struct stat sb;
+
+		if (sscanf(de->d_name, "portgate-test.%d", &pid) != 1 || pid <= 0)
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/%d", pid);
+		if (!stat(proc, &sb))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", cg2, de->d_name);
+		fprintf(stderr, "harness: removing %s, left by a run that died\n", dir);
+		rm_cgroup_tree(dir);
+	}
+	closedir(d);
+}
+
+static struct hx *cleanup_h;
+
+/* SIGINT, SIGTERM, SIGHUP: clean up as on a normal exit, then die of it. */
+static void on_signal(int sig)
+{
+	struct hx *h = cleanup_h;
+
+	cleanup_h = NULL;
+	if (h) {
+		if (h->cg[0])
+			hx_teardown(h);
+		hx_fini(h);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int hx_init(struct hx *h)
 {
 	int err;
@@ -124,6 +180,7 @@ int hx_init(struct hx *h)
 		l[strcspn(l, "\n")] = 0;
 		snprintf(h->home, sizeof(h->home), "%s", l);
 	}
+	remove_stale(h->cg2);
 	snprintf(h->base, sizeof(h->base), "/portgate-test.%d", getpid());
 	{
 		char dir[PATH_MAX];
@@ -134,19 +191,11 @@ int hx_init(struct hx *h)
 			return -1;
 		}
 	}
+	cleanup_h = h;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	return 0;
-}
-
-/* Remove a cgroup directory and everything under it, deepest first. */
-static void rm_cgroup_tree(const char *dir)
-{
-	char cmd[PATH_MAX + 64];
-
-	/* find -depth lists children before parents; rmdir detaches their links. */
-	snprintf(cmd, sizeof(cmd), "find '%s' -depth -type d -exec rmdir {} + 2>/dev/null", dir);
-	if (system(cmd)) {
-		/* Reported by the caller's check below. */
-	}
 }
 
 void hx_fini(struct hx *h)
@@ -207,6 +256,7 @@ void hx_teardown(struct hx *h)
 	rm_cgroup_tree(dir);
 	if (!stat(dir, &sb))
 		fprintf(stderr, "warning: could not remove test cgroup %s\n", dir);
+	h->cg[0] = 0; /* nothing left for a signal's cleanup */
 }
 
 const char *hx_path(struct hx *h, const char *rel)
