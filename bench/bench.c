@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * bench.c - what portgate costs a bind(), side by side with the floor (no
+ * program) and the bare hook (a program that only returns 1), in one run,
+ * interleaved round by round so that machine noise falls on every
+ * configuration alike. Not a test: no time limits; it reports.
+ *
+ * Configurations (each one a cgroup the measuring process moves into before
+ * it makes its sockets, since the socket's cgroup decides):
+ *   floor               no program anywhere above the cgroup
+ *   bare                a bind4/bind6 program returning 1
+ *   pg(size, depth)     portgate with a policy of size rules, the socket's
+ *                       cgroup depth levels below the one carrying its rule
+ * each for IPv4/IPv6, TCP/UDP, a privileged (protected, granted) and an
+ * unprivileged port; per bind() alone and per socket+bind+close.
+ *
+ * It runs in private mount and network namespaces, attaches only to cgroups
+ * it creates, and removes them at the end (the integration-test harness).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness.h"
+
+#define NBATCH 500     /* binds per sample */
+#define PRIV_LO 100    /* granted, protected ports PRIV_LO .. PRIV_LO+NBATCH-1 */
+#define UNPRIV_LO 20000
+#define MAXCFG 32
+
+static const int depths[] = { 1, 4, 8, 16 };
+static const int sizes[] = { 1, 1000, 10000, 100000 };
+#define NDEPTH (int)(sizeof(depths) / sizeof(depths[0]))
+#define NSIZE (int)(sizeof(sizes) / sizeof(sizes[0]))
+
+struct cfg {
+	char name[32];
+	char cg[64]; /* relative to the run's cgroup */
+	int size, depth;
+};
+
+/* Per configuration and variant (family x proto x port class x op): samples. */
+#define NVAR 16
+struct series {
+	double *v;
+	int n, cap;
+};
+
+static struct hx H;
+static struct cfg cfgs[MAXCFG];
+static int ncfg;
+static struct series data[MAXCFG][NVAR];
+static int rounds = 15;
+static const char *out_md;
+
+static const char *var_name(int v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %s %s", (v & 1) ? "v6" : "v4", (v & 2) ? "udp" : "tcp",
+		 (v & 4) ? "unpriv" : "priv", (v & 8) ? "sock+bind+close" : "bind");
+	return buf;
+}
+
+static void push(struct series *s, double x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = realloc(s->v, (size_t)s->cap * sizeof(*s->v));
+		if (!s->v)
+			abort();
+	}
+	s->v[s->n++] = x;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double quant(struct series *s, double q)
+{
+	double *c = malloc((size_t)s->n * sizeof(*c)), r;
+
+	if (!c || !s->n) {
+		free(c);
+		return 0;
+	}
+	memcpy(c, s->v, (size_t)s->n * sizeof(*c));
+	qsort(c, (size_t)s->n, sizeof(*c), cmpd);
+	r = c[(int)(q * (s->n - 1) + 0.5)];
+	free(c);
+	return r;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Move this process into cgroup rel (sockets made afterwards belong there). */
+static void enter(const char *rel)
+{
+	char path[PATH_MAX], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", H.cg2, hx_path(&H, rel));
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		die(path);
+	close(fd);
+}
+
+static int mksock(int v)
+{
+	int fam = (v & 1) ? AF_INET6 : AF_INET, type = (v & 2) ? SOCK_DGRAM : SOCK_STREAM, one = 1;
+	int s = socket(fam, type | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		die("socket");
+	if (fam == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		die("IPV6_V6ONLY");
+	return s;
+}
+
+static int do_bind(int s, int v, int port)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+
+	if (v & 1)
+		return bind(s, (struct sockaddr *)&a6, sizeof(a6));
+	return bind(s, (struct sockaddr *)&a4, sizeof(a4));
+}
+
+/* ns per operation for one batch of variant v in the current cgroup. */
+static double sample(int v)
+{
+	int base = (v & 4) ? UNPRIV_LO : PRIV_LO, socks[NBATCH], i;
+	double t0, t1;
+
+	if (v & 8) {
+		t0 = now_ns();
+		for (i = 0; i < NBATCH; i++) {
+			int s = mksock(v);
+
+			if (do_bind(s, v, base + i))
+				die("bind (socket+bind+close)");
+			close(s);
+		}
+		t1 = now_ns();
+		return (t1 - t0) / NBATCH;
+	}
+	for (i = 0; i < NBATCH; i++)
+		socks[i] = mksock(v);
+	t0 = now_ns();
+	for (i = 0; i < NBATCH; i++)
+		if (do_bind(socks[i], v, base + i))
+			die("bind");
+	t1 = now_ns();
+	for (i = 0; i < NBATCH; i++)
+		close(socks[i]);
+	return (t1 - t0) / NBATCH;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int bare_link[2] = { -1, -1 }, bare_prog[2] = { -1, -1 };
+
+static void attach_bare(const char *rel)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	enum bpf_attach_type t[2] = { BPF_CGROUP_INET4_BIND, BPF_CGROUP_INET6_BIND };
+	char dir[PATH_MAX];
+	int cg, i;
+
+	snprintf(dir, sizeof(dir), "%s%s", H.cg2, hx_path(&H, rel));
+	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0)
+		die(dir);
+	for (i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = t[i]);
+
+		bare_prog[i] = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, i ? "bare6" : "bare4",
+					     "GPL", insns, 2, &o);
+		if (bare_prog[i] < 0)
+			die("loading the bare program");
+		bare_link[i] = bpf_link_create(bare_prog[i], cg, t[i], NULL);
+		if (bare_link[i] < 0)
+			die("attaching the bare program");
+	}
+	close(cg);
+}
+
+/* A policy of n rules for the portgate instance under "s<size>". */
+static char *policy_text(int n, const char *top)
+{
+	size_t cap = (size_t)n * 80 + 4096, off = 0;
+	char *t = malloc(cap);
+	int i, cgs, per;
+
+	if (!t)
+		die("malloc");
+	off += (size_t)snprintf(t + off, cap - off,
+				"mode grant\ndefault deny\nprotect 1-1023\n"
+				"allow %s/d1 tcp,udp/%d-%d\n",
+				top, PRIV_LO, PRIV_LO + NBATCH - 1);
+	/* The rest fill the table: rules on sibling cgroups, per ports each. */
+	per = n >= 100000 ? 100 : 10;
+	cgs = n / per;
+	for (i = 0; i < cgs; i++) {
+		int k;
+
+		for (k = 0; k < per; k++)
+			off += (size_t)snprintf(t + off, cap - off, "allow %s/f%d tcp/%d\n", top, i,
+						1 + k);
+	}
+	return t;
+}
+
+static void add_cfg(const char *name, const char *cg, int size, int depth)
+{
+	struct cfg *c = &cfgs[ncfg++];
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->cg, sizeof(c->cg), "%s", cg);
+	c->size = size;
+	c->depth = depth;
+}
+
+static double apply_times[NSIZE][2]; /* [size][first, swap] ms */
+static unsigned long long mem_bytes[NSIZE], image_bytes[NSIZE];
+
+static double run_ms(const char *policy, const char *attach, const char *pin)
+{
+	double t0 = now_ns();
+	char *const argv[] = { (char *)H.portgate, "apply", (char *)policy, "--attach",
+			       (char *)attach,	   "--pin-dir", (char *)pin, NULL };
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execv(H.portgate, argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		die("portgate apply failed");
+	return (now_ns() - t0) / 1e6;
+}
+
+static unsigned long long json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static void setup(void)
+{
+	char rel[256], pin[PATH_MAX], name[32];
+	int s, d, k;
+
+	if (hx_setup(&H, "bench"))
+		exit(1);
+	hx_mkcg(&H, "floor");
+	hx_mkcg(&H, "bare");
+	attach_bare("bare");
+	add_cfg("floor", "floor", 0, 0);
+	add_cfg("bare hook", "bare", 0, 0);
+	for (s = 0; s < NSIZE; s++) {
+		char top[PATH_MAX], *text, alt[PATH_MAX];
+		const char *pol;
+		int rep, n;
+
+		snprintf(rel, sizeof(rel), "s%d", sizes[s]);
+		/* d1 carries the rule; d1/x2/.../xD is depth D */
+		snprintf(rel, sizeof(rel), "s%d/d1", sizes[s]);
+		for (d = 2; d <= depths[NDEPTH - 1]; d++)
+			snprintf(rel + strlen(rel), sizeof(rel) - strlen(rel), "/x%d", d);
+		if (hx_mkcg(&H, rel))
+			die("mkdir depth chain");
+		n = sizes[s] >= 100000 ? 100 : 10;
+		for (k = 0; k < sizes[s] / n; k++) {
+			snprintf(rel, sizeof(rel), "s%d/f%d", sizes[s], k);
+			if (hx_mkcg(&H, rel))
+				die("mkdir filler");
+		}
+		snprintf(top, sizeof(top), "%s/s%d", H.cg, sizes[s]);
+		text = policy_text(sizes[s], top);
+		pol = hx_policy(&H, "bench.conf", text);
+		snprintf(alt, sizeof(alt), "%s/alt.conf", H.tmp);
+		free(text);
+		snprintf(pin, sizeof(pin), "%s/pg%d", H.bpffs, sizes[s]);
+		/* first apply (probe, load, attach); then swaps between two policies */
+		apply_times[s][0] = run_ms(pol, top, pin);
+		{
+			FILE *f = fopen(alt, "w");
+			FILE *g = fopen(pol, "r");
+			char line[512];
+
+			if (!f || !g)
+				die("policy copy");
+			while (fgets(line, sizeof(line), g))
+				fputs(line, f);
+			fputs("# the same policy, another hash\n", f);
+			fclose(f);
+			fclose(g);
+		}
+		{
+			struct series sw = { 0 };
+
+			for (rep = 0; rep < 5; rep++)
+				push(&sw, run_ms(rep & 1 ? pol : alt, top, pin));
+			apply_times[s][1] = quant(&sw, 0.5);
+			free(sw.v);
+		}
+		{
+			char *const argv[] = { (char *)H.portgate, "status", "--json", "--pin-dir",
+					       pin, NULL };
+			int fds[2], st;
+			char *buf = NULL;
+			size_t cap = 0, off = 0;
+			ssize_t r;
+			pid_t pid;
+
+			if (pipe(fds))
+				die("pipe");
+			pid = fork();
+			if (!pid) {
+				dup2(fds[1], 1);
+				execv(H.portgate, argv);
+				_exit(127);
+			}
+			close(fds[1]);
+			/* status --json of 100k rules is megabytes: read it all */
+			do {
+				if (off + 65536 > cap && !(buf = realloc(buf, cap = cap * 2 + 65536)))
+					die("realloc");
+				r = read(fds[0], buf + off, cap - off - 1);
+				off += r > 0 ? (size_t)r : 0;
+			} while (r > 0);
+			buf[off] = 0;
+			close(fds[0]);
+			waitpid(pid, &st, 0);
+			mem_bytes[s] = json_num(buf, "map_memory_bytes");
+			image_bytes[s] = json_num(buf, "image_bytes");
+			free(buf);
+		}
+		for (d = 0; d < NDEPTH; d++) {
+			int i;
+
+			snprintf(rel, sizeof(rel), "s%d/d1", sizes[s]);
+			for (i = 2; i <= depths[d]; i++)
+				snprintf(rel + strlen(rel), sizeof(rel) - strlen(rel), "/x%d", i);
+			snprintf(name, sizeof(name), "pg %dr d%d", sizes[s], depths[d]);
+			add_cfg(name, rel, sizes[s], depths[d]);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------- main */
+
+struct progstat {
+	unsigned long long ns, cnt;
+};
+
+static void prog_stats(int fd, struct progstat *ps)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ps->ns = info.run_time_ns;
+		ps->cnt = info.run_cnt;
+	}
+}
+
+static int pg_prog_fd(int size, const char *which)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/pg%d/%s", H.bpffs, size, which);
+	return bpf_obj_get(p);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = { { "rounds", required_argument, NULL, 'r' },
+					     { "markdown", required_argument, NULL, 'm' },
+					     { NULL, 0, NULL, 0 } };
+	double target_priv = 60, target_unpriv = 10;
+	int ch, r, c, v, fails = 0, statfd;
+	struct progstat before[2][1 + NSIZE] = { 0 }, after[2][1 + NSIZE] = { 0 };
+	struct utsname u;
+	char vn[64];
+	FILE *md = NULL;
+
+	while ((ch = getopt_long(argc, argv, "r:m:", lo, NULL)) != -1) {
+		if (ch == 'r')
+			rounds = atoi(optarg);
+		else if (ch == 'm')
+			out_md = optarg;
+		else
+			return 2;
+	}
+	if (rounds < 3)
+		rounds = 3;
+	if (hx_init(&H))
+		return 1;
+	setup();
+
+	/* Rounds: every configuration and variant once per round, in turn. */
+	for (r = 0; r < rounds + 1; r++) {
+		for (c = 0; c < ncfg; c++) {
+			enter(cfgs[c].cg);
+			for (v = 0; v < NVAR; v++) {
+				double x = sample(v);
+
+				if (r) /* round 0 warms caches up */
+					push(&data[c][v], x);
+			}
+		}
+		fprintf(stderr, "\rbench: round %d/%d", r, rounds);
+	}
+	fprintf(stderr, "\n");
+
+	/* The programs' own run time: a separate pass with BPF stats on (an fd,
+	 * not the sysctl: it switches itself off when closed). */
+	statfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (statfd >= 0) {
+		int i, fds[2][1 + NSIZE];
+
+		for (i = 0; i < 2; i++) {
+			fds[i][0] = bare_prog[i];
+			for (c = 0; c < NSIZE; c++)
+				fds[i][1 + c] = pg_prog_fd(sizes[c], i ? "prog_bind6" : "prog_bind4");
+			for (c = 0; c < 1 + NSIZE; c++)
+				prog_stats(fds[i][c], &before[i][c]);
+		}
+		for (r = 0; r < 3; r++)
+			for (c = 1; c < ncfg; c++) {
+				enter(cfgs[c].cg);
+				for (v = 0; v < 8; v++)
+					sample(v);
+			}
+		for (i = 0; i < 2; i++)
+			for (c = 0; c < 1 + NSIZE; c++) {
+				prog_stats(fds[i][c], &after[i][c]);
+				if (c)
+					close(fds[i][c]);
+			}
+		close(statfd);
+	}
+	enter("");
+
+	uname(&u);
+	if (out_md)
+		md = fopen(out_md, "w");
+	{
+		FILE *outs[2] = { stdout, md };
+		int o;
+
+		for (o = 0; o < 2; o++) {
+			FILE *f = outs[o];
+
+			if (!f)
+				continue;
+			fprintf(f, "# portgate bench\n\n");
+			fprintf(f, "Machine: %s %s, %ld CPUs online; run as root in private "
+				   "namespaces.\n",
+				u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+			fprintf(f, "Command: `make bench` (build/bench/bench --rounds %d); %d binds "
+				   "per sample, medians of %d interleaved rounds.\n\n",
+				rounds, NBATCH, rounds);
+		}
+	}
+	/* Tables: per variant, every configuration. */
+	for (v = 0; v < NVAR; v++) {
+		double floor_m = quant(&data[0][v], 0.5), bare_m = quant(&data[1][v], 0.5);
+		FILE *outs[2] = { stdout, md };
+		int o;
+
+		var_name(v, vn, sizeof(vn));
+		for (o = 0; o < 2; o++) {
+			FILE *f = outs[o];
+
+			if (!f)
+				continue;
+			fprintf(f, "\n## %s\n\n", vn);
+			fprintf(f, "| configuration | median ns | p25-p75 ns | over bare hook ns | "
+				   "ratio to floor |\n|---|---:|---:|---:|---:|\n");
+			for (c = 0; c < ncfg; c++) {
+				double m = quant(&data[c][v], 0.5);
+
+				fprintf(f, "| %s | %.0f | %.0f-%.0f | %s%.0f | %.3f |\n",
+					cfgs[c].name, m, quant(&data[c][v], 0.25),
+					quant(&data[c][v], 0.75), c < 2 ? "" : (m >= bare_m ? "+" : ""),
+					c < 2 ? (c ? bare_m - floor_m : 0) : m - bare_m, m / floor_m);
+			}
+		}
+	}
+
+	/* Targets, as differences in the same run. */
+	{
+		FILE *outs[2] = { stdout, md };
+		double worst_priv = -1e9, worst_unpriv = -1e9, noise = 0;
+		int o;
+
+		for (v = 0; v < 8; v++) { /* bind() alone */
+			double bare_m = quant(&data[1][v], 0.5);
+			double n = (quant(&data[1][v], 0.75) - quant(&data[1][v], 0.25)) / 2;
+
+			if (n > noise)
+				noise = n;
+			for (c = 2; c < ncfg; c++) {
+				double d = quant(&data[c][v], 0.5) - bare_m;
+
+				if (v & 4) {
+					if (d > worst_unpriv)
+						worst_unpriv = d;
+				} else if (d > worst_priv) {
+					worst_priv = d;
+				}
+			}
+		}
+		for (o = 0; o < 2; o++) {
+			FILE *f = outs[o];
+
+			if (!f)
+				continue;
+			fprintf(f, "\n## Targets\n\n");
+			fprintf(f, "Noise: half the widest p25-p75 spread of the bare hook: %.0f ns.\n\n",
+				noise);
+			fprintf(f, "| target | worst measured | verdict |\n|---|---:|---|\n");
+			fprintf(f, "| privileged bind: <= %.0f ns over the bare hook, depth <= 16, "
+				   "size <= 100k | %+.0f ns | %s |\n",
+				target_priv, worst_priv,
+				worst_priv <= target_priv ? "met"
+				: worst_priv <= target_priv + noise ? "within noise"
+								    : "MISSED");
+			fprintf(f, "| unprivileged bind: <= %.0f ns over the bare hook | %+.0f ns | "
+				   "%s |\n",
+				target_unpriv, worst_unpriv,
+				worst_unpriv <= target_unpriv ? "met"
+				: worst_unpriv <= target_unpriv + noise ? "within noise"
+									: "MISSED");
+			fprintf(f, "| apply of 10k rules < 100 ms | first %.1f ms, swap %.1f ms | %s "
+				   "|\n",
+				apply_times[2][0], apply_times[2][1],
+				apply_times[2][1] < 100 ? "met" : "MISSED");
+			fprintf(f, "\n## apply and memory\n\n| rules | first apply ms | swap ms | "
+				   "pinned maps bytes | image bytes | image bytes/rule |\n"
+				   "|---:|---:|---:|---:|---:|---:|\n");
+			for (c = 0; c < NSIZE; c++)
+				fprintf(f, "| %d | %.1f | %.1f | %llu | %llu | %.1f |\n", sizes[c],
+					apply_times[c][0], apply_times[c][1], mem_bytes[c],
+					image_bytes[c], (double)image_bytes[c] / sizes[c]);
+			if (statfd >= 0) {
+				fprintf(f, "\n## Program run time (BPF_ENABLE_STATS)\n\n"
+					   "| program | runs | ns per run |\n|---|---:|---:|\n");
+				for (c = 0; c < 1 + NSIZE; c++) {
+					int i;
+
+					for (i = 0; i < 2; i++) {
+						unsigned long long dn = after[i][c].ns - before[i][c].ns;
+						unsigned long long dc = after[i][c].cnt - before[i][c].cnt;
+						char label[48];
+
+						if (c)
+							snprintf(label, sizeof(label), "portgate %dr %s",
+								 sizes[c - 1], i ? "bind6" : "bind4");
+						else
+							snprintf(label, sizeof(label), "bare %s",
+								 i ? "bind6" : "bind4");
+						fprintf(f, "| %s | %llu | %.0f |\n", label, dc,
+							dc ? (double)dn / dc : 0);
+					}
+				}
+			}
+		}
+		if (worst_priv > target_priv + noise || worst_unpriv > target_unpriv + noise)
+			fails = 1;
+	}
+	if (md)
+		fclose(md);
+	for (c = 0; c < 2; c++) {
+		close(bare_link[c]);
+		close(bare_prog[c]);
+	}
+	for (c = 0; c < NSIZE; c++) {
+		char pin[PATH_MAX];
+
+		snprintf(pin, sizeof(pin), "%s/pg%d", H.bpffs, sizes[c]);
+		if (hx_run(&H, "stop", "--pin-dir", pin, NULL))
+			fprintf(stderr, "bench: portgate stop --pin-dir %s failed:\n%s", pin, H.out);
+	}
+	hx_teardown(&H);
+	hx_fini(&H);
+	return getenv("BENCH_CHECK") && fails ? 1 : 0;
+}
