@@ -35,15 +35,15 @@
 
 #include "harness.h"
 
-#define NBATCH 500     /* binds per sample */
-#define PRIV_LO 100    /* granted, protected ports PRIV_LO .. PRIV_LO+NBATCH-1 */
+#define NBATCH	  500 /* binds per sample */
+#define PRIV_LO	  100 /* granted, protected ports PRIV_LO .. PRIV_LO+NBATCH-1 */
 #define UNPRIV_LO 20000
-#define MAXCFG 32
+#define MAXCFG	  32
 
 static const int depths[] = { 1, 4, 8, 16 };
 static const int sizes[] = { 1, 1000, 10000, 100000 };
 #define NDEPTH (int)(sizeof(depths) / sizeof(depths[0]))
-#define NSIZE (int)(sizeof(sizes) / sizeof(sizes[0]))
+static int NSIZE = (int)(sizeof(sizes) / sizeof(sizes[0])); /* --sizes N: the first N */
 
 struct cfg {
 	char name[32];
@@ -253,14 +253,14 @@ static void add_cfg(const char *name, const char *cg, int size, int depth)
 	c->depth = depth;
 }
 
-static double apply_times[NSIZE][2]; /* [size][first, swap] ms */
-static unsigned long long mem_bytes[NSIZE], image_bytes[NSIZE];
+static double apply_times[4][2]; /* [size][first, swap] ms */
+static unsigned long long mem_bytes[4], image_bytes[4];
 
 static double run_ms(const char *policy, const char *attach, const char *pin)
 {
 	double t0 = now_ns();
-	char *const argv[] = { (char *)H.portgate, "apply", (char *)policy, "--attach",
-			       (char *)attach,	   "--pin-dir", (char *)pin, NULL };
+	char *const argv[] = { (char *)H.portgate, "apply",	(char *)policy, "--attach",
+			       (char *)attach,	   "--pin-dir", (char *)pin,	NULL };
 	pid_t pid = fork();
 	int st;
 
@@ -349,8 +349,8 @@ static void setup(void)
 			free(sw.v);
 		}
 		{
-			char *const argv[] = { (char *)H.portgate, "status", "--json", "--pin-dir",
-					       pin, NULL };
+			char *const argv[] = { (char *)H.portgate, "status", "--json",
+					       "--pin-dir",	   pin,	     NULL };
 			int fds[2], st;
 			char *buf = NULL;
 			size_t cap = 0, off = 0;
@@ -368,7 +368,8 @@ static void setup(void)
 			close(fds[1]);
 			/* status --json of 100k rules is megabytes: read it all */
 			do {
-				if (off + 65536 > cap && !(buf = realloc(buf, cap = cap * 2 + 65536)))
+				if (off + 65536 > cap &&
+				    !(buf = realloc(buf, cap = cap * 2 + 65536)))
 					die("realloc");
 				r = read(fds[0], buf + off, cap - off - 1);
 				off += r > 0 ? (size_t)r : 0;
@@ -420,25 +421,32 @@ static int pg_prog_fd(int size, const char *which)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "rounds", required_argument, NULL, 'r' },
-					     { "markdown", required_argument, NULL, 'm' },
-					     { NULL, 0, NULL, 0 } };
+					    { "stat-rounds", required_argument, NULL, 's' },
+					    { "sizes", required_argument, NULL, 'n' },
+					    { "markdown", required_argument, NULL, 'm' },
+					    { NULL, 0, NULL, 0 } };
 	double target_priv = 60, target_unpriv = 10;
 	int ch, r, c, v, fails = 0, statfd;
-	struct progstat before[2][1 + NSIZE] = { 0 }, after[2][1 + NSIZE] = { 0 };
+	static struct progstat prun[MAXCFG][2];
+	int stat_rounds = 5;
 	struct utsname u;
 	char vn[64];
 	FILE *md = NULL;
 
-	while ((ch = getopt_long(argc, argv, "r:m:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:s:n:m:", lo, NULL)) != -1) {
 		if (ch == 'r')
 			rounds = atoi(optarg);
+		else if (ch == 'n')
+			NSIZE = atoi(optarg) < 1 ? 1 : atoi(optarg) > 4 ? 4 : atoi(optarg);
+		else if (ch == 's')
+			stat_rounds = atoi(optarg);
 		else if (ch == 'm')
 			out_md = optarg;
 		else
 			return 2;
 	}
-	if (rounds < 3)
-		rounds = 3;
+	if (rounds < 1)
+		rounds = 1;
 	if (hx_init(&H))
 		return 1;
 	setup();
@@ -458,30 +466,30 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "\n");
 
-	/* The programs' own run time: a separate pass with BPF stats on (an fd,
-	 * not the sysctl: it switches itself off when closed). */
+	/* The programs' own run time, per configuration, for privileged and
+	 * unprivileged binds: a separate pass with BPF stats on (an fd, not the
+	 * sysctl: it switches itself off when closed), interleaved too. */
 	statfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (statfd >= 0) {
-		int i, fds[2][1 + NSIZE];
-
-		for (i = 0; i < 2; i++) {
-			fds[i][0] = bare_prog[i];
-			for (c = 0; c < NSIZE; c++)
-				fds[i][1 + c] = pg_prog_fd(sizes[c], i ? "prog_bind6" : "prog_bind4");
-			for (c = 0; c < 1 + NSIZE; c++)
-				prog_stats(fds[i][c], &before[i][c]);
-		}
-		for (r = 0; r < 3; r++)
+		for (r = 0; r < stat_rounds; r++)
 			for (c = 1; c < ncfg; c++) {
+				int fd =
+				    c == 1 ? bare_prog[0] : pg_prog_fd(cfgs[c].size, "prog_bind4");
+				int k;
+
 				enter(cfgs[c].cg);
-				for (v = 0; v < 8; v++)
-					sample(v);
-			}
-		for (i = 0; i < 2; i++)
-			for (c = 0; c < 1 + NSIZE; c++) {
-				prog_stats(fds[i][c], &after[i][c]);
-				if (c)
-					close(fds[i][c]);
+				for (k = 0; k < 2; k++) { /* 0 privileged, 1 unprivileged */
+					struct progstat b = { 0 }, a = { 0 };
+
+					prog_stats(fd, &b);
+					sample(k ? 4 : 0);
+					sample(k ? 6 : 2);
+					prog_stats(fd, &a);
+					prun[c][k].ns += a.ns - b.ns;
+					prun[c][k].cnt += a.cnt - b.cnt;
+				}
+				if (c > 1)
+					close(fd);
 			}
 		close(statfd);
 	}
@@ -500,11 +508,13 @@ int main(int argc, char **argv)
 			if (!f)
 				continue;
 			fprintf(f, "# portgate bench\n\n");
-			fprintf(f, "Machine: %s %s, %ld CPUs online; run as root in private "
-				   "namespaces.\n",
+			fprintf(f,
+				"Machine: %s %s, %ld CPUs online; run as root in private "
+				"namespaces.\n",
 				u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
-			fprintf(f, "Command: `make bench` (build/bench/bench --rounds %d); %d binds "
-				   "per sample, medians of %d interleaved rounds.\n\n",
+			fprintf(f,
+				"Command: `make bench` (build/bench/bench --rounds %d); %d binds "
+				"per sample, medians of %d interleaved rounds.\n\n",
 				rounds, NBATCH, rounds);
 		}
 	}
@@ -526,10 +536,11 @@ int main(int argc, char **argv)
 			for (c = 0; c < ncfg; c++) {
 				double m = quant(&data[c][v], 0.5);
 
-				fprintf(f, "| %s | %.0f | %.0f-%.0f | %s%.0f | %.3f |\n",
-					cfgs[c].name, m, quant(&data[c][v], 0.25),
-					quant(&data[c][v], 0.75), c < 2 ? "" : (m >= bare_m ? "+" : ""),
-					c < 2 ? (c ? bare_m - floor_m : 0) : m - bare_m, m / floor_m);
+				fprintf(
+				    f, "| %s | %.0f | %.0f-%.0f | %s%.0f | %.3f |\n", cfgs[c].name,
+				    m, quant(&data[c][v], 0.25), quant(&data[c][v], 0.75),
+				    c < 2 ? "" : (m >= bare_m ? "+" : ""),
+				    c < 2 ? (c ? bare_m - floor_m : 0) : m - bare_m, m / floor_m);
 			}
 		}
 	}
@@ -563,23 +574,28 @@ int main(int argc, char **argv)
 			if (!f)
 				continue;
 			fprintf(f, "\n## Targets\n\n");
-			fprintf(f, "Noise: half the widest p25-p75 spread of the bare hook: %.0f ns.\n\n",
-				noise);
+			fprintf(
+			    f,
+			    "Noise: half the widest p25-p75 spread of the bare hook: %.0f ns.\n\n",
+			    noise);
 			fprintf(f, "| target | worst measured | verdict |\n|---|---:|---|\n");
-			fprintf(f, "| privileged bind: <= %.0f ns over the bare hook, depth <= 16, "
-				   "size <= 100k | %+.0f ns | %s |\n",
+			fprintf(f,
+				"| privileged bind: <= %.0f ns over the bare hook, depth <= 16, "
+				"size <= 100k | %+.0f ns | %s |\n",
 				target_priv, worst_priv,
-				worst_priv <= target_priv ? "met"
+				worst_priv <= target_priv	    ? "met"
 				: worst_priv <= target_priv + noise ? "within noise"
 								    : "MISSED");
-			fprintf(f, "| unprivileged bind: <= %.0f ns over the bare hook | %+.0f ns | "
-				   "%s |\n",
+			fprintf(f,
+				"| unprivileged bind: <= %.0f ns over the bare hook | %+.0f ns | "
+				"%s |\n",
 				target_unpriv, worst_unpriv,
-				worst_unpriv <= target_unpriv ? "met"
+				worst_unpriv <= target_unpriv		? "met"
 				: worst_unpriv <= target_unpriv + noise ? "within noise"
 									: "MISSED");
-			fprintf(f, "| apply of 10k rules < 100 ms | first %.1f ms, swap %.1f ms | %s "
-				   "|\n",
+			fprintf(f,
+				"| apply of 10k rules < 100 ms | first %.1f ms, swap %.1f ms | %s "
+				"|\n",
 				apply_times[2][0], apply_times[2][1],
 				apply_times[2][1] < 100 ? "met" : "MISSED");
 			fprintf(f, "\n## apply and memory\n\n| rules | first apply ms | swap ms | "
@@ -590,25 +606,27 @@ int main(int argc, char **argv)
 					apply_times[c][0], apply_times[c][1], mem_bytes[c],
 					image_bytes[c], (double)image_bytes[c] / sizes[c]);
 			if (statfd >= 0) {
-				fprintf(f, "\n## Program run time (BPF_ENABLE_STATS)\n\n"
-					   "| program | runs | ns per run |\n|---|---:|---:|\n");
-				for (c = 0; c < 1 + NSIZE; c++) {
-					int i;
+				fprintf(f,
+					"\n## Program run time (BPF_ENABLE_STATS, bind4, TCP and "
+					"UDP)\n\n| configuration | privileged ns per run | over "
+					"bare | unprivileged ns per run | over bare |\n"
+					"|---|---:|---:|---:|---:|\n");
+				for (c = 1; c < ncfg; c++) {
+					double pr = prun[c][0].cnt
+							? (double)prun[c][0].ns / prun[c][0].cnt
+							: 0;
+					double ur = prun[c][1].cnt
+							? (double)prun[c][1].ns / prun[c][1].cnt
+							: 0;
+					double bp = prun[1][0].cnt
+							? (double)prun[1][0].ns / prun[1][0].cnt
+							: 0;
+					double bu = prun[1][1].cnt
+							? (double)prun[1][1].ns / prun[1][1].cnt
+							: 0;
 
-					for (i = 0; i < 2; i++) {
-						unsigned long long dn = after[i][c].ns - before[i][c].ns;
-						unsigned long long dc = after[i][c].cnt - before[i][c].cnt;
-						char label[48];
-
-						if (c)
-							snprintf(label, sizeof(label), "portgate %dr %s",
-								 sizes[c - 1], i ? "bind6" : "bind4");
-						else
-							snprintf(label, sizeof(label), "bare %s",
-								 i ? "bind6" : "bind4");
-						fprintf(f, "| %s | %llu | %.0f |\n", label, dc,
-							dc ? (double)dn / dc : 0);
-					}
+					fprintf(f, "| %s | %.1f | %+.1f | %.1f | %+.1f |\n",
+						cfgs[c].name, pr, pr - bp, ur, ur - bu);
 				}
 			}
 		}
@@ -626,7 +644,8 @@ int main(int argc, char **argv)
 
 		snprintf(pin, sizeof(pin), "%s/pg%d", H.bpffs, sizes[c]);
 		if (hx_run(&H, "stop", "--pin-dir", pin, NULL))
-			fprintf(stderr, "bench: portgate stop --pin-dir %s failed:\n%s", pin, H.out);
+			fprintf(stderr, "bench: portgate stop --pin-dir %s failed:\n%s", pin,
+				H.out);
 	}
 	hx_teardown(&H);
 	hx_fini(&H);

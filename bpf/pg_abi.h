@@ -19,17 +19,17 @@
  *   bkt_off..            nbkt cuckoo buckets of 4 struct pg_ent
  *   meta_off..           opaque bytes for userspace (status, explain)
  *
- * Which cgroups carry rules is kept outside the image, in the hash map
- * pg_nodes: cgroup id -> node id, with one value per image slot (0 or 1) so
- * that the next image can be prepared while the current one enforces.
+ * Which cgroups carry rules is kept outside the image, in pg_nodes, cgroup
+ * local storage: cgroup -> node id, with one value per image slot (0 or 1)
+ * so that the next image can be prepared while the current one enforces.
  *
  * How a bind is decided
  * ---------------------
  * Port 0, or a port outside the protect set: return 1 (the kernel decides).
  * Otherwise walk the socket's cgroup and its ancestors, nearest first, but
  * only at the levels set in hdr.levels (levels where some cgroup carries
- * rules). At each such level, look the ancestor's id up in pg_nodes; if it
- * is a node, look (node, protocol class, port) up in the cuckoo table. The
+ * rules). At each such level, look the ancestor up in pg_nodes; if it is a
+ * node, look (node, protocol class, port) up in the cuckoo table. The
  * first entry found decides:
  *
  *   - PG_EF_UNCOND: the entry's action (ALLOW or DENY) with rule = ref.
@@ -174,9 +174,31 @@ union pg_block {
 	__u8 bytes[64];
 };
 
-/* pg_nodes: key __u64 cgroup id, value: */
+/*
+ * pg_nodes: cgroup local storage (BPF_MAP_TYPE_CGRP_STORAGE, Linux 6.2): the
+ * node a cgroup is in each image slot. A slot counts only while its gen is
+ * the gen of the image reading it, so a value left by an apply that died
+ * before its swap, or by an older image, can never match; and the kernel
+ * frees a cgroup's entry with the cgroup.
+ */
+#define PG_CHAIN      6 /* nodes cached per socket cgroup; more: always walk */
+#define PG_CHAIN_LONG 0xffffffffu
+
+/* A chain entry: node | low 32 bits of the image generation << 32. node 0
+ * ends the chain; PG_CHAIN_LONG: longer than the cache, walk every time. */
+#define PG_CHAIN_ENT(node, gen) ((__u64)(node) | ((__u64)(__u32)(gen) << 32))
+
 struct pg_node_val {
-	__u32 node[2]; /* node id in the image of slot 0 / slot 1, 0: none */
+	__u32 node[2]; /* node id in the image of slot 0 / slot 1 */
+	__u64 gen[2];  /* ... valid for the image of this generation only */
+	/*
+	 * Written by the bind hooks, for this cgroup as a socket's cgroup: its
+	 * nearest cgroups that are nodes (itself included), nearest first, so
+	 * that a bind costs a lookup per rule-bearing ancestor, not a climb
+	 * through every level. Each entry is one aligned 8-byte store checked
+	 * on its own gen: a reader racing a writer sees old (ignored) or new.
+	 */
+	__u64 chain[PG_CHAIN];
 };
 
 /*

@@ -61,11 +61,15 @@ struct {
 	__array(values, struct pg_cnts);
 } pg_cnt SEC(".maps");
 
+#ifndef BPF_MAP_TYPE_CGRP_STORAGE
+#define BPF_MAP_TYPE_CGRP_STORAGE 32 /* Linux 6.2; newer than Debian 12's headers */
+#endif
+
+/* cgroup -> node, per image slot: see struct pg_node_val. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, PG_MAX_NODES);
-	__type(key, __u64);
+	__type(key, int);
 	__type(value, struct pg_node_val);
 } pg_nodes SEC(".maps");
 
@@ -106,25 +110,28 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
+/*
+ * One counter per bind: the deciding rule's, or the verdict's when no rule
+ * decided (a rule's verdict follows from its action). A CPU only writes its
+ * own row, so a plain increment does; status sums the rows.
+ */
 static __always_inline void pg_count(const struct pg_hdr *h, int verdict, __u32 rule)
 {
-	__u32 slot = h ? (h->slot & 1) : 0, row, idx;
+	__u32 slot = h ? (h->slot & 1) : 0, idx;
 	void *cnt = bpf_map_lookup_elem(&pg_cnt, &slot);
 	__u64 *c;
 
 	if (!cnt)
 		return;
-	row = h ? bpf_get_smp_processor_id() * h->cnt_stride : 0;
-	idx = row + (__u32)verdict;
+	idx = (__u32)verdict;
+	if (h) {
+		if (rule < h->nrules)
+			idx = PG_CNT_RULE0 + rule;
+		idx += bpf_get_smp_processor_id() * h->cnt_stride;
+	}
 	c = bpf_map_lookup_elem(cnt, &idx);
 	if (c)
-		__sync_fetch_and_add(c, 1);
-	if (rule == ~0u || !h || rule >= h->nrules)
-		return;
-	idx = row + PG_CNT_RULE0 + rule;
-	c = bpf_map_lookup_elem(cnt, &idx);
-	if (c)
-		__sync_fetch_and_add(c, 1);
+		*c += 1;
 }
 
 static __always_inline struct cgroup *pg_parent(struct cgroup *cg)
@@ -135,21 +142,20 @@ static __always_inline struct cgroup *pg_parent(struct cgroup *cg)
 }
 
 /*
- * The walk: the socket's cgroup and its ancestors, nearest first, visiting
- * only the levels set in hdr.levels (levels where some cgroup carries
- * rules). One bpf_loop() step per such level: the verifier checks the step
- * once, and the cost follows the number of rule-bearing levels at or above
- * the socket's cgroup; climbing between them costs two loads per level.
+ * The walk, on a cache miss: the socket's cgroup and its ancestors, nearest
+ * first, stopping only at the levels set in hdr.levels (levels where some
+ * cgroup carries rules), to collect the nodes among them. One bpf_loop()
+ * step per such level: the verifier checks the step once; climbing between
+ * them costs two loads per level. The chain it finds is cached in the
+ * socket cgroup's pg_nodes entry, so later binds there skip the walk.
  */
 struct pg_walk {
-	struct pg_req rq;
-	void *tab;
 	const struct pg_hdr *h;
-	struct cgroup *cg;	  /* at level lvl */
-	const struct pg_ent *ent; /* result: the deciding entry */
-	__u64 mask;		  /* rule-bearing levels not yet visited */
+	struct cgroup *cg; /* at level lvl */
+	__u64 mask;	   /* rule-bearing levels not yet visited */
 	__u32 lvl;
-	__u32 slot;
+	__u32 n;		      /* nodes found */
+	__u32 node[PG_MAX_LEVEL + 1]; /* nearest first */
 };
 
 /*
@@ -176,8 +182,7 @@ static long pg_walk_step(__u32 i, void *arg)
 	struct pg_walk *w = arg;
 	struct cgroup *cg = w->cg;
 	struct pg_node_val *nv;
-	__u32 target, lvl = w->lvl, k;
-	__u64 id;
+	__u32 target, lvl = w->lvl, k, slot = w->h->slot & 1;
 
 	if (!w->mask || !cg)
 		return 1;
@@ -195,31 +200,77 @@ static long pg_walk_step(__u32 i, void *arg)
 	if (lvl > target)
 		return 0; /* a deep cgroup: go on climbing in the next step */
 	w->mask &= ~(1ULL << target);
-	id = cg->kn->id;
-	nv = bpf_map_lookup_elem(&pg_nodes, &id);
-	if (!nv)
-		return 0;
-	w->ent = pg_find(w->tab, w->h, nv->node[w->slot & 1], &w->rq);
-	return w->ent ? 1 : 0;
+	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
+	if (nv && nv->gen[slot] == w->h->gen && nv->node[slot] && w->n <= PG_MAX_LEVEL)
+		w->node[w->n++ & PG_MAX_LEVEL] = nv->node[slot];
+	return 0;
 }
 
-static __always_inline const struct pg_ent *pg_walk(struct pg_walk *w, struct cgroup *cg)
+/*
+ * w->node[0..w->n): the nodes among the socket's cgroup and its ancestors,
+ * nearest first; from the cache when it holds this image's chain, else by
+ * the walk, whose result is then cached (a chain longer than the cache is
+ * marked so, and walked every time).
+ */
+static __always_inline void pg_chain(struct pg_walk *w, struct cgroup *cg)
 {
-	__u32 lvl;
+	const struct pg_hdr *h = w->h;
+	struct pg_node_val *nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
+	__u32 gen = (__u32)h->gen, lvl, i;
 
-	if (!cg)
-		return 0;
+	w->n = 0;
+	if (nv) {
+		for (i = 0; i < PG_CHAIN; i++) {
+			__u64 c = *(volatile __u64 *)&nv->chain[i]; /* one load */
+			__u32 node = (__u32)c;
+
+			if ((__u32)(c >> 32) != gen || node == PG_CHAIN_LONG)
+				break;
+			if (!node)
+				return;
+			w->node[i] = node;
+			w->n = i + 1;
+		}
+	}
 	lvl = cg->level;
-	w->mask = w->h->levels;
+	w->mask = h->levels;
 	if (lvl < PG_MAX_LEVEL)
 		w->mask &= (2ULL << lvl) - 1;
 	w->cg = cg;
 	w->lvl = lvl;
-	w->slot = w->h->slot;
-	w->ent = 0;
-	/* 64 levels and up to 64 levels of climbing per step: any real depth. */
+	w->n = 0;
 	bpf_loop(1 << 16, pg_walk_step, w, 0);
-	return w->ent;
+	if (!nv)
+		nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!nv)
+		return; /* no memory for the cache: correct, only slower */
+	for (i = 0; i < PG_CHAIN; i++) {
+		__u32 node = 0;
+
+		if (i < w->n)
+			node = i == PG_CHAIN - 1 ? PG_CHAIN_LONG : w->node[i];
+		*(volatile __u64 *)&nv->chain[i] = PG_CHAIN_ENT(node, gen); /* one store */
+		if (!node || node == PG_CHAIN_LONG)
+			break;
+	}
+}
+
+/* The entry of the nearest node with a rule for this protocol and port. */
+static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct pg_walk *w,
+						       const struct pg_req *rq)
+{
+	__u32 i;
+
+	for (i = 0; i <= PG_MAX_LEVEL; i++) {
+		const struct pg_ent *e;
+
+		if (i >= w->n)
+			break;
+		e = pg_find(tab, w->h, w->node[i & PG_MAX_LEVEL], rq);
+		if (e)
+			return e;
+	}
+	return 0;
 }
 
 static __always_inline int pg_ret(const struct pg_hdr *h, int v)
@@ -232,19 +283,41 @@ static __always_inline int pg_ret(const struct pg_hdr *h, int v)
 	return r;
 }
 
+/* The binding task's ids and the address, for user=, group=, addr= and exempt root. */
+static __always_inline void pg_who(struct bpf_sock_addr *ctx, struct pg_req *rq, int v6)
+{
+	__u64 ugid = bpf_get_current_uid_gid();
+
+	rq->uid = (__u32)ugid;
+	rq->gid = (__u32)(ugid >> 32);
+	if (v6) {
+		rq->addr[0] = ctx->user_ip6[0];
+		rq->addr[1] = ctx->user_ip6[1];
+		rq->addr[2] = ctx->user_ip6[2];
+		rq->addr[3] = ctx->user_ip6[3];
+		/* :: and ::ffff:0.0.0.0 are both the wildcard */
+		rq->wild = !rq->addr[0] && !rq->addr[1] &&
+			   (!rq->addr[2] || rq->addr[2] == bpf_htonl(0xffff)) && !rq->addr[3];
+	} else {
+		/* also AF_UNSPEC + INADDR_ANY on an AF_INET socket: user_family 0 */
+		rq->addr[2] = bpf_htonl(0xffff);
+		rq->addr[3] = ctx->user_ip4;
+		rq->wild = !rq->addr[3];
+	}
+}
+
 static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 {
 	struct bpf_sock_addr_kern *kctx;
 	const union pg_block *hb;
 	const struct pg_hdr *h;
 	const struct pg_ent *e;
-	struct pg_walk w = {};
-	struct pg_req *rq = &w.rq;
+	struct pg_walk w;
+	struct pg_req req, *rq = &req;
 	struct pg_ctl *ctl;
 	struct cgroup *cg;
 	struct sock *sk;
 	__u32 zero = 0, rule = ~0u, hull;
-	__u64 ugid;
 	void *tab;
 	int v;
 
@@ -292,27 +365,16 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	default:
 		rq->proto = PG_P_OTHER;
 	}
-	ugid = bpf_get_current_uid_gid();
-	rq->uid = (__u32)ugid;
-	rq->gid = (__u32)(ugid >> 32);
-	if (v6) {
-		rq->addr[0] = ctx->user_ip6[0];
-		rq->addr[1] = ctx->user_ip6[1];
-		rq->addr[2] = ctx->user_ip6[2];
-		rq->addr[3] = ctx->user_ip6[3];
-		/* :: and ::ffff:0.0.0.0 are both the wildcard */
-		rq->wild = !rq->addr[0] && !rq->addr[1] &&
-			   (!rq->addr[2] || rq->addr[2] == bpf_htonl(0xffff)) && !rq->addr[3];
-	} else {
-		/* also AF_UNSPEC + INADDR_ANY on an AF_INET socket: user_family 0 */
-		rq->addr[2] = bpf_htonl(0xffff);
-		rq->addr[3] = ctx->user_ip4;
-		rq->wild = !rq->addr[3];
-	}
+	/* Who and where are read only when a condition or root's exemption asks. */
+	rq->uid = rq->gid = ~0u;
+	rq->wild = 1;
+	rq->addr[0] = rq->addr[1] = rq->addr[2] = rq->addr[3] = 0;
 
-	w.tab = tab;
 	w.h = h;
-	e = pg_walk(&w, cg);
+	pg_chain(&w, cg);
+	e = pg_nearest(tab, &w, rq);
+	if (e ? !(e->flags & PG_EF_UNCOND) : (h->flags & PG_HF_EXEMPT_ROOT) != 0)
+		pg_who(ctx, rq, v6);
 	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
 	pg_count(h, v, rule);
 	return pg_ret(h, v);

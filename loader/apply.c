@@ -191,8 +191,8 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 				 .attach = attach,
 				 .transitional = transitional };
 	struct pg_diags d = { 0 };
-	char *meta;
-	size_t len;
+	char *meta, *packed = NULL;
+	size_t len, plen;
 	int err;
 
 	err = pg_compile(p, tree, ntree, &co, img, &d);
@@ -205,13 +205,16 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 		return err == -E2BIG ? PG_EXIT_POLICY : PG_EXIT_FAIL;
 	}
 	meta = pg_meta_build(p, img, &mi, &len);
-	if (!meta || pg_image_set_meta(img, meta, len)) {
+	if (!meta || pg_meta_pack(meta, len, &packed, &plen) ||
+	    pg_image_set_meta(img, packed, plen)) {
 		free(meta);
+		free(packed);
 		pg_image_free(img);
 		pg_err("out of memory building the policy image");
 		return PG_EXIT_FAIL;
 	}
 	free(meta);
+	free(packed);
 	return 0;
 }
 
@@ -228,6 +231,10 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	struct pg_image img = { 0 }, trans = { 0 };
 	union pg_block *cur = NULL;
 	uint32_t ncur = 0;
+	struct pg_meta cur_meta;
+	bool have_cur_meta = false;
+	struct pg_node_out *old = NULL;
+	size_t nold = 0;
 	uint64_t *keep = NULL, gen = 1;
 	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
 	struct pg_saved_ent *saved = NULL;
@@ -332,6 +339,18 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	if (!fresh && !pg_state_image(&st, &cur, &ncur)) {
 		slot = !cur[0].hdr.slot;
 		gen = cur[0].hdr.gen + 1;
+		/* its nodes, whose pg_nodes entries the new image may drop */
+		if (!pg_meta_parse(cur, ncur, &cur_meta)) {
+			have_cur_meta = true;
+			old = calloc(cur_meta.nnodes + 1, sizeof(*old));
+			if (!old)
+				goto out;
+			for (i = 0; i < cur_meta.nnodes; i++)
+				old[nold++] = (struct pg_node_out){ cur_meta.nodes[i].cgid,
+								    cur_meta.nodes[i].node,
+								    cur_meta.nodes[i].level,
+								    cur_meta.nodes[i].path };
+		}
 	}
 	pg_dbg("phase: compile");
 	/* Leaving a lowered threshold under a default-kernel policy needs a
@@ -382,7 +401,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 
 	if (need_trans) {
 		pg_dbg("phase: transitional");
-		if (pg_state_install(&st, &trans))
+		if (pg_state_install(&st, &trans, mount, old, nold))
 			goto out;
 		if (pg_netns_restore(&st, NULL, 0)) {
 			pg_err("the stricter transitional policy stays in force until the sysctls "
@@ -391,7 +410,8 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	pg_dbg("phase: install");
-	if (pg_state_install(&st, &img))
+	if (need_trans ? pg_state_install(&st, &img, mount, trans.nodes, trans.nnodes)
+		       : pg_state_install(&st, &img, mount, old, nold))
 		goto out;
 	/* Attach (or check the links of an earlier apply), and verify. */
 	pg_dbg("phase: attach");
@@ -449,6 +469,9 @@ out:
 		rmdir(o->pin_dir);
 	free(keep);
 	free(saved);
+	free(old);
+	if (have_cur_meta)
+		pg_meta_free(&cur_meta);
 	free(cur);
 	pg_image_free(&img);
 	pg_image_free(&trans);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "meta.h"
 #include "util.h"
 
@@ -123,18 +125,81 @@ static int fields(const char *line, size_t len, unsigned long long *out, int n, 
 	return 0;
 }
 
+/*
+ * In the image the text is deflated (zlib, already a dependency of libbpf):
+ * "PGMZ", the text's length and the deflated length as 32-bit little-endian
+ * numbers, then the deflated bytes. Rule texts repeat their selectors, so a
+ * policy's meta shrinks about tenfold and stays a small part of its map.
+ */
+int pg_meta_pack(const char *text, size_t len, char **out, size_t *outlen)
+{
+	uLongf zlen = compressBound((uLong)len);
+	unsigned char *buf = malloc(12 + zlen);
+	int i;
+
+	if (!buf || len > UINT32_MAX)
+		return free(buf), -ENOMEM;
+	if (compress2(buf + 12, &zlen, (const Bytef *)text, (uLong)len, 6) != Z_OK) {
+		free(buf);
+		return -EIO;
+	}
+	memcpy(buf, "PGMZ", 4);
+	for (i = 0; i < 4; i++) {
+		buf[4 + i] = (unsigned char)(len >> (8 * i));
+		buf[8 + i] = (unsigned char)(zlen >> (8 * i));
+	}
+	*out = (char *)buf;
+	*outlen = 12 + zlen;
+	return 0;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int parse_text(const char *s, const char *end, struct pg_meta *m);
+
 int pg_meta_parse(const union pg_block *blocks, uint32_t nblocks, struct pg_meta *m)
 {
 	const struct pg_hdr *h = &blocks[0].hdr;
-	const char *s, *end, *line;
-	int err = 0;
+	const unsigned char *z;
+	size_t avail;
+	uLongf tlen;
+	uint32_t raw, zlen;
+	char *text;
+	int err;
 
 	memset(m, 0, sizeof(*m));
 	if (h->meta_off >= nblocks)
 		return -EPROTO;
-	s = (const char *)&blocks[h->meta_off];
-	end = (const char *)&blocks[nblocks];
-	end = memchr(s, 0, (size_t)(end - s)) ?: end;
+	z = (const unsigned char *)&blocks[h->meta_off];
+	avail = (size_t)(nblocks - h->meta_off) * sizeof(*blocks);
+	if (avail < 12 || memcmp(z, "PGMZ", 4))
+		return -EPROTO;
+	raw = le32(z + 4);
+	zlen = le32(z + 8);
+	if (zlen > avail - 12 || raw > (64u << 20))
+		return -EPROTO;
+	text = malloc((size_t)raw + 1);
+	if (!text)
+		return -ENOMEM;
+	tlen = raw;
+	if (uncompress((Bytef *)text, &tlen, z + 12, zlen) != Z_OK || tlen != raw) {
+		free(text);
+		return -EPROTO;
+	}
+	text[raw] = 0;
+	err = parse_text(text, text + raw, m);
+	free(text);
+	return err;
+}
+
+static int parse_text(const char *s, const char *end, struct pg_meta *m)
+{
+	const char *line;
+	int err = 0;
+
 	if ((size_t)(end - s) < 14 || strncmp(s, "portgate-meta ", 14))
 		return -EPROTO;
 	for (line = s; line < end && !err;) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * meta.h - what status and explain need to know about the active policy,
- * stored in the policy image itself (after the tables) so that it is
- * swapped with the policy, never out of step with it. Text lines:
+ * stored in the policy image itself (after the tables, deflated) so that it
+ * is swapped with the policy, never out of step with it. Text lines:
  * "KEY FIELD...", the last field of rule/node/etc may hold spaces; \n and
  * \\ are escaped.
  */
@@ -56,6 +56,9 @@ struct pg_meta_in {
 /* The meta text for a compiled policy (malloc'd, NUL-terminated). */
 char *pg_meta_build(const struct pg_policy *p, const struct pg_image *img,
 		    const struct pg_meta_in *in, size_t *len);
+
+/* Deflate the text into the form stored in the image (malloc'd). */
+int pg_meta_pack(const char *text, size_t len, char **out, size_t *outlen);
 
 /* Parse the meta region of an image. 0 or -EPROTO. */
 int pg_meta_parse(const union pg_block *blocks, uint32_t nblocks, struct pg_meta *m);

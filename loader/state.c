@@ -5,13 +5,14 @@
  * The swap (pg_state_install) in order, and why each step is safe:
  *  1. Build the new image and counters in fresh maps: nothing reads them.
  *  2. Publish the counters in pg_cnt[slot] and the new image's nodes in
- *     pg_nodes value slot `slot`: the active image reads the other slot.
+ *     pg_nodes value slot `slot`, stamped with its generation: the active
+ *     image reads the other slot, and only values of its own generation.
  *  3. Widen pg_ctl.hull to cover both images' protected ports.
  *  4. Update pg_cur[0] to the new image. The kernel swaps the pointer and
  *     waits for running programs (maybe_wait_bpf_programs), so when the
  *     update returns no bind still reads the old image or its slot.
- *  5. Narrow the hull to the new image; drop pg_nodes entries of the old
- *     slot that the new image does not use.
+ *  5. Narrow the hull to the new image; drop the pg_nodes entries of
+ *     cgroups that were nodes of the old image and are not of the new one.
  * Killed before 4: the old policy enforces whole. After 4: the new one.
  */
 #include <errno.h>
@@ -663,13 +664,34 @@ int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, 
 	return 0;
 }
 
-uint32_t pg_state_node(const struct pg_state *st, uint64_t cgid, uint8_t slot)
+/* Open the cgroup at path, and only if it still has the id we know it by. */
+static int open_cgroup(const char *mount, const char *path, uint64_t cgid)
+{
+	uint64_t now = 0;
+	int fd = pg_cg_open(mount, path);
+
+	if (fd < 0)
+		return fd;
+	if (pg_cg_id_fd(fd, &now) || now != cgid) {
+		close(fd);
+		return -ESTALE; /* removed, or removed and made again */
+	}
+	return fd;
+}
+
+uint32_t pg_state_node(const struct pg_state *st, const char *mount, const char *path,
+		       uint64_t cgid, const struct pg_hdr *h)
 {
 	struct pg_node_val v;
+	int fd, r;
 
-	if (st->map[PG_MAP_NODES] < 0 || bpf_map_lookup_elem(st->map[PG_MAP_NODES], &cgid, &v))
+	if (st->map[PG_MAP_NODES] < 0 || (fd = open_cgroup(mount, path, cgid)) < 0)
 		return 0;
-	return v.node[slot & 1];
+	r = bpf_map_lookup_elem(st->map[PG_MAP_NODES], &fd, &v);
+	close(fd);
+	if (r || v.gen[h->slot & 1] != h->gen)
+		return 0;
+	return v.node[h->slot & 1];
 }
 
 static int new_array(const char *name, uint32_t value_size, uint32_t n)
@@ -691,90 +713,66 @@ static int write_array(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/*
+ * pg_nodes slot `slot` := the image's nodes, stamped with its generation.
+ * Nothing else needs clearing: a slot whose gen is not the reading image's
+ * never counts. A node whose cgroup went away since the tree was read gets
+ * nothing (its rules cover no socket now).
+ */
+static int publish_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* pg_nodes value slot `slot` := the image's nodes; other cgroups' slot := 0. */
-static int publish_nodes(const struct pg_state *st, const struct pg_image *img, uint8_t slot)
-{
-	int fd = st->map[PG_MAP_NODES], err = 0;
-	uint64_t *ids, key, next, *kp = NULL;
+	const struct pg_hdr *h = &img->blocks[0].hdr;
+	int map = st->map[PG_MAP_NODES], err = 0;
+	uint8_t slot = h->slot & 1;
 	struct pg_node_val v;
 	size_t i;
 
-	ids = malloc((img->nnodes ? img->nnodes : 1) * sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
-	for (i = 0; i < img->nnodes; i++) {
+	for (i = 0; i < img->nnodes && !err; i++) {
 		const struct pg_node_out *n = &img->nodes[i];
+		int fd = open_cgroup(mount, n->path, n->cgid);
 
-		if (bpf_map_lookup_elem(fd, &n->cgid, &v))
+		if (fd < 0) {
+			pg_dbg("cgroup %s is gone since the tree was read", n->path);
+			continue;
+		}
+		if (bpf_map_lookup_elem(map, &fd, &v))
 			memset(&v, 0, sizeof(v));
 		v.node[slot] = n->node;
-		if (bpf_map_update_elem(fd, &n->cgid, &v, BPF_ANY)) {
+		v.gen[slot] = h->gen;
+		if (bpf_map_update_elem(map, &fd, &v, BPF_ANY)) {
 			err = -errno;
 			pg_err("cannot record cgroup %s in pg_nodes: %s", n->path, strerror(errno));
-			goto out;
 		}
-		ids[i] = n->cgid;
+		close(fd);
 	}
-	if (img->nnodes)
-		qsort(ids, img->nnodes, sizeof(*ids), cmp_u64);
-	while (!bpf_map_get_next_key(fd, kp, &next)) {
-		key = next;
-		kp = &key;
-		if (img->nnodes && bsearch(&key, ids, img->nnodes, sizeof(*ids), cmp_u64))
-			continue;
-		if (bpf_map_lookup_elem(fd, &key, &v) || !v.node[slot])
-			continue;
-		v.node[slot] = 0;
-		if (bpf_map_update_elem(fd, &key, &v, BPF_EXIST) && errno != ENOENT) {
-			err = -errno;
-			pg_err("cannot update pg_nodes: %s", strerror(errno));
-			goto out;
-		}
-	}
-out:
-	free(ids);
 	return err;
 }
 
-/* After the swap: entries the active slot does not use are garbage. */
-static void prune_nodes(const struct pg_state *st, uint8_t slot)
+/* After the swap: the storage of cgroups that were nodes and are not now. */
+static void prune_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount,
+			const struct pg_node_out *old, size_t nold)
 {
-	int fd = st->map[PG_MAP_NODES];
-	uint64_t key, next, *kp = NULL, *dead = NULL;
-	size_t n = 0, cap = 0, i;
-	struct pg_node_val v;
+	size_t i, k;
 
-	while (!bpf_map_get_next_key(fd, kp, &next)) {
-		key = next;
-		kp = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) || v.node[slot])
+	for (i = 0; i < nold; i++) {
+		int fd;
+
+		for (k = 0; k < img->nnodes && img->nodes[k].cgid != old[i].cgid; k++)
+			;
+		if (k < img->nnodes || (fd = open_cgroup(mount, old[i].path, old[i].cgid)) < 0)
 			continue;
-		if (n == cap) {
-			uint64_t *nd = realloc(dead, (cap = cap ? cap * 2 : 64) * sizeof(*nd));
-
-			if (!nd)
-				break;
-			dead = nd;
-		}
-		dead[n++] = key;
+		if (bpf_map_delete_elem(st->map[PG_MAP_NODES], &fd) && errno != ENOENT)
+			pg_err("cannot drop cgroup %s from pg_nodes: %s", old[i].path,
+			       strerror(errno));
+		close(fd);
 	}
-	for (i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, &dead[i]) && errno != ENOENT)
-			pg_err("cannot prune pg_nodes: %s", strerror(errno));
-	free(dead);
 }
 
-int pg_state_install(struct pg_state *st, const struct pg_image *img)
+int pg_state_install(struct pg_state *st, const struct pg_image *img, const char *mount,
+		     const struct pg_node_out *old, size_t nold)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
-	uint32_t ncpus, ncnt, zero = 0, old = st->ctl->hull, neu, wide;
+	uint32_t ncpus, ncnt, zero = 0, was = st->ctl->hull, neu, wide;
 	uint8_t slot = h->slot & 1;
 	int tab = -1, cnt = -1, err, n;
 
@@ -815,16 +813,16 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 		goto out;
 	}
 	pg_dbg("phase: nodes");
-	if ((err = publish_nodes(st, img, slot)))
+	if ((err = publish_nodes(st, img, mount)))
 		goto out;
 
 	neu = h->prot_hi >= h->prot_lo ? PG_HULL(h->prot_lo, h->prot_hi) : 0;
 	wide = neu;
-	if (old && neu)
-		wide = PG_HULL((old & 0xffff) < h->prot_lo ? (old & 0xffff) : h->prot_lo,
-			       (old >> 16) > h->prot_hi ? (old >> 16) : h->prot_hi);
-	else if (old)
-		wide = old;
+	if (was && neu)
+		wide = PG_HULL((was & 0xffff) < h->prot_lo ? (was & 0xffff) : h->prot_lo,
+			       (was >> 16) > h->prot_hi ? (was >> 16) : h->prot_hi);
+	else if (was)
+		wide = was;
 	__atomic_store_n(&st->ctl->hull, wide, __ATOMIC_SEQ_CST);
 
 	/* The swap. Returns once no running program can still see the old image. */
@@ -832,12 +830,12 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img)
 	if (bpf_map_update_elem(st->map[PG_MAP_CUR], &zero, &tab, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot swap in the new policy: %s", strerror(errno));
-		__atomic_store_n(&st->ctl->hull, old, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&st->ctl->hull, was, __ATOMIC_SEQ_CST);
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
 	pg_dbg("phase: prune");
-	prune_nodes(st, slot);
+	prune_nodes(st, img, mount, old, nold);
 	err = 0;
 out:
 	if (tab >= 0)

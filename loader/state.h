@@ -83,8 +83,10 @@ void pg_state_drop_dead_links(struct pg_state *st, const struct pg_cgroup *tree,
 /* Links already pinned are on the cgroup cgfd (else -EEXIST, printed). */
 int pg_state_check_attach(const struct pg_state *st, int cgfd, const char *cgpath);
 
-/* Make img the active policy in one step (see state.c). */
-int pg_state_install(struct pg_state *st, const struct pg_image *img);
+/* Make img the active policy in one step (see state.c). old: the nodes of
+ * the image it replaces, whose cgroups' pg_nodes entries it may drop. */
+int pg_state_install(struct pg_state *st, const struct pg_image *img, const char *mount,
+		     const struct pg_node_out *old, size_t nold);
 
 /* A private copy of the active image; -ENOENT if none. */
 int pg_state_image(const struct pg_state *st, union pg_block **blocks, uint32_t *n);
@@ -92,8 +94,9 @@ int pg_state_image(const struct pg_state *st, union pg_block **blocks, uint32_t 
 /* Counters of the image in slot, summed over CPUs; -ENOENT if none. */
 int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, uint64_t **out);
 
-/* Node of cgroup id in slot, 0 if none. */
-uint32_t pg_state_node(const struct pg_state *st, uint64_t cgid, uint8_t slot);
+/* Node of the cgroup at path (with that id) in the image h, 0 if none. */
+uint32_t pg_state_node(const struct pg_state *st, const char *mount, const char *path,
+		       uint64_t cgid, const struct pg_hdr *h);
 
 /* The cgroup id a link is attached to, and its program id. */
 int pg_state_link_info(const struct pg_state *st, int kind, uint64_t *cgid, uint32_t *prog_id,

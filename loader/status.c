@@ -109,6 +109,27 @@ static uint64_t cnt_at(const struct view *v, uint32_t idx)
 	return v->cnt && idx < v->img[0].hdr.cnt_stride ? v->cnt[idx] : 0;
 }
 
+/*
+ * Binds per verdict. The programs count a bind once: on its deciding rule,
+ * or on the verdict when no rule decided; a rule's binds go to its action.
+ */
+static uint64_t verdict_count(const struct view *v, int k)
+{
+	const struct pg_hdr *h = &v->img[0].hdr;
+	uint64_t n = cnt_at(v, (uint32_t)k);
+	uint32_t i;
+
+	if (k != PG_V_GRANT && k != PG_V_DENY_RULE)
+		return n;
+	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++) {
+		uint8_t act = v->img[PG_RULE_OFF + i / 4].rule[i % 4].act;
+
+		if ((act == PG_ACT_ALLOW) == (k == PG_V_GRANT))
+			n += cnt_at(v, PG_CNT_RULE0 + i);
+	}
+	return n;
+}
+
 static const char *bypass_word(const struct view *v)
 {
 	if (!v->st.ctl || !v->st.ctl->bypass)
@@ -158,7 +179,7 @@ static void status_text(const struct view *v, const char *pin_dir)
 		printf("verdicts:  ");
 		for (k = 0; k < PG_V__NR; k++)
 			printf(" %s %llu", pg_verdict_name(k),
-			       (unsigned long long)cnt_at(v, (uint32_t)k));
+			       (unsigned long long)verdict_count(v, k));
 		printf("\n");
 	}
 	if (v->have_meta && v->meta.nrules) {
@@ -278,7 +299,7 @@ static void status_json(const struct view *v, const char *pin_dir)
 		pg_json_obj(&j);
 		for (k = 0; k < PG_V__NR; k++) {
 			pg_json_key(&j, pg_verdict_name(k));
-			pg_json_u64(&j, cnt_at(v, (uint32_t)k));
+			pg_json_u64(&j, verdict_count(v, k));
 		}
 		pg_json_obj_end(&j);
 	}
@@ -568,7 +589,7 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		}
 		if (n <= PG_MAX_LEVEL) {
 			paths[n] = strdup(path);
-			nodes[n++] = pg_state_node(&v.st, id, v.img[0].hdr.slot);
+			nodes[n++] = pg_state_node(&v.st, mount, path, id, &v.img[0].hdr);
 		}
 		if (!strcmp(path, "/"))
 			break;
