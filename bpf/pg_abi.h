@@ -238,17 +238,28 @@ static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 prot
 	return ((__u64)node << 32) | (proto << 16) | port;
 }
 
+/*
+ * Both candidate buckets keep a cgroup's ports together: (node, protocol)
+ * picks two independent starts, and every 4 consecutive ports move one
+ * bucket on from each, so the ports a service binds, and port ranges,
+ * share a few cache lines and pages instead of one each.
+ */
 static inline __attribute__((always_inline)) __u32 pg_bkt1(__u64 key, __u32 seed, __u32 nbkt)
 {
-	__u64 x = (key ^ seed) * 0x9e3779b97f4a7c15ULL;
-	return (__u32)((((x >> 32) & 0xffffffffULL) * nbkt) >> 32);
+	__u64 x = ((key >> 16) ^ seed) * 0x9e3779b97f4a7c15ULL;
+	__u32 start = (__u32)((((x >> 32) & 0xffffffffULL) * nbkt) >> 32);
+
+	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
 }
 
 static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed, __u32 nbkt)
 {
-	__u64 x = (key + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
+	__u64 x = ((key >> 16) + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
+	__u32 start;
+
 	x ^= x >> 31;
-	return (__u32)(((x & 0xffffffffULL) * nbkt) >> 32);
+	start = (__u32)(((x & 0xffffffffULL) * nbkt) >> 32);
+	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
 }
 
 #endif
