@@ -55,6 +55,12 @@
  *   -> 0, EPERM.
  * - bind tcp/443 in /user.slice: no level has an entry -> default -> 1.
  *
+ * Two caches per socket cgroup, in its pg_nodes entry, make repeats cheap:
+ * the chain of its node ancestors (so the walk runs once per cgroup and
+ * image), and the decisions of recent binds that depended on cgroup,
+ * protocol and port alone (so a repeat costs one lookup). Both are tagged
+ * with the image generation and serve only pg_ctl.live's.
+ *
  * Invariants that keep a zeroed or stale slot from ever matching: node ids
  * start at 1, a live pg_ent has tag == PG_TAG, the header has magic PG_MAGIC
  * and abi PG_ABI_VERSION; a missing or malformed image denies protected
@@ -114,8 +120,9 @@ enum pg_verdict {
 	PG_V_KERN_SOCK,	   /* kernel thread's socket (root cgroup): left to the kernel */
 	PG_V__NR,
 };
-#define PG_CNT_RULE0 8 /* counter index of rule 0 */
-#define PG_MAX_CPUS  4096
+#define PG_CNT_RULE0	 8 /* counter index of rule 0 */
+#define PG_V_UNPROTECTED 7 /* decision cache only: not protected, not counted */
+#define PG_MAX_CPUS	 4096
 
 struct pg_hdr {
 	__u32 magic;
@@ -183,6 +190,7 @@ union pg_block {
  */
 #define PG_CHAIN      6 /* nodes cached per socket cgroup; more: always walk */
 #define PG_CHAIN_LONG 0xffffffffu
+#define PG_DC_N	      4 /* decision cache entries per socket cgroup */
 
 /* A chain entry: node | low 32 bits of the image generation << 32. node 0
  * ends the chain; PG_CHAIN_LONG: longer than the cache, walk every time. */
@@ -199,7 +207,25 @@ struct pg_node_val {
 	 * on its own gen: a reader racing a writer sees old (ignored) or new.
 	 */
 	__u64 chain[PG_CHAIN];
+	/*
+	 * The decision cache, also for this cgroup as a socket's cgroup: the
+	 * verdicts of recent binds that depended only on cgroup, protocol and
+	 * port (no user=, group=, addr=, no root exemption), so that a repeat
+	 * costs this one lookup. dc[i] = PG_DC(gen, port, proto, verdict), one
+	 * store; dcr[i] = PG_DCR(gen, rule), for the counters: a torn pair can
+	 * only misattribute one count, never change a verdict.
+	 */
+	__u64 dc[PG_DC_N];
+	__u32 dcr[PG_DC_N];
 };
+
+#define PG_DC(gen, port, proto, v)                                                                 \
+	((__u64)(__u32)(gen) | ((__u64)(port) << 32) | ((__u64)(proto) << 48) | ((__u64)(v) << 56))
+#define PG_DC_KEY(gen, port, proto) (PG_DC(gen, port, proto, 0) & 0x00ffffffffffffffULL)
+#define PG_DC_VERDICT(dc)	    ((__u32)((dc) >> 56))
+/* rule index (18 bits, PG_MAX_RULES) with 14 bits of the generation */
+#define PG_DCR(gen, rule) (((__u32)(gen) << 18) | ((rule)&0x3ffff))
+#define PG_DCR_NONE	  0x3ffff
 
 /*
  * pg_ctl: one mmapable entry, written by userspace with single aligned
@@ -214,7 +240,22 @@ struct pg_ctl {
 	__u32 bypass; /* probe result: 0 unknown, 1 no, 2 yes */
 	__u64 boot;   /* hash of the boot id the probe ran under */
 	__u64 build;  /* hash of the BPF object that created the state */
+	__u64 live;   /* PG_LIVE() of the image being swapped in, or in */
 };
+
+/*
+ * pg_ctl.live, one store: the generation, slot, counter stride (19 bits)
+ * and bypass flag of the newest image, written just before its swap. The decision cache
+ * (struct pg_node_val) serves only entries of that generation; an entry is
+ * only ever written with the generation of the image that decided it, so
+ * until the swap lands no entry matches and binds take the full path.
+ */
+#define PG_LIVE(gen, slot, stride, bypass)                                                         \
+	((__u64)(__u32)(gen) | ((__u64)((slot)&1) << 32) | ((__u64)(stride) << 33) |               \
+	 ((__u64) !!(bypass) << 52))
+#define PG_LIVE_GEN(l)	  ((__u32)(l))
+#define PG_LIVE_SLOT(l)	  ((__u32)((l) >> 32) & 1)
+#define PG_LIVE_STRIDE(l) ((__u32)((l) >> 33))
 
 /*
  * pg_saved (userspace only): network namespaces whose

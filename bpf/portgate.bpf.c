@@ -115,20 +115,17 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
  * decided (a rule's verdict follows from its action). A CPU only writes its
  * own row, so a plain increment does; status sums the rows.
  */
-static __always_inline void pg_count(const struct pg_hdr *h, int verdict, __u32 rule)
+static __always_inline void pg_count(__u32 slot, __u32 stride, int verdict, __u32 rule)
 {
-	__u32 slot = h ? (h->slot & 1) : 0, idx;
 	void *cnt = bpf_map_lookup_elem(&pg_cnt, &slot);
+	__u32 idx = (__u32)verdict;
 	__u64 *c;
 
 	if (!cnt)
 		return;
-	idx = (__u32)verdict;
-	if (h) {
-		if (rule < h->nrules)
-			idx = PG_CNT_RULE0 + rule;
-		idx += bpf_get_smp_processor_id() * h->cnt_stride;
-	}
+	if (rule != ~0u && PG_CNT_RULE0 + rule < stride)
+		idx = PG_CNT_RULE0 + rule;
+	idx += bpf_get_smp_processor_id() * stride;
 	c = bpf_map_lookup_elem(cnt, &idx);
 	if (c)
 		*c += 1;
@@ -212,10 +209,10 @@ static long pg_walk_step(__u32 i, void *arg)
  * the walk, whose result is then cached (a chain longer than the cache is
  * marked so, and walked every time).
  */
-static __always_inline void pg_chain(struct pg_walk *w, struct cgroup *cg)
+static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, struct cgroup *cg,
+						    struct pg_node_val *nv)
 {
 	const struct pg_hdr *h = w->h;
-	struct pg_node_val *nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
 	__u32 gen = (__u32)h->gen, lvl, i;
 
 	w->n = 0;
@@ -227,7 +224,7 @@ static __always_inline void pg_chain(struct pg_walk *w, struct cgroup *cg)
 			if ((__u32)(c >> 32) != gen || node == PG_CHAIN_LONG)
 				break;
 			if (!node)
-				return;
+				return nv;
 			w->node[i] = node;
 			w->n = i + 1;
 		}
@@ -243,7 +240,7 @@ static __always_inline void pg_chain(struct pg_walk *w, struct cgroup *cg)
 	if (!nv)
 		nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!nv)
-		return; /* no memory for the cache: correct, only slower */
+		return 0; /* no memory for the cache: correct, only slower */
 	for (i = 0; i < PG_CHAIN; i++) {
 		__u32 node = 0;
 
@@ -253,6 +250,7 @@ static __always_inline void pg_chain(struct pg_walk *w, struct cgroup *cg)
 		if (!node || node == PG_CHAIN_LONG)
 			break;
 	}
+	return nv;
 }
 
 /* The entry of the nearest node with a rule for this protocol and port. */
@@ -273,9 +271,11 @@ static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct p
 	return 0;
 }
 
-static __always_inline int pg_ret(const struct pg_hdr *h, int v)
+static __always_inline int pg_ret(int bypass, int v)
 {
-	int r = pg_verdict_ret(h, v);
+	int r = v == PG_V_GRANT							? (bypass ? 3 : 1)
+		: (v == PG_V_KERNEL || v == PG_V_EXEMPT || v == PG_V_KERN_SOCK) ? 1
+										: 0;
 
 	/* Keeps the verifier's return range at 0..1 on kernels before 5.12. */
 	if (!pg_can_bypass)
@@ -306,20 +306,28 @@ static __always_inline void pg_who(struct bpf_sock_addr *ctx, struct pg_req *rq,
 	}
 }
 
+/* The decision cache slot of (proto, port) in a socket cgroup's entry. */
+static __always_inline __u32 pg_dc_idx(__u32 port, __u32 proto)
+{
+	return (port ^ (proto << 1)) & (PG_DC_N - 1);
+}
+
 static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 {
 	struct bpf_sock_addr_kern *kctx;
 	const union pg_block *hb;
 	const struct pg_hdr *h;
 	const struct pg_ent *e;
+	struct pg_node_val *nv;
 	struct pg_walk w;
 	struct pg_req req, *rq = &req;
 	struct pg_ctl *ctl;
 	struct cgroup *cg;
 	struct sock *sk;
-	__u32 zero = 0, rule = ~0u, hull;
+	__u32 zero = 0, rule = ~0u, hull, i, gen;
+	__u64 live, dc;
 	void *tab;
-	int v;
+	int v, cacheable;
 
 	rq->port = bpf_ntohs((__u16)ctx->user_port);
 	if (!rq->port)
@@ -330,31 +338,23 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	hull = ctl->hull; /* one load: userspace writes it with one store */
 	if (rq->port < (hull & 0xffff) || rq->port > (hull >> 16))
 		return 1;
-
-	tab = bpf_map_lookup_elem(&pg_cur, &zero);
-	hb = tab ? pg_blk(tab, 0) : 0;
-	if (!hb || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION) {
-		pg_count(0, PG_V_NO_POLICY, ~0u);
-		return 0;
-	}
-	h = &hb->hdr;
-	if (!pg_protected(tab, h, rq->port))
-		return 1;
+	live = ctl->live;
 
 	kctx = bpf_cast_to_kern_ctx(ctx);
 	sk = kctx->sk;
 	cg = sk->sk_cgrp_data.cgroup;
+	if (!cg)
+		return 0;
 	/*
 	 * Kernel sockets made by kernel threads (NFS and SUNRPC reserved ports)
 	 * live in the root cgroup and are left to the kernel. Kernel sockets
 	 * elsewhere are policed: an MPTCP bind reaches this hook through its
 	 * first subflow, a kernel socket that carries its owner's cgroup.
 	 */
-	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock) && cg && cg->level == 0) {
-		pg_count(h, PG_V_KERN_SOCK, ~0u);
+	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock) && cg->level == 0) {
+		pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), PG_V_KERN_SOCK, ~0u);
 		return 1;
 	}
-
 	switch (ctx->protocol) {
 	case IPPROTO_TCP: /* MPTCP reports IPPROTO_TCP here */
 		rq->proto = PG_P_TCP;
@@ -365,19 +365,60 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	default:
 		rq->proto = PG_P_OTHER;
 	}
+
+	/* A repeat of a decision this cgroup already had under this image. */
+	i = pg_dc_idx(rq->port, rq->proto);
+	gen = PG_LIVE_GEN(live);
+	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
+	if (nv) {
+		dc = *(volatile __u64 *)&nv->dc[i];
+		if ((dc & 0x00ffffffffffffffULL) == PG_DC_KEY(gen, rq->port, rq->proto)) {
+			__u32 r = nv->dcr[i];
+
+			v = PG_DC_VERDICT(dc);
+			if (v == PG_V_UNPROTECTED)
+				return 1;
+			if ((r >> 18) == (gen & 0x3fff) && (r & 0x3ffff) != PG_DCR_NONE)
+				rule = r & 0x3ffff;
+			pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), v, rule);
+			return pg_ret((live >> 52) & 1, v);
+		}
+	}
+
+	/* The full decision, from the image. */
+	tab = bpf_map_lookup_elem(&pg_cur, &zero);
+	hb = tab ? pg_blk(tab, 0) : 0;
+	if (!hb || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION) {
+		pg_count(0, 0, PG_V_NO_POLICY, ~0u);
+		return 0;
+	}
+	h = &hb->hdr;
+	gen = (__u32)h->gen; /* what is cached is this image's */
+	if (!pg_protected(tab, h, rq->port)) {
+		v = PG_V_UNPROTECTED;
+		goto cache;
+	}
 	/* Who and where are read only when a condition or root's exemption asks. */
 	rq->uid = rq->gid = ~0u;
 	rq->wild = 1;
 	rq->addr[0] = rq->addr[1] = rq->addr[2] = rq->addr[3] = 0;
 
 	w.h = h;
-	pg_chain(&w, cg);
+	nv = pg_chain(&w, cg, nv);
 	e = pg_nearest(tab, &w, rq);
-	if (e ? !(e->flags & PG_EF_UNCOND) : (h->flags & PG_HF_EXEMPT_ROOT) != 0)
+	cacheable = e ? (e->flags & PG_EF_UNCOND) : !(h->flags & PG_HF_EXEMPT_ROOT);
+	if (!cacheable)
 		pg_who(ctx, rq, v6);
 	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
-	pg_count(h, v, rule);
-	return pg_ret(h, v);
+	pg_count(h->slot & 1, h->cnt_stride, v, rule);
+	if (!cacheable)
+		return pg_ret(h->flags & PG_HF_BYPASS, v);
+cache:
+	if (nv) {
+		nv->dcr[i & (PG_DC_N - 1)] = PG_DCR(gen, rule == ~0u ? PG_DCR_NONE : rule);
+		*(volatile __u64 *)&nv->dc[i & (PG_DC_N - 1)] = PG_DC(gen, rq->port, rq->proto, v);
+	}
+	return v == PG_V_UNPROTECTED ? 1 : pg_ret(h->flags & PG_HF_BYPASS, v);
 }
 
 SEC("cgroup/bind4")

@@ -773,6 +773,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
 	uint32_t ncpus, ncnt, zero = 0, was = st->ctl->hull, neu, wide;
+	uint64_t was_live = st->ctl->live;
 	uint8_t slot = h->slot & 1;
 	int tab = -1, cnt = -1, err, n;
 
@@ -825,12 +826,17 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 		wide = was;
 	__atomic_store_n(&st->ctl->hull, wide, __ATOMIC_SEQ_CST);
 
+	/* The decision cache serves the new generation only once it is in. */
+	__atomic_store_n(&st->ctl->live,
+			 PG_LIVE(h->gen, slot, h->cnt_stride, h->flags & PG_HF_BYPASS),
+			 __ATOMIC_SEQ_CST);
 	/* The swap. Returns once no running program can still see the old image. */
 	pg_dbg("phase: swap");
 	if (bpf_map_update_elem(st->map[PG_MAP_CUR], &zero, &tab, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot swap in the new policy: %s", strerror(errno));
 		__atomic_store_n(&st->ctl->hull, was, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&st->ctl->live, was_live, __ATOMIC_SEQ_CST);
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
