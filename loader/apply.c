@@ -288,11 +288,6 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		goto out;
 	}
 	pg_dbg("phase: probe");
-	if (pg_probe_required(why, sizeof(why))) {
-		pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
-		status = PG_EXIT_KERNEL;
-		goto out;
-	}
 	if ((err = pg_cg2_mount(mount, sizeof(mount)))) {
 		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo: %s", strerror(-err));
 		goto out;
@@ -324,6 +319,13 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 			goto out;
 	}
 	fresh = !pg_state_loaded(&st);
+	/* Programs already loaded prove the kernel has what they need; reading the
+	 * kernel's BTF to check costs tens of milliseconds, so only when fresh. */
+	if (fresh && pg_probe_required(why, sizeof(why))) {
+		pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
+		status = PG_EXIT_KERNEL;
+		goto out;
+	}
 	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
 		pg_err("cannot read the cgroup tree under %s: %s", mount, strerror(-err));
 		goto out;

@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 		printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
 		return PG_EXIT_OK;
 	}
+	pg_dbg("portgate %s, %s", PORTGATE_VERSION, argv[optind]); /* starts the -v clock */
 	c = find_command(argv[optind], &ambiguous);
 	if (!c) {
 		pg_err("%s command '%s'; try 'portgate help'", ambiguous ? "ambiguous" : "unknown",

@@ -139,7 +139,7 @@ int pg_meta_pack(const char *text, size_t len, char **out, size_t *outlen)
 
 	if (!buf || len > UINT32_MAX)
 		return free(buf), -ENOMEM;
-	if (compress2(buf + 12, &zlen, (const Bytef *)text, (uLong)len, 6) != Z_OK) {
+	if (compress2(buf + 12, &zlen, (const Bytef *)text, (uLong)len, 1) != Z_OK) {
 		free(buf);
 		return -EIO;
 	}

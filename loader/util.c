@@ -24,13 +24,25 @@ void pg_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Milliseconds since the first call: -v shows where the time goes. */
+static double elapsed_ms(void)
+{
+	static struct timespec t0;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (!t0.tv_sec && !t0.tv_nsec)
+		t0 = t;
+	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
 void pg_dbg(const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!pg_verbose)
 		return;
-	fputs("portgate: ", stderr);
+	fprintf(stderr, "portgate: [%8.1f ms] ", elapsed_ms());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
