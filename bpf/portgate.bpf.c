@@ -253,22 +253,33 @@ static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, struct cg
 	return nv;
 }
 
-/* The entry of the nearest node with a rule for this protocol and port. */
+/* The entry of the nearest node with a rule for this protocol and port:
+ * one bpf_loop() step per node, so the verifier checks pg_find() once. */
+struct pg_near {
+	void *tab;
+	const struct pg_walk *w;
+	const struct pg_req *rq;
+	const struct pg_ent *ent;
+};
+
+static long pg_near_step(__u32 i, void *arg)
+{
+	struct pg_near *n = arg;
+	const struct pg_walk *w = n->w;
+
+	if (i >= w->n)
+		return 1;
+	n->ent = pg_find(n->tab, w->h, w->node[i & PG_MAX_LEVEL], n->rq);
+	return n->ent ? 1 : 0;
+}
+
 static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct pg_walk *w,
 						       const struct pg_req *rq)
 {
-	__u32 i;
+	struct pg_near n = { .tab = tab, .w = w, .rq = rq };
 
-	for (i = 0; i <= PG_MAX_LEVEL; i++) {
-		const struct pg_ent *e;
-
-		if (i >= w->n)
-			break;
-		e = pg_find(tab, w->h, w->node[i & PG_MAX_LEVEL], rq);
-		if (e)
-			return e;
-	}
-	return 0;
+	bpf_loop(PG_MAX_LEVEL + 1, pg_near_step, &n, 0);
+	return n.ent;
 }
 
 static __always_inline int pg_ret(int bypass, int v)
