@@ -177,11 +177,11 @@ PG_INLINE int pg_decide_ent(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 }
 
 /* What bind() gets for a verdict. */
-PG_INLINE int pg_verdict_ret(const struct pg_hdr *h, int v)
+PG_INLINE int pg_verdict_ret(int bypass, int v)
 {
 	switch (v) {
 	case PG_V_GRANT:
-		return (h && (h->flags & PG_HF_BYPASS)) ? 3 : 1;
+		return bypass ? 3 : 1;
 	case PG_V_KERNEL:
 	case PG_V_EXEMPT:
 	case PG_V_KERN_SOCK:

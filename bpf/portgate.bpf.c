@@ -284,9 +284,7 @@ static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct p
 
 static __always_inline int pg_ret(int bypass, int v)
 {
-	int r = v == PG_V_GRANT							? (bypass ? 3 : 1)
-		: (v == PG_V_KERNEL || v == PG_V_EXEMPT || v == PG_V_KERN_SOCK) ? 1
-										: 0;
+	int r = pg_verdict_ret(bypass, v);
 
 	/* Keeps the verifier's return range at 0..1 on kernels before 5.12. */
 	if (!pg_can_bypass)

@@ -762,7 +762,9 @@ int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32
 
 int pg_image_ret(const union pg_block *blocks, uint32_t nblocks, int v)
 {
-	return pg_verdict_ret(image_hdr(blocks, nblocks), v);
+	const struct pg_hdr *h = image_hdr(blocks, nblocks);
+
+	return pg_verdict_ret(h && (h->flags & PG_HF_BYPASS), v);
 }
 
 const char *pg_verdict_name(int v)
