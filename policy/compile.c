@@ -286,15 +286,27 @@ static int node_entries(const struct pg_policy *p, const struct pg_cgroup *cg, u
 		for (k = 0; k < np; k++) {
 			size_t q;
 
+			/* only the protected part of each range: any/1-65535 visits
+			 * the 1023 protected ports, not all 65535 */
 			for (q = 0; q < r->nports; q++) {
-				uint32_t port;
+				size_t x;
 
-				for (port = r->ports[q].lo; port <= r->ports[q].hi; port++) {
-					if (!pg_policy_protects(p, (uint16_t)port))
-						continue;
-					if ((err = grow((void **)&pv, &pcap, pn + 1, sizeof(*pv))))
-						goto out;
-					pv[pn++] = (struct pend){ (uint16_t)port, pr[k], rules[i] };
+				for (x = 0; x < p->nprotect; x++) {
+					uint32_t lo = r->ports[q].lo > p->protect[x].lo
+							  ? r->ports[q].lo
+							  : p->protect[x].lo;
+					uint32_t hi = r->ports[q].hi < p->protect[x].hi
+							  ? r->ports[q].hi
+							  : p->protect[x].hi;
+					uint32_t port;
+
+					for (port = lo; port <= hi; port++) {
+						if ((err = grow((void **)&pv, &pcap, pn + 1,
+								sizeof(*pv))))
+							goto out;
+						pv[pn++] = (struct pend){ (uint16_t)port, pr[k],
+									  rules[i] };
+					}
 				}
 			}
 		}
