@@ -37,7 +37,7 @@ integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit integ
+	$(Q)$(MAKE) --no-print-directory all unit fuzz-short integ
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,0 +1,53 @@
+# Fuzzing rules, included by the top-level Makefile.
+#
+#   make fuzz [FUZZ_SECONDS=60]   build build/fuzz/fuzz_policy (libFuzzer,
+#                                 ASan, UBSan) and fuzz for that long over the
+#                                 working corpus build/fuzz/corpus, seeded from
+#                                 tests/fuzz/corpus
+#   make fuzz-short               what make test runs: replay every file of
+#                                 tests/fuzz/regressions and tests/fuzz/corpus,
+#                                 then fuzz FUZZ_SHORT_SECONDS (default 20) from
+#                                 the seeds with -seed=1; fails on any crash
+#   FUZZ_ARGS=...                 extra libFuzzer options for both
+#
+# The target (tests/fuzz/fuzz_policy.c) parses, resolves and compiles the
+# input, and checks every decision of the image against a reference
+# evaluator of portgate.conf(5). An input is up to four files split on the
+# line "#--file--": portgate.conf, a.conf, b.conf, conf.d/10.conf.
+#
+# tests/fuzz/regressions/ holds one input per crash or wrong decision ever
+# found. Both targets copy each new failing input there: commit it with the
+# fix, and every later make test replays it. To look at one input:
+#   FUZZ_POLICY_VERBOSE=1 build/fuzz/fuzz_policy FILE
+
+.PHONY: fuzz fuzz-short
+
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_MAX_LEN ?= 8192
+FUZZ_CC ?= $(CLANG)
+FUZZ_ARGS ?=
+
+FZ := $(B)/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 $(FUZZ_SAN)
+FUZZ_OBJS := $(POLICY_SRCS:%.c=$(FZ)/%.o)
+
+# The library with coverage instrumentation, no libFuzzer main.
+$(FZ)/policy/%.o: policy/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FZ)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
+
+fuzz: $(FZ)/fuzz_policy
+	$(call msg,FUZZ,$< for $(FUZZ_SECONDS)s)
+	$(Q)FUZZ_ARGS='$(FUZZ_ARGS)' tests/fuzz/run-fuzz.sh long $< $(FUZZ_SECONDS) $(FUZZ_MAX_LEN)
+
+fuzz-short: $(FZ)/fuzz_policy
+	$(call msg,FUZZ,$< replay + $(FUZZ_SHORT_SECONDS)s)
+	$(Q)FUZZ_ARGS='$(FUZZ_ARGS)' tests/fuzz/run-fuzz.sh short $< $(FUZZ_SHORT_SECONDS) $(FUZZ_MAX_LEN)
