@@ -19,4 +19,4 @@ bench: deps
 		--markdown bench/RESULTS.md
 
 bench-check: all $(B)/bench/bench
-	$(Q)BENCH_CHECK=1 PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds 7
+	$(Q)BENCH_CHECK=1 PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds 5 --stat-rounds 9
