@@ -236,11 +236,13 @@ struct pg_node_val {
 struct pg_ctl {
 	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
-	__u32 evmask; /* reserved for events */
-	__u32 bypass; /* probe result: 0 unknown, 1 no, 2 yes */
-	__u64 boot;   /* hash of the boot id the probe ran under */
-	__u64 build;  /* hash of the BPF object that created the state */
-	__u64 live;   /* PG_LIVE() of the image being swapped in, or in */
+	__u32 evmask;	/* reserved for events */
+	__u32 bypass;	/* probe result: 0 unknown, 1 no, 2 yes */
+	__u64 boot;	/* hash of the boot id the probe ran under */
+	__u64 build;	/* hash of the BPF object that created the state */
+	__u64 live;	/* PG_LIVE() of the image being swapped in, or in */
+	__u64 next_gen; /* no image may use a generation below this: one that
+			 * an apply killed before its swap may have published */
 };
 
 /*

@@ -341,6 +341,10 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	if (!fresh && !pg_state_image(&st, &cur, &ncur)) {
 		slot = !cur[0].hdr.slot;
 		gen = cur[0].hdr.gen + 1;
+		/* An apply killed after publishing nodes for a generation but before
+		 * its swap left pg_nodes entries stamped with it: never reuse one. */
+		if (st.ctl->next_gen > gen)
+			gen = st.ctl->next_gen;
 		/* its nodes, whose pg_nodes entries the new image may drop */
 		if (!pg_meta_parse(cur, ncur, &cur_meta)) {
 			have_cur_meta = true;
@@ -400,7 +404,15 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	}
 	st.ctl->bypass = pl.bypass ? 2 : 1;
 	st.ctl->boot = pg_boot_hash();
+	/* Reserve this apply's generations before anything is stamped with them. */
+	__atomic_store_n(&st.ctl->next_gen, img.blocks[0].hdr.gen + 1, __ATOMIC_SEQ_CST);
 
+	/* Thresholds go up before the swap (the new image may protect less at
+	 * the bottom), down only after it. */
+	if (!fresh && pg_netns_raise(&st, p)) {
+		pg_err("nothing swapped: the policy in force is unchanged");
+		goto out;
+	}
 	if (need_trans) {
 		pg_dbg("phase: transitional");
 		if (pg_state_install(&st, &trans, mount, old, nold))
@@ -428,21 +440,17 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 
 	/* Only now, with the programs attached and verified, lower thresholds. */
 	if (pl.mode == PG_MODE_SYSCTL) {
-		struct pg_netns_info in;
-
 		pg_dbg("phase: lower");
 		keep = calloc(p->nnetns + 1, sizeof(*keep));
 		if (!keep)
 			goto out;
-		if (pg_netns_lower(&st, p, PG_SELF_NETNS))
+		if (pg_netns_lower(&st, p, PG_SELF_NETNS, &keep[nkeep]))
 			goto sysctl_fail;
-		if (!pg_netns_inspect(PG_SELF_NETNS, &in))
-			keep[nkeep++] = in.ino;
+		nkeep += !!keep[nkeep];
 		for (i = 0; i < p->nnetns; i++) {
-			if (pg_netns_lower(&st, p, p->netns[i].path))
+			if (pg_netns_lower(&st, p, p->netns[i].path, &keep[nkeep]))
 				goto sysctl_fail;
-			if (!pg_netns_inspect(p->netns[i].path, &in))
-				keep[nkeep++] = in.ino;
+			nkeep += !!keep[nkeep];
 		}
 	}
 	/* Namespaces the policy no longer manages (or grant mode: all) get their value back. */
