@@ -191,9 +191,10 @@ static int plan(const struct pg_state *st, const struct pg_policy *p, const char
 	orig = in->start;
 	if (st->map[PG_MAP_SAVED] >= 0 && !bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &in->ino, sv))
 		orig = sv->orig; /* lowered by an earlier apply: keep the first value */
-	if (orig <= lowest && !sv->state) {
-		pg_dbg("%s: ip_unprivileged_port_start is %u already, nothing to lower", path,
-		       in->start);
+	if (orig <= lowest) {
+		/* Already at or below (a container's 0): not portgate's to manage; if
+		 * an earlier policy lowered it, the restore puts it back. */
+		pg_dbg("%s: ip_unprivileged_port_start was %u, nothing to lower", path, orig);
 		return 0;
 	}
 	if (orig > lowest && gap(p, lowest, orig - 1, g, sizeof(g))) {
@@ -226,7 +227,8 @@ int pg_netns_check(const struct pg_state *st, const struct pg_policy *p, const c
 	return plan(st, p, path, &in, &sv, &lower);
 }
 
-int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path)
+int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path,
+		   uint64_t *managed)
 {
 	struct pg_netns_info in;
 	struct pg_saved sv;
@@ -234,8 +236,10 @@ int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *p
 	bool lower;
 	int err;
 
+	*managed = 0;
 	if ((err = plan(st, p, path, &in, &sv, &lower)) || !lower)
 		return err;
+	*managed = in.ino;
 	/* SCTP never reaches the bind hook: refuse SCTP sockets there first. */
 	if (bpf_map_update_elem(st->map[PG_MAP_NETNS], &in.cookie, &one, BPF_ANY)) {
 		err = -errno;
@@ -398,6 +402,44 @@ int pg_netns_saved(const struct pg_state *st, struct pg_saved_ent **out, size_t 
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+int pg_netns_raise(struct pg_state *st, const struct pg_policy *p)
+{
+	uint32_t lowest = p->nprotect ? p->protect[0].lo : 65535;
+	struct pg_saved_ent *v;
+	size_t n, i;
+	int err, ret = 0;
+
+	if ((err = pg_netns_saved(st, &v, &n)))
+		return err;
+	for (i = 0; i < n; i++) {
+		struct pg_saved *sv = &v[i].v;
+		uint32_t to = lowest < sv->orig ? lowest : sv->orig;
+		char path[PATH_MAX];
+
+		if (sv->set >= to)
+			continue; /* lowering, if any, waits until after the swap */
+		err = find_ns(sv, v[i].ino, path, sizeof(path));
+		if (err == -ENOENT)
+			continue; /* gone: restore forgets it */
+		if (err || (err = set_start(path, to))) {
+			pg_err("cannot raise ip_unprivileged_port_start to %u in %s before the "
+			       "new policy stops protecting ports below it: %s",
+			       to, sv->path, strerror(-err));
+			ret = err;
+			continue;
+		}
+		pg_dbg("%s: ip_unprivileged_port_start %u -> %u before the swap", path, sv->set,
+		       to);
+		sv->set = to;
+		if (bpf_map_update_elem(st->map[PG_MAP_SAVED], &v[i].ino, sv, BPF_EXIST)) {
+			ret = -errno;
+			pg_err("cannot save the sysctl of %s: %s", sv->path, strerror(errno));
+		}
+	}
+	free(v);
+	return ret;
 }
 
 int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep)

@@ -30,9 +30,12 @@ int pg_netns_inspect(const char *path, struct pg_netns_info *out);
  * Lower the threshold in the namespace at path to the policy's lowest
  * protected port, after checking that doing so opens nothing the policy
  * does not protect and that autobind cannot reach protected ports. The old
- * value goes to pg_saved first. 0, or -errno with a message.
+ * value goes to pg_saved first. *managed: the namespace's inode when
+ * portgate now manages it, 0 when there was nothing to lower. 0, or -errno
+ * with a message.
  */
-int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path);
+int pg_netns_lower(struct pg_state *st, const struct pg_policy *p, const char *path,
+		   uint64_t *managed);
 
 /* The checks of pg_netns_lower() alone, changing nothing: run before apply
  * touches the kernel, so a policy that cannot be lowered safely is refused
@@ -45,6 +48,14 @@ int pg_netns_check(const struct pg_state *st, const struct pg_policy *p, const c
  * of them. Trivially true for attach "/". 0, or -EPERM naming a process.
  */
 int pg_netns_confined(const char *path, const char *attach);
+
+/*
+ * Before a policy whose lowest protected port is higher is swapped in:
+ * raise every saved namespace's threshold to that port (never above its
+ * original value), so that no moment has ports below the new lowest
+ * protected port open in a lowered namespace. Lowering waits for the swap.
+ */
+int pg_netns_raise(struct pg_state *st, const struct pg_policy *p);
 
 /* Restore every saved namespace whose inode is not in keep[]; 0 or -errno.
  * Namespaces that no longer exist are forgotten with a note. */
