@@ -62,15 +62,38 @@ static int pin_path(const struct pg_state *st, const char *name, char *out, size
 	return 0;
 }
 
-static int obj_get(const struct pg_state *st, const char *name)
+/*
+ * A pin is made under NAME_new and renamed onto NAME (pin_replace), so a
+ * command killed in between leaves NAME_new. With the lock held
+ * exclusively, finish the job: rename it into place if NAME is missing,
+ * else drop it. Shared holders only look, and take NAME_new for NAME.
+ */
+static int obj_get(const struct pg_state *st, const char *name, bool exclusive)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], tmp[PATH_MAX + 8];
 	int fd;
 
 	if (pin_path(st, name, p, sizeof(p)))
 		return -1;
+	snprintf(tmp, sizeof(tmp), "%s_new", p);
 	fd = bpf_obj_get(p);
-	return fd < 0 ? -1 : fd;
+	if (fd >= 0) {
+		if (exclusive && !unlink(tmp))
+			pg_dbg("dropped %s, left by a command that died", tmp);
+		return fd;
+	}
+	fd = bpf_obj_get(tmp);
+	if (fd < 0)
+		return -1;
+	if (exclusive) {
+		if (rename(tmp, p)) {
+			pg_err("cannot rename %s to %s: %s", tmp, p, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		pg_dbg("finished pinning %s, left half-done by a command that died", p);
+	}
+	return fd;
 }
 
 static int map_ctl(struct pg_state *st)
@@ -131,7 +154,7 @@ static int ensure_bpffs(const char *dir, bool create)
 
 int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclusive)
 {
-	int err, i;
+	int err, i, tries;
 
 	memset(st, 0, sizeof(*st));
 	st->dirfd = -1;
@@ -148,36 +171,60 @@ int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclus
 		pg_err("cannot create pin directory %s: %s", dir, strerror(errno));
 		return err;
 	}
-	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->dirfd < 0) {
-		err = -errno;
-		if (err != -ENOENT || create)
-			pg_err("cannot open pin directory %s: %s", dir, strerror(errno));
-		return err;
-	}
-	if (!is_bpffs(dir)) {
-		pg_err("cannot use pin directory %s: not on a bpf file system", dir);
-		pg_state_close(st);
-		return -ENOTDIR;
-	}
-	/* Root only: the maps decide who binds what. */
-	if (create && fchmod(st->dirfd, 0700)) {
-		err = -errno;
-		pg_err("cannot make %s root-only: %s", dir, strerror(errno));
-		pg_state_close(st);
-		return err;
-	}
-	if (flock(st->dirfd, exclusive ? LOCK_EX : LOCK_SH)) {
-		err = -errno;
-		pg_err("cannot lock %s: %s", dir, strerror(errno));
-		pg_state_close(st);
-		return err;
+	for (tries = 0;; tries++) {
+		struct stat a, b;
+
+		st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (st->dirfd < 0) {
+			err = -errno;
+			if (err != -ENOENT || create)
+				pg_err("cannot open pin directory %s: %s", dir, strerror(errno));
+			return err;
+		}
+		if (!is_bpffs(dir)) {
+			pg_err("cannot use pin directory %s: not on a bpf file system", dir);
+			pg_state_close(st);
+			return -ENOTDIR;
+		}
+		/* Root only: the maps decide who binds what. */
+		if (create && fchmod(st->dirfd, 0700)) {
+			err = -errno;
+			pg_err("cannot make %s root-only: %s", dir, strerror(errno));
+			pg_state_close(st);
+			return err;
+		}
+		if (flock(st->dirfd, exclusive ? LOCK_EX : LOCK_SH)) {
+			err = -errno;
+			pg_err("cannot lock %s: %s", dir, strerror(errno));
+			pg_state_close(st);
+			return err;
+		}
+		/*
+		 * stop removes the directory, and so does clearing a half-made state:
+		 * a command that waited for the lock may now hold the lock of a
+		 * directory that is gone while another makes a new one. Lock the one
+		 * that is there.
+		 */
+		if (!fstat(st->dirfd, &a) && a.st_nlink && !stat(dir, &b) && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			break;
+		close(st->dirfd);
+		st->dirfd = -1;
+		if (tries == 100) {
+			pg_err("cannot lock %s: it keeps being removed and made again", dir);
+			return -EAGAIN;
+		}
+		if (create && mkdir(dir, 0700) && errno != EEXIST) {
+			err = -errno;
+			pg_err("cannot create pin directory %s: %s", dir, strerror(errno));
+			return err;
+		}
 	}
 	for (i = 0; i < PG_NMAPS; i++)
-		st->map[i] = obj_get(st, pg_map_names[i]);
+		st->map[i] = obj_get(st, pg_map_names[i], exclusive);
 	for (i = 0; i < PG_NLINKS; i++) {
-		st->prog[i] = obj_get(st, pg_prog_names[i]);
-		st->link[i] = obj_get(st, pg_link_names[i]);
+		st->prog[i] = obj_get(st, pg_prog_names[i], exclusive);
+		st->link[i] = obj_get(st, pg_link_names[i], exclusive);
 	}
 	if ((err = map_ctl(st))) {
 		pg_state_close(st);
@@ -252,10 +299,12 @@ bool pg_state_any(const struct pg_state *st)
 
 static int unpin(const struct pg_state *st, const char *name)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], tmp[PATH_MAX + 8];
 
 	if (pin_path(st, name, p, sizeof(p)))
 		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s_new", p);
+	unlink(tmp); /* a half-done pin_replace() */
 	if (unlink(p) && errno != ENOENT) {
 		int err = -errno;
 
