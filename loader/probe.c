@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -87,6 +88,33 @@ static int probe_child(int cgfd)
 	return 0;
 }
 
+/* Probe cgroups of a portgate killed mid-probe: remove the ones whose process is gone. */
+static void remove_stale_probes(int parent_fd)
+{
+	int fd = dup(parent_fd);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char proc[64];
+		int pid;
+
+		if (sscanf(de->d_name, "portgate-probe.%d", &pid) != 1 || pid <= 0)
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/%d", pid);
+		if (!access(proc, F_OK))
+			continue;
+		if (!unlinkat(parent_fd, de->d_name, AT_REMOVEDIR))
+			pg_dbg("removed %s, left by a portgate that died probing", de->d_name);
+	}
+	closedir(d);
+}
+
 int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 {
 	char name[64];
@@ -94,6 +122,7 @@ int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 	pid_t pid;
 
 	*ok = false;
+	remove_stale_probes(parent_fd);
 	prog = load_ret3();
 	if (prog < 0) {
 		snprintf(why, len,
