@@ -360,7 +360,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	 * elsewhere are policed: an MPTCP bind reaches this hook through its
 	 * first subflow, a kernel socket that carries its owner's cgroup.
 	 */
-	if (BPF_CORE_READ_BITFIELD(sk, sk_kern_sock) && cg->level == 0) {
+	if (cg->level == 0 && BPF_CORE_READ_BITFIELD(sk, sk_kern_sock)) {
 		pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), PG_V_KERN_SOCK, ~0u);
 		return 1;
 	}
