@@ -329,6 +329,50 @@ const char *hx_policy(struct hx *h, const char *name, const char *text)
 	return path;
 }
 
+void hx_exec(struct hx *h, char *const argv[])
+{
+	char *wrapped[96], *wrap = getenv("HX_WRAP"), *save = NULL, *t;
+	int nw = 0, i;
+
+	/* HX_WRAP="valgrind --error-exitcode=99 ...": run portgate under it */
+	if (wrap && *wrap) {
+		wrap = strdup(wrap);
+		for (t = strtok_r(wrap, " ", &save); t && nw < 32; t = strtok_r(NULL, " ", &save))
+			wrapped[nw++] = t;
+		for (i = 0; argv[i] && nw < 95; i++)
+			wrapped[nw++] = argv[i];
+		wrapped[nw] = NULL;
+		execvp(wrapped[0], wrapped);
+		_exit(127);
+	}
+	execv(h->portgate, argv);
+	_exit(127);
+}
+
+const char *hx_errname(int e)
+{
+	switch (e) {
+	case 0:
+		return "OK";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case EINVAL:
+		return "EINVAL";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EADDRINUSE:
+		return "EADDRINUSE";
+	case EPROTONOSUPPORT:
+		return "EPROTONOSUPPORT";
+	case -1:
+		return "setup-failed";
+	default:
+		return strerror(e);
+	}
+}
+
 static int run_argv(struct hx *h, char *const argv[])
 {
 	int pipefd[2], status;
@@ -342,25 +386,9 @@ static int run_argv(struct hx *h, char *const argv[])
 	if (pid < 0)
 		return -1;
 	if (!pid) {
-		char *wrapped[96], *wrap = getenv("HX_WRAP"), *save = NULL, *t;
-		int nw = 0, i;
-
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
-		/* HX_WRAP="valgrind --error-exitcode=99 ...": run portgate under it */
-		if (wrap && *wrap) {
-			wrap = strdup(wrap);
-			for (t = strtok_r(wrap, " ", &save); t && nw < 32;
-			     t = strtok_r(NULL, " ", &save))
-				wrapped[nw++] = t;
-			for (i = 0; argv[i] && nw < 95; i++)
-				wrapped[nw++] = argv[i];
-			wrapped[nw] = NULL;
-			execvp(wrapped[0], wrapped);
-			_exit(127);
-		}
-		execv(h->portgate, argv);
-		_exit(127);
+		hx_exec(h, argv);
 	}
 	close(pipefd[1]);
 	while ((n = read(pipefd[0], h->out + off, sizeof(h->out) - 1 - off)) > 0)
@@ -375,24 +403,31 @@ static int run_argv(struct hx *h, char *const argv[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int hx_run(struct hx *h, const char *cmd, ...)
+int hx_argv(struct hx *h, char **argv, int max, const char *cmd, va_list ap)
 {
-	char *argv[64];
-	int n = 0;
-	va_list ap;
 	const char *a;
+	int n = 0;
 
 	argv[n++] = (char *)h->portgate;
 	argv[n++] = (char *)cmd;
-	va_start(ap, cmd);
-	while ((a = va_arg(ap, const char *)) && n < 58)
+	while ((a = va_arg(ap, const char *)) && n < max - 3)
 		argv[n++] = (char *)a;
-	va_end(ap);
 	if (strcmp(cmd, "check")) {
 		argv[n++] = "--pin-dir";
 		argv[n++] = h->pin;
 	}
 	argv[n] = NULL;
+	return n;
+}
+
+int hx_run(struct hx *h, const char *cmd, ...)
+{
+	char *argv[64];
+	va_list ap;
+
+	va_start(ap, cmd);
+	hx_argv(h, argv, 64, cmd, ap);
+	va_end(ap);
 	return run_argv(h, argv);
 }
 

@@ -15,6 +15,7 @@
 #define PORTGATE_HARNESS_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -107,7 +108,42 @@ pid_t hx_spawn(struct hx *h, const char *path, bool own_netns);
 long hx_sysctl_read_in(pid_t pid, const char *name);
 void hx_kill(pid_t pid);
 
+/* "OK", "EPERM", "EACCES", ... for an errno (or 0, or -1: setup failed). */
+const char *hx_errname(int e);
+
+/* argv for portgate CMD ARGS... (NULL-terminated in ap), --pin-dir added as
+ * hx_run() does; returns argc. */
+int hx_argv(struct hx *h, char **argv, int max, const char *cmd, va_list ap);
+/* In a child: exec portgate with argv, under HX_WRAP when set. */
+void hx_exec(struct hx *h, char *const argv[]) __attribute__((noreturn));
+
 /* Does h->out contain s? */
 bool hx_out_has(struct hx *h, const char *s);
+
+/*
+ * cmocka helpers for test files that keep their harness in a static
+ * "struct hx H": assert a bind's errno printing both, apply or fail.
+ */
+#define EXPECT_BIND(want, ...)                                                                     \
+	do {                                                                                       \
+		struct hx_bind b_ = { __VA_ARGS__ };                                               \
+		int got_;                                                                          \
+		if (!b_.family)                                                                    \
+			b_.family = AF_INET;                                                       \
+		if (!b_.type)                                                                      \
+			b_.type = SOCK_STREAM;                                                     \
+		got_ = hx_bind(&H, &b_);                                                           \
+		if (got_ != (want))                                                                \
+			fail_msg("%s:%d: bind(%s) cg=%s port %d uid %u: got %s, want %s",          \
+				 __FILE__, __LINE__, #__VA_ARGS__, b_.cg ? b_.cg : "(test)",       \
+				 b_.port, b_.uid, hx_errname(got_), hx_errname(want));             \
+	} while (0)
+
+#define APPLY_OK(text)                                                                             \
+	do {                                                                                       \
+		int rc_ = hx_apply(&H, text);                                                      \
+		if (rc_ != 0)                                                                      \
+			fail_msg("apply failed with %d:\n%s", rc_, H.out);                         \
+	} while (0)
 
 #endif

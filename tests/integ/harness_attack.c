@@ -77,24 +77,15 @@ static int drop(uid_t uid)
 int hxa_run_as(struct hx *h, uid_t uid, const char *cmd, ...)
 {
 	char *argv[64];
-	int n = 0, pipefd[2], status;
+	int pipefd[2], status;
 	size_t off = 0;
 	ssize_t r;
 	va_list ap;
-	const char *a;
 	pid_t pid;
 
-	argv[n++] = (char *)h->portgate;
-	argv[n++] = (char *)cmd;
 	va_start(ap, cmd);
-	while ((a = va_arg(ap, const char *)) && n < 58)
-		argv[n++] = (char *)a;
+	hx_argv(h, argv, 64, cmd, ap);
 	va_end(ap);
-	if (strcmp(cmd, "check")) {
-		argv[n++] = "--pin-dir";
-		argv[n++] = h->pin;
-	}
-	argv[n] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -1;
 	pid = fork();
@@ -105,8 +96,7 @@ int hxa_run_as(struct hx *h, uid_t uid, const char *cmd, ...)
 		dup2(pipefd[1], 2);
 		if (drop(uid))
 			_exit(126);
-		execv(h->portgate, argv);
-		_exit(127);
+		hx_exec(h, argv);
 	}
 	close(pipefd[1]);
 	while ((r = read(pipefd[0], h->out + off, sizeof(h->out) - 1 - off)) > 0)

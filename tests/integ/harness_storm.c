@@ -99,9 +99,6 @@ static int start_argv(struct hx *h, struct hs_proc *p, bool traced, char **argv)
 		return -1;
 	}
 	if (!p->pid) {
-		char *wrapped[96], *save = NULL, *t;
-		int nw = 0, i;
-
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
 		if (traced) {
@@ -116,19 +113,7 @@ static int start_argv(struct hx *h, struct hs_proc *p, bool traced, char **argv)
 			    raise(SIGSTOP))
 				_exit(126);
 		}
-		if (wrap && *wrap) {
-			wrap = strdup(wrap);
-			for (t = strtok_r(wrap, " ", &save); t && nw < 32;
-			     t = strtok_r(NULL, " ", &save))
-				wrapped[nw++] = t;
-			for (i = 0; argv[i] && nw < 95; i++)
-				wrapped[nw++] = argv[i];
-			wrapped[nw] = NULL;
-			execvp(wrapped[0], wrapped);
-			_exit(127);
-		}
-		execv(h->portgate, argv);
-		_exit(127);
+		hx_exec(h, argv);
 	}
 	hs_track(p->pid);
 	close(pipefd[1]);
@@ -152,37 +137,25 @@ static int start_argv(struct hx *h, struct hs_proc *p, bool traced, char **argv)
 	return 0;
 }
 
-#define BUILD_ARGV(h, argv, cmd)                                                                   \
-	do {                                                                                       \
-		va_list ap_;                                                                       \
-		const char *a_;                                                                    \
-		int n_ = 0;                                                                        \
-		argv[n_++] = (char *)(h)->portgate;                                                \
-		argv[n_++] = (char *)(cmd);                                                        \
-		va_start(ap_, cmd);                                                                \
-		while ((a_ = va_arg(ap_, const char *)) && n_ < 58)                                \
-			argv[n_++] = (char *)a_;                                                   \
-		va_end(ap_);                                                                       \
-		if (strcmp(cmd, "check")) {                                                        \
-			argv[n_++] = "--pin-dir";                                                  \
-			argv[n_++] = (h)->pin;                                                     \
-		}                                                                                  \
-		argv[n_] = NULL;                                                                   \
-	} while (0)
-
 int hs_start(struct hx *h, struct hs_proc *p, const char *cmd, ...)
 {
 	char *argv[64];
+	va_list ap;
 
-	BUILD_ARGV(h, argv, cmd);
+	va_start(ap, cmd);
+	hx_argv(h, argv, 64, cmd, ap);
+	va_end(ap);
 	return start_argv(h, p, false, argv);
 }
 
 int hs_start_traced(struct hx *h, struct hs_proc *p, const char *cmd, ...)
 {
 	char *argv[64];
+	va_list ap;
 
-	BUILD_ARGV(h, argv, cmd);
+	va_start(ap, cmd);
+	hx_argv(h, argv, 64, cmd, ap);
+	va_end(ap);
 	return start_argv(h, p, true, argv);
 }
 

@@ -58,48 +58,6 @@ static struct hx H;
 static const char *sanitised;	 /* $PORTGATE, restored after the valgrind test */
 static char deep_root[PATH_MAX]; /* a cgroup chain past PATH_MAX, removed in teardown */
 
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0:
-		return "OK";
-	case EPERM:
-		return "EPERM";
-	case EACCES:
-		return "EACCES";
-	case EINVAL:
-		return "EINVAL";
-	case EPROTONOSUPPORT:
-		return "EPROTONOSUPPORT";
-	case -1:
-		return "setup-failed";
-	default:
-		return strerror(e);
-	}
-}
-
-#define EXPECT_BIND(want, ...)                                                                     \
-	do {                                                                                       \
-		struct hx_bind b_ = { __VA_ARGS__ };                                               \
-		int got_;                                                                          \
-		if (!b_.family)                                                                    \
-			b_.family = AF_INET;                                                       \
-		if (!b_.type)                                                                      \
-			b_.type = SOCK_STREAM;                                                     \
-		got_ = hx_bind(&H, &b_);                                                           \
-		if (got_ != (want))                                                                \
-			fail_msg("%s:%d: bind(%s) cg=%s port %d uid %u: got %s, want %s",          \
-				 __FILE__, __LINE__, #__VA_ARGS__, b_.cg ? b_.cg : "(test)",       \
-				 b_.port, b_.uid, errname(got_), errname(want));                   \
-	} while (0)
-
-#define APPLY_OK(text)                                                                             \
-	do {                                                                                       \
-		int rc_ = hx_apply(&H, text);                                                      \
-		if (rc_ != 0)                                                                      \
-			fail_msg("apply failed with %d:\n%s", rc_, H.out);                         \
-	} while (0)
-
 static int setup(void **state)
 {
 	const char *name = *state;
@@ -350,26 +308,26 @@ static void nobody_cannot_reach_the_state(void **state)
 	for (i = 0; i < p->npins; i++) {
 		if (!refused(p->get[i]) || !refused(p->get_ro[i]) || !refused(p->open_ro[i]))
 			fail_msg("nobody reached %s/%s: BPF_OBJ_GET %s, read-only %s, open %s",
-				 H.pin, p->names[i], errname(p->get[i]), errname(p->get_ro[i]),
-				 errname(p->open_ro[i]));
+				 H.pin, p->names[i], hx_errname(p->get[i]),
+				 hx_errname(p->get_ro[i]), hx_errname(p->open_ro[i]));
 	}
 	if (!refused(p->opendir_pin))
-		fail_msg("nobody can list %s: %s", H.pin, errname(p->opendir_pin));
+		fail_msg("nobody can list %s: %s", H.pin, hx_errname(p->opendir_pin));
 	assert_true(p->nmaps >= 6 && p->nprogs == 4 && p->nlinks == 4);
 	for (i = 0; i < p->nmaps; i++)
 		if (!refused(p->map_by_id[i]))
 			fail_msg("nobody got map id %u by BPF_MAP_GET_FD_BY_ID: %s", p->map_ids[i],
-				 errname(p->map_by_id[i]));
+				 hx_errname(p->map_by_id[i]));
 	for (i = 0; i < p->nprogs; i++)
 		if (!refused(p->prog_by_id[i]))
 			fail_msg("nobody got program id %u by id: %s", p->prog_ids[i],
-				 errname(p->prog_by_id[i]));
+				 hx_errname(p->prog_by_id[i]));
 	for (i = 0; i < p->nlinks; i++)
 		if (!refused(p->link_by_id[i]))
 			fail_msg("nobody got link id %u by id: %s", p->link_ids[i],
-				 errname(p->link_by_id[i]));
+				 hx_errname(p->link_by_id[i]));
 	if (!refused(p->next_map_id))
-		fail_msg("nobody can enumerate map ids: %s", errname(p->next_map_id));
+		fail_msg("nobody can enumerate map ids: %s", hx_errname(p->next_map_id));
 	hxa_shared_free(p, sizeof(*p));
 
 	/* The CLI as nobody: exit 1 and one line that says root is needed. */
@@ -490,7 +448,8 @@ static int tenant_bind(const char *rel, int port)
 		int got_ = tenant_bind(rel, port);                                                 \
 		if (got_ != (want))                                                                \
 			fail_msg("%s:%d: tenant A in %s binding tcp/%d: got %s, want %s",          \
-				 __FILE__, __LINE__, rel, port, errname(got_), errname(want));     \
+				 __FILE__, __LINE__, rel, port, hx_errname(got_),                  \
+				 hx_errname(want));                                                \
 	} while (0)
 
 static void expect_explain(const char *rel, const char *pp, const char *uid, const char *verdict)
@@ -535,7 +494,7 @@ static void delegated_tenant_cannot_name_into_a_glob(void **state)
 	m.dirs[2] = api;
 	r = hxa_child(&H, NULL, TENANT_A, tenant_mkdir_fn, &m, NULL, 0);
 	if (r)
-		fail_msg("tenant A cannot mkdir in its delegated cgroup: %s", errname(r));
+		fail_msg("tenant A cannot mkdir in its delegated cgroup: %s", hx_errname(r));
 	/* selectors are resolved at apply time in this version */
 	APPLY_OK(tenant_policy);
 
@@ -615,7 +574,7 @@ static void delegated_tenant_cannot_block_apply(void **state)
 	}
 	r = hxa_child(&H, NULL, TENANT_A, tenant_chain_fn, &c, NULL, 0);
 	if (r)
-		fail_msg("tenant A cannot nest cgroups in its subtree: %s", errname(r));
+		fail_msg("tenant A cannot nest cgroups in its subtree: %s", hx_errname(r));
 
 	/* the admin revokes tcp/81 */
 	r = hx_apply(&H, "default deny\nallow @/web tcp/80\n");
@@ -710,7 +669,7 @@ static int check_range_tries(const char *who, const struct range_try *t,
 			n = snprintf(msg + off, len - off,
 				     "\n  %s: write \"%s\" (the kernel alone takes it: %s) got %s, "
 				     "want EPERM from portgate's sysctl guard",
-				     who, overlapping[i], control->after[i], errname(t->err[i]));
+				     who, overlapping[i], control->after[i], hx_errname(t->err[i]));
 		if (n > 0) {
 			bad++;
 			off += (size_t)n;
@@ -732,7 +691,7 @@ static struct range_try *range_control(void)
 	/* without portgate the kernel takes the plain spelling: the hole is real */
 	if (ctl->err[0] || !range_overlaps(ctl->after[0]))
 		fail_msg("control: the kernel refused \"%s\" (%s) in a netns lowered to 0",
-			 overlapping[0], errname(ctl->err[0]));
+			 overlapping[0], hx_errname(ctl->err[0]));
 	return ctl;
 }
 
@@ -814,7 +773,7 @@ static void userns_root_cannot_open_sysctl_holes(void **state)
 	/* the tenant may lower its own namespace's threshold: the kernel allows it */
 	if (r->lower || strcmp(r->ups_after, "0"))
 		fail_msg("userns root could not lower its own ip_unprivileged_port_start: %s (%s)",
-			 errname(r->lower), r->ups_after);
+			 hx_errname(r->lower), r->ups_after);
 	nbad =
 	    check_range_tries("root of its own user namespace", &r->tries, ctl, bad, sizeof(bad));
 	/* EPERM above came from portgate, not from missing permission */
@@ -828,8 +787,8 @@ static void userns_root_cannot_open_sysctl_holes(void **state)
 	    r->bind22 != EPERM)
 		fail_msg("userns root binds: tcp/80 %s, tcp6/80 %s, udp/80 %s, tcp/22 %s; want "
 			 "EPERM for all",
-			 errname(r->bind80), errname(r->bind80_v6), errname(r->bind80_udp),
-			 errname(r->bind22));
+			 hx_errname(r->bind80), hx_errname(r->bind80_v6), hx_errname(r->bind80_udp),
+			 hx_errname(r->bind22));
 	assert_int_equal(r->bind1024, 0);
 	if (r->uring_setup)
 		print_message("note: io_uring unavailable to the tenant (%s); see "
@@ -843,10 +802,10 @@ static void userns_root_cannot_open_sysctl_holes(void **state)
 	 * CAP_NET_BIND_SERVICE over its netns decides, with or without portgate.
 	 */
 	if (r->sctp == EPROTONOSUPPORT || r->sctp == ESOCKTNOSUPPORT)
-		print_message("note: this kernel has no SCTP (socket: %s)\n", errname(r->sctp));
+		print_message("note: this kernel has no SCTP (socket: %s)\n", hx_errname(r->sctp));
 	else
 		print_message("note: SCTP socket in the tenant's own netns: %s\n",
-			      errname(r->sctp));
+			      hx_errname(r->sctp));
 	hxa_shared_free(r, sizeof(*r));
 	hxa_shared_free(ctl, sizeof(*ctl));
 	/* and the lowered namespace is unchanged */
@@ -920,7 +879,7 @@ static void lowered_netns_range_guard_and_sctp(void **state)
 	if (r == EPROTONOSUPPORT || r == ESOCKTNOSUPPORT) {
 		print_message("note: this kernel lacks SCTP (CONFIG_IP_SCTP not set: socket() "
 			      "says %s), so the SCTP gap cannot arise here\n",
-			      errname(r));
+			      hx_errname(r));
 	} else {
 		assert_int_equal(r, EPERM);
 		assert_int_equal(hx_socket(&H, "web", AF_INET6, SOCK_STREAM, IPPROTO_SCTP, NOBODY),
@@ -1037,7 +996,7 @@ static void expect_uring(int line, const char *cg, int family, int port, int wan
 			fail_msg("line %d: IORING_OP_BIND (%s) by nobody in %s, %s port %d: res %d "
 				 "(%s), want %d (%s)",
 				 line, modes[m], cg, family == AF_INET ? "IPv4" : "IPv6", port,
-				 out->res, errname(-out->res), want, errname(-want));
+				 out->res, hx_errname(-out->res), want, hx_errname(-want));
 	}
 	hxa_shared_free(out, sizeof(*out));
 }

@@ -44,51 +44,6 @@
 
 static struct hx H;
 
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0:
-		return "OK";
-	case EPERM:
-		return "EPERM";
-	case EACCES:
-		return "EACCES";
-	case EADDRNOTAVAIL:
-		return "EADDRNOTAVAIL";
-	case EADDRINUSE:
-		return "EADDRINUSE";
-	case EPROTONOSUPPORT:
-		return "EPROTONOSUPPORT";
-	case -1:
-		return "setup-failed";
-	default:
-		return strerror(e);
-	}
-}
-
-/* Assert a bind's outcome, printing both when it differs. */
-#define EXPECT_BIND(want, ...)                                                                     \
-	do {                                                                                       \
-		struct hx_bind b_ = { __VA_ARGS__ };                                               \
-		int got_;                                                                          \
-		if (!b_.family)                                                                    \
-			b_.family = AF_INET;                                                       \
-		if (!b_.type)                                                                      \
-			b_.type = SOCK_STREAM;                                                     \
-		got_ = hx_bind(&H, &b_);                                                           \
-		if (got_ != (want))                                                                \
-			fail_msg("%s:%d: bind(%s) cg=%s port %d uid %u: got %s, want %s",          \
-				 __FILE__, __LINE__, #__VA_ARGS__, b_.cg ? b_.cg : "(test)",       \
-				 b_.port, b_.uid, errname(got_), errname(want));                   \
-	} while (0)
-
-#define APPLY_OK(text)                                                                             \
-	do {                                                                                       \
-		int rc_ = hx_apply(&H, text);                                                      \
-		if (rc_ != 0)                                                                      \
-			fail_msg("apply failed with %d:\n%s", rc_, H.out);                         \
-	} while (0)
-
 static int setup(void **state)
 {
 	const char *name = *state;
@@ -631,7 +586,7 @@ static void explain_agrees_with_the_kernel(void **state)
 							 : EACCES;
 		got = hx_bind(&H, &b);
 		if (got != want)
-			fail_msg("case %zu: explain %s but bind got %s", i, H.out, errname(got));
+			fail_msg("case %zu: explain %s but bind got %s", i, H.out, hx_errname(got));
 	}
 	/* text form names the rule and the cgroup that decided */
 	assert_int_equal(hx_run(&H, "explain", hx_path(&H, "a/b"), "tcp/81", NULL), 0);
