@@ -225,25 +225,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
-	struct pg_state st = { .dirfd = -1 };
-	struct pg_policy *p = NULL;
-	struct pg_cgroup *tree = NULL;
-	struct pg_image img = { 0 }, trans = { 0 };
-	union pg_block *cur = NULL;
-	uint32_t ncur = 0;
-	struct pg_meta cur_meta;
-	bool have_cur_meta = false;
-	struct pg_node_out *old = NULL;
-	size_t nold = 0;
-	uint64_t *keep = NULL, gen = 1;
-	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
-	struct pg_saved_ent *saved = NULL;
-	char mount[4096], why[256], hash[65];
-	struct plan pl = { 0 };
-	uint8_t slot = 0;
-	int ch, status = PG_EXIT_FAIL, attach_fd = -1, err;
-	bool fresh = false, need_trans = false, created = false;
-	const char *file;
+	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
 	while ((ch = getopt_long(argc, argv, "a:p:vh", lo, NULL)) != -1) {
@@ -270,13 +252,35 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		pg_usage("apply", stderr);
 		return PG_EXIT_USAGE;
 	}
-	file = argv[optind];
 	if (pg_cg_path_valid(o->attach)) {
 		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
 		       "/system.slice",
 		       o->attach);
 		return PG_EXIT_USAGE;
 	}
+	return pg_apply(argv[optind], o, NULL);
+}
+
+int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res)
+{
+	struct pg_state st = { .dirfd = -1 };
+	struct pg_policy *p = NULL;
+	struct pg_cgroup *tree = NULL;
+	struct pg_image img = { 0 }, trans = { 0 };
+	union pg_block *cur = NULL;
+	uint32_t ncur = 0;
+	struct pg_meta cur_meta;
+	bool have_cur_meta = false;
+	struct pg_node_out *old = NULL;
+	size_t nold = 0;
+	uint64_t *keep = NULL, gen = 1;
+	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
+	struct pg_saved_ent *saved = NULL;
+	char mount[4096], why[256], hash[65];
+	struct plan pl = { 0 };
+	uint8_t slot = 0;
+	int status = PG_EXIT_FAIL, attach_fd = -1, err;
+	bool fresh = false, need_trans = false, created = false;
 
 	p = pg_load_policy(file, &status);
 	if (!p)
@@ -459,6 +463,14 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		goto out;
 
 	pg_hex(p->sha256, 32, hash);
+	if (res) {
+		res->gen = img.blocks[0].hdr.gen;
+		memcpy(res->sha256, p->sha256, sizeof(res->sha256));
+		res->nrules = p->nrules;
+		res->nnodes = img.nnodes;
+		res->grant = pl.mode == PG_MODE_GRANT;
+		res->globs = pg_policy_has_globs(p);
+	}
 	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
 	       "sha256 %.12s\n",
 	       file, (unsigned long long)img.blocks[0].hdr.gen, p->nrules,

@@ -4,6 +4,9 @@
 #define PORTGATE_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "policy.h"
 
@@ -18,6 +21,26 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o);
 int cmd_status(int argc, char **argv, struct pg_opts *o);
 int cmd_explain(int argc, char **argv, struct pg_opts *o);
 int cmd_stop(int argc, char **argv, struct pg_opts *o);
+int cmd_run(int argc, char **argv, struct pg_opts *o);
+int cmd_monitor(int argc, char **argv, struct pg_opts *o);
+
+/* What an apply that succeeded put in force. */
+struct pg_apply_result {
+	uint64_t gen;
+	uint8_t sha256[32];
+	size_t nrules;
+	size_t nnodes;
+	bool grant; /* grant mode, else sysctl */
+	bool globs; /* some selector is a glob */
+};
+
+/*
+ * The whole of 'portgate apply FILE' after option parsing: parse, compile,
+ * load or take over the pinned state, swap, attach, manage sysctls. Prints
+ * diagnostics to stderr and one line to stdout on success. Returns an exit
+ * status (PG_EXIT_*); res, if not NULL, is filled on success.
+ */
+int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res);
 
 /*
  * Parse and resolve a policy file from the real file system, printing every

@@ -331,6 +331,16 @@ bool pg_selector_is_exact(const char *selector)
 	return !strchr(selector, '*');
 }
 
+bool pg_policy_has_globs(const struct pg_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (!pg_selector_is_exact(p->rules[i].selector))
+			return true;
+	return false;
+}
+
 int pg_selector_depth(const char *selector)
 {
 	int n = 0;

@@ -177,6 +177,9 @@ bool pg_selector_match(const char *selector, const char *path);
 /* Is the selector free of glob characters? */
 bool pg_selector_is_exact(const char *selector);
 
+/* Does any rule of the policy use a glob selector? */
+bool pg_policy_has_globs(const struct pg_policy *p);
+
 /* Number of components ("/" is 0, "/a/b" is 2); for exact selectors the level. */
 int pg_selector_depth(const char *selector);
 
