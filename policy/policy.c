@@ -49,7 +49,7 @@ static void diag_v(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const
 		if (msg)
 			vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	}
-	d->v[d->n++] = (struct pg_diag){.sev = sev, .loc = loc, .msg = msg};
+	d->v[d->n++] = (struct pg_diag){ .sev = sev, .loc = loc, .msg = msg };
 }
 
 void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
@@ -184,12 +184,12 @@ static size_t ranges_minus(const struct pg_range *a, size_t na, const struct pg_
 			j++;
 		for (jj = j; lo <= hi; jj++) {
 			if (jj == nb || b[jj].lo > hi) {
-				out[k++] = (struct pg_range){(uint16_t)lo, (uint16_t)hi};
+				out[k++] = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
 				break;
 			}
 			if (b[jj].lo > lo)
 				out[k++] =
-				    (struct pg_range){(uint16_t)lo, (uint16_t)(b[jj].lo - 1)};
+				    (struct pg_range){ (uint16_t)lo, (uint16_t)(b[jj].lo - 1) };
 			if (b[jj].hi >= hi)
 				break;
 			lo = b[jj].hi + 1u;
@@ -264,7 +264,7 @@ static struct pg_policy *policy_new(void)
 		free(p);
 		return NULL;
 	}
-	p->protect[0] = (struct pg_range){1, 1023};
+	p->protect[0] = (struct pg_range){ 1, 1023 };
 	p->nprotect = 1;
 	return p;
 }
@@ -302,7 +302,7 @@ bool pg_policy_protects(const struct pg_policy *p, uint16_t port)
 
 char *pg_rule_spec(const struct pg_rule *r)
 {
-	static const uint32_t order[] = {PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER};
+	static const uint32_t order[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER };
 	size_t size = sizeof("tcp,udp,other/") + r->nports * sizeof("65535-65535,");
 	size_t off = 0, i;
 	char *s = malloc(size);
@@ -460,7 +460,7 @@ struct parser {
 
 static struct pg_loc tok_loc(const struct parser *ps, const struct tok *t, size_t off)
 {
-	return (struct pg_loc){ps->file, ps->line, t->col + (t->plain ? (uint32_t)off : 0)};
+	return (struct pg_loc){ ps->file, ps->line, t->col + (t->plain ? (uint32_t)off : 0) };
 }
 
 static void err_at(struct parser *ps, const struct tok *t, size_t off, const char *fmt, ...)
@@ -477,7 +477,7 @@ static void err_at(struct parser *ps, const struct tok *t, size_t off, const cha
 static void no_memory(struct parser *ps)
 {
 	if (!ps->oom)
-		pg_diags_add(ps->d, PG_SEV_ERROR, (struct pg_loc){ps->file, ps->line, 0},
+		pg_diags_add(ps->d, PG_SEV_ERROR, (struct pg_loc){ ps->file, ps->line, 0 },
 			     "out of memory");
 	ps->oom = true;
 }
@@ -552,7 +552,7 @@ static bool tokenize(struct parser *ps, const char *line, size_t len)
 			}
 			if (i == len) {
 				pg_diags_add(ps->d, PG_SEV_ERROR,
-					     (struct pg_loc){ps->file, ps->line, (uint32_t)q + 1},
+					     (struct pg_loc){ ps->file, ps->line, (uint32_t)q + 1 },
 					     "unterminated quoted string");
 				return false;
 			}
@@ -643,7 +643,7 @@ static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, stru
 			err_at(ps, t, ioff, "invalid range '%.*s'", (int)ilen, item);
 			goto fail;
 		}
-		r[k++] = (struct pg_range){(uint16_t)lo, (uint16_t)hi};
+		r[k++] = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
 		if (ie == end)
 			break;
 		item = ie + 1;
@@ -659,7 +659,8 @@ fail:
 static void st_mode(struct parser *ps)
 {
 	static const char *const names[] = {
-	    [PG_MODE_AUTO] = "auto", [PG_MODE_GRANT] = "grant", [PG_MODE_SYSCTL] = "sysctl"};
+		[PG_MODE_AUTO] = "auto", [PG_MODE_GRANT] = "grant", [PG_MODE_SYSCTL] = "sysctl"
+	};
 	struct pg_policy *p = ps->p;
 	size_t m;
 
@@ -759,7 +760,7 @@ static void st_netns(struct parser *ps)
 		no_memory(ps);
 		return;
 	}
-	p->netns[p->nnetns++] = (struct pg_netns){path, tok_loc(ps, &ps->tok[0], 0)};
+	p->netns[p->nnetns++] = (struct pg_netns){ path, tok_loc(ps, &ps->tok[0], 0) };
 }
 
 static bool check_selector(struct parser *ps, const struct tok *t)
@@ -863,7 +864,7 @@ static bool parse_addr(struct parser *ps, const struct tok *t, const char *v, st
 	size_t alen = slash ? (size_t)(slash - v) : strlen(v), i;
 	bool v6 = memchr(v, ':', alen) != NULL;
 	unsigned int max = v6 ? 128 : 32, sp;
-	uint8_t a[16] = {0}, m[16];
+	uint8_t a[16] = { 0 }, m[16];
 	char buf[INET6_ADDRSTRLEN];
 	uint64_t plen = max;
 
@@ -895,7 +896,7 @@ static bool parse_addr(struct parser *ps, const struct tok *t, const char *v, st
 		return false;
 	}
 	if (sp == 128) {
-		static const uint8_t any6[16], any4[16] = {[10] = 0xff, [11] = 0xff};
+		static const uint8_t any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
 
 		if (!memcmp(a, any6, 16) || !memcmp(a, any4, 16)) {
 			err_at(ps, t, 0,
@@ -995,7 +996,7 @@ static char *join_tokens(const struct parser *ps)
 static void st_rule(struct parser *ps, enum pg_action action)
 {
 	struct pg_policy *p = ps->p;
-	struct pg_rule r = {.action = action};
+	struct pg_rule r = { .action = action };
 	bool ok = true;
 	size_t i;
 
@@ -1144,7 +1145,7 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 			}
 		}
 		pg_diags_add(ps->d, PG_SEV_ERROR,
-			     (struct pg_loc){file, line, (uint32_t)(nul - l) + 1},
+			     (struct pg_loc){ file, line, (uint32_t)(nul - l) + 1 },
 			     "NUL byte in file");
 		goto out;
 	}
@@ -1157,7 +1158,7 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 			n--;
 		ps->line = line;
 		if (n > PG_POL_MAX_LINE) {
-			pg_diags_add(ps->d, PG_SEV_ERROR, (struct pg_loc){file, line, 1},
+			pg_diags_add(ps->d, PG_SEV_ERROR, (struct pg_loc){ file, line, 1 },
 				     "line is longer than %d bytes", PG_POL_MAX_LINE);
 			continue;
 		}
@@ -1297,7 +1298,7 @@ static void st_include(struct parser *ps)
 }
 
 static const char *const keywords[] = {
-    "mode", "protect", "default", "exempt", "netns", "allow", "deny", "include",
+	"mode", "protect", "default", "exempt", "netns", "allow", "deny", "include",
 };
 
 /* Optimal string alignment distance; both strings are short here. */
@@ -1490,7 +1491,7 @@ static int sweep(struct checker *ck, const size_t *rix, size_t k, uint32_t proto
 	 * same two for conditional rules only (the alternatives limit). */
 	enum { ACT, UNREP, CACT, CUNREP };
 	struct bits b[4][2];
-	size_t ccount[2] = {0, 0};
+	size_t ccount[2] = { 0, 0 };
 	uint64_t *mem;
 	struct ev *ev;
 
@@ -1508,7 +1509,7 @@ static int sweep(struct checker *ck, const size_t *rix, size_t k, uint32_t proto
 	}
 	for (i = 0; i < 8; i++)
 		b[i / 2][i % 2] =
-		    (struct bits){mem + i * (nw + ns), mem + i * (nw + ns) + nw, nw, ns};
+		    (struct bits){ mem + i * (nw + ns), mem + i * (nw + ns) + nw, nw, ns };
 
 	nev = 0;
 	for (i = 0; i < k; i++) {
@@ -1518,8 +1519,8 @@ static int sweep(struct checker *ck, const size_t *rix, size_t k, uint32_t proto
 		if (!(r->protos & proto))
 			continue;
 		for (q = 0; q < r->nports; q++) {
-			ev[nev++] = (struct ev){r->ports[q].lo, 1, i};
-			ev[nev++] = (struct ev){(uint32_t)r->ports[q].hi + 1, 0, i};
+			ev[nev++] = (struct ev){ r->ports[q].lo, 1, i };
+			ev[nev++] = (struct ev){ (uint32_t)r->ports[q].hi + 1, 0, i };
 		}
 	}
 	qsort(ev, nev, sizeof(*ev), cmp_ev);
@@ -1642,7 +1643,7 @@ static bool same_class(const struct item *x, const struct item *y)
 
 static int sweep_all(struct checker *ck, const struct item *it, size_t k, size_t *rix, bool dup)
 {
-	static const uint32_t protos[] = {PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER};
+	static const uint32_t protos[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER };
 	size_t i;
 	int err;
 
@@ -1667,7 +1668,7 @@ static int find_collisions(struct checker *ck)
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		it[i] = (struct item){&p->rules[i], i};
+		it[i] = (struct item){ &p->rules[i], i };
 	qsort(it, n, sizeof(*it), cmp_by_selector);
 	for (a = 0; a < n && !err; a = b) {
 		for (b = a + 1; b < n && !strcmp(it[a].r->selector, it[b].r->selector); b++)
@@ -1740,7 +1741,7 @@ static void report_rule(struct parser *ps, const struct finding *f, size_t i)
 static void check_policy(struct parser *ps)
 {
 	struct pg_policy *p = ps->p;
-	struct checker ck = {p, NULL};
+	struct checker ck = { p, NULL };
 	size_t i;
 
 	if (p->mode_set && p->mode == PG_MODE_SYSCTL && p->def == PG_DEFAULT_KERNEL)
@@ -1807,7 +1808,7 @@ struct pg_policy *pg_policy_parse(const char *path, const struct pg_source_ops *
 				  struct pg_diags *diags)
 {
 	struct parser *ps = parser_new(path, ops, diags);
-	struct pg_loc top = {0, 0, 0};
+	struct pg_loc top = { 0, 0, 0 };
 	char *buf;
 	size_t len;
 	int err;
@@ -1832,7 +1833,7 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
 	if (!ps)
 		return NULL;
 	if (len > PG_POL_MAX_FILE_SIZE)
-		report_read(ps, (struct pg_loc){0, 0, 0}, path, -EFBIG);
+		report_read(ps, (struct pg_loc){ 0, 0, 0 }, path, -EFBIG);
 	else
 		parse_buffer(ps, 0, buf, len);
 	return parser_finish(ps);

@@ -81,7 +81,7 @@ static int real_glob(void *ud, const char *pattern, char ***out, size_t *n)
 	return 0;
 }
 
-static const struct pg_source_ops real_ops = {real_read, real_glob, NULL};
+static const struct pg_source_ops real_ops = { real_read, real_glob, NULL };
 
 struct ffile {
 	const char *path, *text;
@@ -143,7 +143,7 @@ static char *diags_text(const struct pg_diags *d, const struct pg_policy *p)
 /* Parse text as "t.conf" and compare every diagnostic printed. */
 static void expect_diags(const char *text, const char *want)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
 	char *got;
 
@@ -157,7 +157,7 @@ static void expect_diags(const char *text, const char *want)
 
 static struct pg_policy *parse_ok(const char *text)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
 	char *got;
 
@@ -171,7 +171,9 @@ static struct pg_policy *parse_ok(const char *text)
 
 static void assert_ranges(const struct pg_range *r, size_t n, const char *want)
 {
-	struct pg_rule rule = {.protos = PG_PROTO_TCP, .ports = (struct pg_range *)r, .nports = n};
+	struct pg_rule rule = { .protos = PG_PROTO_TCP,
+				.ports = (struct pg_range *)r,
+				.nports = n };
 	char *s = pg_rule_spec(&rule);
 
 	assert_non_null(s);
@@ -209,17 +211,17 @@ static const char spec_example[] =
 static void test_spec_example(void **state)
 {
 	static const struct ffile files[] = {
-	    {"/etc/portgate/portgate.conf", spec_example},
-	    {"/etc/portgate/conf.d/20-b.conf", "deny /system.slice/b.service udp/53\n"},
-	    {"/etc/portgate/conf.d/README", "not a policy\n"},
-	    {"/etc/portgate/conf.d/10-a.conf", "allow /system.slice/a.service tcp/22\n"},
+		{ "/etc/portgate/portgate.conf", spec_example },
+		{ "/etc/portgate/conf.d/20-b.conf", "deny /system.slice/b.service udp/53\n" },
+		{ "/etc/portgate/conf.d/README", "not a policy\n" },
+		{ "/etc/portgate/conf.d/10-a.conf", "allow /system.slice/a.service tcp/22\n" },
 	};
-	struct ffs fs = {files, 4, 0, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, 4, 0, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("/etc/portgate/portgate.conf", &ops, &d);
 	const struct pg_rule *r;
-	uint8_t v4[16] = {[10] = 0xff, [11] = 0xff, [12] = 10};
+	uint8_t v4[16] = { [10] = 0xff, [11] = 0xff, [12] = 10 };
 	char *s;
 
 	assert_non_null(p);
@@ -457,10 +459,10 @@ static void test_protocols(void **state)
 
 static void test_conditions(void **state)
 {
-	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
-	static const uint8_t host4[16] = {[10] = 0xff, [11] = 0xff, 192, 0, 2, 1};
-	static const uint8_t ll[16] = {0xfe, 0x80, [15] = 1};
-	static const uint8_t zero4[16] = {[10] = 0xff, [11] = 0xff};
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	static const uint8_t host4[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 1 };
+	static const uint8_t ll[16] = { 0xfe, 0x80, [15] = 1 };
+	static const uint8_t zero4[16] = { [10] = 0xff, [11] = 0xff };
 	struct pg_policy *p = parse_ok("allow /a tcp/80 user=33 group=0\n"
 				       "allow /b tcp/80 group=www-data addr=2001:db8::/32\n"
 				       "allow /c tcp/80 addr=192.0.2.1\n"
@@ -514,7 +516,7 @@ static void test_conditions(void **state)
 
 static void test_errors_one_run(void **state)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p =
 	    pg_policy_parse("tests/policies/errors/many-errors.conf", &real_ops, &d);
 
@@ -532,7 +534,7 @@ static void test_errors_one_run(void **state)
 
 static void test_unreadable_top(void **state)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("tests/policies/no-such.conf", &real_ops, &d);
 	char *s;
 
@@ -550,7 +552,7 @@ static void test_unreadable_top(void **state)
 static void test_nul_byte(void **state)
 {
 	static const char text[] = "mode grant\nallow /a tc\0p/80\nfrobnicate\n";
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, sizeof(text) - 1, NULL, &d);
 	char *s = diags_text(&d, p);
 
@@ -567,7 +569,7 @@ static void test_long_line(void **state)
 	size_t n = PG_POL_MAX_LINE;
 	char *text = malloc(2 * n + 64);
 	struct pg_policy *p;
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	char *s;
 
 	/* Exactly PG_POL_MAX_LINE bytes (a comment) is fine, one more is not. */
@@ -589,7 +591,7 @@ static void test_file_too_large(void **state)
 {
 	size_t n = PG_POL_MAX_FILE_SIZE + 1;
 	char *text = malloc(n);
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	char *s;
 
@@ -608,7 +610,7 @@ static void test_file_too_large(void **state)
 
 static void test_include_glob_sorted(void **state)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("tests/policies/good/confd.conf", &real_ops, &d);
 	char *s = diags_text(&d, p);
 
@@ -632,17 +634,17 @@ static void test_include_glob_sorted(void **state)
 static void test_include_relative(void **state)
 {
 	static const struct ffile files[] = {
-	    {"/etc/pg/main.conf", "include sub/a.conf\ninclude /abs/b.conf\n"},
-	    {"/etc/pg/sub/a.conf", "include ./../c.conf\ninclude d.conf\n"},
-	    {"/etc/pg/sub/../c.conf", "allow /c tcp/80\n"},
-	    {"/etc/pg/sub/d.conf", "allow /d tcp/80\n"},
-	    {"/abs/b.conf", "allow /b tcp/80\n"},
-	    {"main.conf", "include x//y.conf\n"},
-	    {"x/y.conf", "mode grant\n"},
+		{ "/etc/pg/main.conf", "include sub/a.conf\ninclude /abs/b.conf\n" },
+		{ "/etc/pg/sub/a.conf", "include ./../c.conf\ninclude d.conf\n" },
+		{ "/etc/pg/sub/../c.conf", "allow /c tcp/80\n" },
+		{ "/etc/pg/sub/d.conf", "allow /d tcp/80\n" },
+		{ "/abs/b.conf", "allow /b tcp/80\n" },
+		{ "main.conf", "include x//y.conf\n" },
+		{ "x/y.conf", "mode grant\n" },
 	};
-	struct ffs fs = {files, 7, 0, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, 7, 0, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("/etc/pg/main.conf", &ops, &d);
 
 	assert_int_equal(d.n, 0);
@@ -669,12 +671,12 @@ static void test_include_relative(void **state)
 static void test_include_top_level_self(void **state)
 {
 	static const struct ffile files[] = {
-	    {"./main.conf", "include main.conf\n"},
-	    {"main.conf", "include main.conf\n"},
+		{ "./main.conf", "include main.conf\n" },
+		{ "main.conf", "include main.conf\n" },
 	};
-	struct ffs fs = {files, 2, 0, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, 2, 0, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("./main.conf", &ops, &d);
 	char *s = diags_text(&d, p);
 
@@ -689,11 +691,11 @@ static void test_include_top_level_self(void **state)
 static void test_include_glob_failure(void **state)
 {
 	static const struct ffile files[] = {
-	    {"/etc/pg/main.conf", "include conf.d/*.conf\n"},
+		{ "/etc/pg/main.conf", "include conf.d/*.conf\n" },
 	};
-	struct ffs fs = {files, 1, -EACCES, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, 1, -EACCES, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("/etc/pg/main.conf", &ops, &d);
 	char *s = diags_text(&d, p);
 
@@ -712,17 +714,17 @@ static void test_include_too_many_files(void **state)
 	enum { N = PG_POL_MAX_FILES + 5 };
 	struct ffile *files = calloc(N + 1, sizeof(*files));
 	char(*names)[32] = calloc(N, sizeof(*names));
-	struct ffs fs = {files, N + 1, 0, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, N + 1, 0, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	char want[128];
 	size_t i;
 
-	files[0] = (struct ffile){"/m.conf", "include /d/*.conf\n"};
+	files[0] = (struct ffile){ "/m.conf", "include /d/*.conf\n" };
 	for (i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "/d/%04zu.conf", i);
-		files[i + 1] = (struct ffile){names[i], "# empty\n"};
+		files[i + 1] = (struct ffile){ names[i], "# empty\n" };
 	}
 	p = pg_policy_parse("/m.conf", &ops, &d);
 	assert_int_equal(p->nfiles, PG_POL_MAX_FILES);
@@ -742,12 +744,12 @@ static void test_include_too_many_files(void **state)
 static void test_policy_hash(void **state)
 {
 	static const struct ffile files[] = {
-	    {"/a.conf", "mode grant\ninclude b.conf\n"},
-	    {"/b.conf", "allow /b tcp/80\n"},
+		{ "/a.conf", "mode grant\ninclude b.conf\n" },
+		{ "/b.conf", "allow /b tcp/80\n" },
 	};
-	struct ffs fs = {files, 2, 0, ""};
-	struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-	struct pg_diags d = {0};
+	struct ffs fs = { files, 2, 0, "" };
+	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse("/a.conf", &ops, &d);
 	struct pg_sha256 c;
 	uint8_t want[32];
@@ -811,12 +813,12 @@ static void test_conflicts(void **state)
 	/* Across files, naming the file of the earlier rule. */
 	{
 		static const struct ffile files[] = {
-		    {"/m.conf", "allow /a tcp/80\ninclude x.conf\n"},
-		    {"/x.conf", "\ndeny /a tcp/80\n"},
+			{ "/m.conf", "allow /a tcp/80\ninclude x.conf\n" },
+			{ "/x.conf", "\ndeny /a tcp/80\n" },
 		};
-		struct ffs fs = {files, 2, 0, ""};
-		struct pg_source_ops ops = {fake_read, fake_glob, &fs};
-		struct pg_diags d = {0};
+		struct ffs fs = { files, 2, 0, "" };
+		struct pg_source_ops ops = { fake_read, fake_glob, &fs };
+		struct pg_diags d = { 0 };
 		struct pg_policy *p = pg_policy_parse("/m.conf", &ops, &d);
 		char *s = diags_text(&d, p);
 
@@ -841,7 +843,7 @@ static void test_duplicates(void **state)
 		     "t.conf:3:1: warning: duplicates the rule at t.conf:1\n");
 	/* Warnings do not make the policy unusable. */
 	{
-		struct pg_diags d = {0};
+		struct pg_diags d = { 0 };
 		struct pg_policy *p =
 		    pg_policy_parse_buf("t.conf", "deny /a tcp/80\ndeny /a tcp/80\n", 30, NULL, &d);
 
@@ -868,7 +870,7 @@ static char *alt_policy(const char *action, int n, const char *extra)
 
 static void test_alternatives_limit(void **state)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	char *text;
 
@@ -929,7 +931,7 @@ static void test_netns_limit(void **state)
 {
 	char *text = malloc(80 * (PG_POL_MAX_NETNS + 3));
 	size_t off = 0;
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	int i;
 
@@ -949,7 +951,7 @@ static void test_rule_limit(void **state)
 {
 	size_t n = PG_POL_MAX_RULES + 2, off = 0, i;
 	char *text = malloc(n * 32);
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	char want[64];
 
@@ -1001,15 +1003,15 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 
 static void test_resolve(void **state)
 {
-	struct ids ids = {0, 0};
-	struct pg_id_ops ops = {fake_user, fake_group, &ids};
+	struct ids ids = { 0, 0 };
+	struct pg_id_ops ops = { fake_user, fake_group, &ids };
 	struct pg_policy *p = parse_ok("allow /a tcp/80 user=www-data group=web\n"
 				       "allow /b tcp/80 user=0 group=4294967294\n"
 				       "allow /c tcp/80 user=nobody-here\n"
 				       "allow /d tcp/80 group=nogroup\n"
 				       "allow /e tcp/80 user=broken\n"
 				       "allow /f tcp/80 addr=10.0.0.1\n");
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	char *s;
 
 	pg_policy_resolve(p, &ops, &d);
@@ -1039,63 +1041,63 @@ struct match_case {
 };
 
 static const struct match_case match_table[] = {
-    {"/", "/", true},
-    {"/", "/a", false},
-    {"/a", "/a", true},
-    {"/a", "/", false},
-    {"/a", "/ab", false},
-    {"/a", "/a/b", false},
-    {"/a/b", "/a", false},
-    {"/system.slice/nginx.service", "/system.slice/nginx.service", true},
-    {"/system.slice/nginx.service", "/system.slice/nginx.service/x", false},
-    {"/*", "/", false},
-    {"/*", "/anything", true},
-    {"/*", "/a/b", false},
-    {"/a*", "/a", true},
-    {"/a*", "/abc", true},
-    {"/a*", "/ba", false},
-    {"/*.service", "/nginx.service", true},
-    {"/*.service", "/nginx.socket", false},
-    {"/a*b*c", "/abbbc", true},
-    {"/a*b*c", "/acb", false},
-    {"/*a*b*", "/xaybz", true},
-    {"/*a*b*", "/xbya", false},
-    {"/a/*/c", "/a/b/c", true},
-    {"/a/*/c", "/a/c", false},
-    {"/a/*/c", "/a/b/x/c", false},
-    {"/kubepods.slice/*/*pod1f2e*.slice",
-     "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1f2e3d4c.slice", true},
-    {"/kubepods.slice/*/*pod1f2e*.slice", "/kubepods.slice/kubepods-pod1f2e.slice", false},
-    {"/kubepods.slice/*/*pod1f2e*.slice",
-     "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f2f.slice", false},
-    {"/kubepods.slice/*/*pod1f2e*.slice",
-     "/kubepods.slice/x/kubepods-pod1f2e.slice/container.scope", false},
-    {"/**", "/", true},
-    {"/**", "/a", true},
-    {"/**", "/a/b/c", true},
-    {"/**/nginx.service", "/nginx.service", true},
-    {"/**/nginx.service", "/system.slice/nginx.service", true},
-    {"/**/nginx.service", "/a/b/c/nginx.service", true},
-    {"/**/nginx.service", "/a/nginx.service/x", false},
-    {"/**/nginx.service", "/a/xnginx.service", false},
-    {"/a/**/b", "/a/b", true},
-    {"/a/**/b", "/a/x/b", true},
-    {"/a/**/b", "/a/x/y/z/b", true},
-    {"/a/**/b", "/a/x/y/z/c", false},
-    {"/a/**/b", "/b", false},
-    {"/a/**", "/a", true},
-    {"/a/**", "/a/b/c", true},
-    {"/a/**", "/ab", false},
-    {"/a/**", "/", false},
-    {"/a/**/b/**/c", "/a/b/c", true},
-    {"/a/**/b/**/c", "/a/q/b/r/s/c", true},
-    {"/a/**/b/**/c", "/a/c/b", false},
-    {"/**/**", "/", true},
-    {"/**/**/x", "/x", true},
-    {"/**/*pod*/**", "/kubepods.slice/burst/pod1/ctr", true},
-    {"/**/*pod*/**", "/kube.slice/burst/ctr", false},
-    {"/**/b/*", "/a/b/b/c", true},
-    {"/**/b/*", "/a/b/c/d", false},
+	{ "/", "/", true },
+	{ "/", "/a", false },
+	{ "/a", "/a", true },
+	{ "/a", "/", false },
+	{ "/a", "/ab", false },
+	{ "/a", "/a/b", false },
+	{ "/a/b", "/a", false },
+	{ "/system.slice/nginx.service", "/system.slice/nginx.service", true },
+	{ "/system.slice/nginx.service", "/system.slice/nginx.service/x", false },
+	{ "/*", "/", false },
+	{ "/*", "/anything", true },
+	{ "/*", "/a/b", false },
+	{ "/a*", "/a", true },
+	{ "/a*", "/abc", true },
+	{ "/a*", "/ba", false },
+	{ "/*.service", "/nginx.service", true },
+	{ "/*.service", "/nginx.socket", false },
+	{ "/a*b*c", "/abbbc", true },
+	{ "/a*b*c", "/acb", false },
+	{ "/*a*b*", "/xaybz", true },
+	{ "/*a*b*", "/xbya", false },
+	{ "/a/*/c", "/a/b/c", true },
+	{ "/a/*/c", "/a/c", false },
+	{ "/a/*/c", "/a/b/x/c", false },
+	{ "/kubepods.slice/*/*pod1f2e*.slice",
+	  "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1f2e3d4c.slice", true },
+	{ "/kubepods.slice/*/*pod1f2e*.slice", "/kubepods.slice/kubepods-pod1f2e.slice", false },
+	{ "/kubepods.slice/*/*pod1f2e*.slice",
+	  "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f2f.slice", false },
+	{ "/kubepods.slice/*/*pod1f2e*.slice",
+	  "/kubepods.slice/x/kubepods-pod1f2e.slice/container.scope", false },
+	{ "/**", "/", true },
+	{ "/**", "/a", true },
+	{ "/**", "/a/b/c", true },
+	{ "/**/nginx.service", "/nginx.service", true },
+	{ "/**/nginx.service", "/system.slice/nginx.service", true },
+	{ "/**/nginx.service", "/a/b/c/nginx.service", true },
+	{ "/**/nginx.service", "/a/nginx.service/x", false },
+	{ "/**/nginx.service", "/a/xnginx.service", false },
+	{ "/a/**/b", "/a/b", true },
+	{ "/a/**/b", "/a/x/b", true },
+	{ "/a/**/b", "/a/x/y/z/b", true },
+	{ "/a/**/b", "/a/x/y/z/c", false },
+	{ "/a/**/b", "/b", false },
+	{ "/a/**", "/a", true },
+	{ "/a/**", "/a/b/c", true },
+	{ "/a/**", "/ab", false },
+	{ "/a/**", "/", false },
+	{ "/a/**/b/**/c", "/a/b/c", true },
+	{ "/a/**/b/**/c", "/a/q/b/r/s/c", true },
+	{ "/a/**/b/**/c", "/a/c/b", false },
+	{ "/**/**", "/", true },
+	{ "/**/**/x", "/x", true },
+	{ "/**/*pod*/**", "/kubepods.slice/burst/pod1/ctr", true },
+	{ "/**/*pod*/**", "/kube.slice/burst/ctr", false },
+	{ "/**/b/*", "/a/b/b/c", true },
+	{ "/**/b/*", "/a/b/c/d", false },
 };
 
 static void test_selector_match(void **state)
@@ -1155,15 +1157,15 @@ static void test_rule_spec(void **state)
 	static const struct {
 		const char *line, *spec;
 	} t[] = {
-	    {"allow /a tcp/80,443", "tcp/80,443"},
-	    {"allow /a udp,tcp/53", "tcp,udp/53"},
-	    {"allow /a any/1-1023", "any/1-1023"},
-	    {"allow /a tcp,udp/1-1023", "tcp,udp/1-1023"},
-	    {"allow /a udp/443,80-85,86", "udp/80-86,443"},
-	    {"protect 1-65535\nallow /a tcp/1-65535", "tcp/1-65535"},
+		{ "allow /a tcp/80,443", "tcp/80,443" },
+		{ "allow /a udp,tcp/53", "tcp,udp/53" },
+		{ "allow /a any/1-1023", "any/1-1023" },
+		{ "allow /a tcp,udp/1-1023", "tcp,udp/1-1023" },
+		{ "allow /a udp/443,80-85,86", "udp/80-86,443" },
+		{ "protect 1-65535\nallow /a tcp/1-65535", "tcp/1-65535" },
 	};
-	struct pg_rule r = {.protos = PG_PROTO_OTHER | PG_PROTO_UDP};
-	struct pg_range one = {7, 7};
+	struct pg_rule r = { .protos = PG_PROTO_OTHER | PG_PROTO_UDP };
+	struct pg_range one = { 7, 7 };
 	size_t i;
 	char *s;
 
@@ -1184,14 +1186,14 @@ static void test_rule_spec(void **state)
 
 static void test_diags_print(void **state)
 {
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = parse_ok("");
 	char *s;
 
-	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){0, 3, 7}, "bad %s", "thing");
-	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){0, 4, 0}, "no column");
-	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){0, 0, 0}, "whole file");
-	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){9, 1, 1}, "bad index");
+	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 3, 7 }, "bad %s", "thing");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 4, 0 }, "no column");
+	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 0, 0 }, "whole file");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 9, 1, 1 }, "bad index");
 	assert_int_equal(d.n, 4);
 	assert_int_equal(d.nerrors, 2);
 	s = diags_text(&d, p);
@@ -1223,15 +1225,15 @@ static uint32_t lcg(uint32_t *s)
 /* 10,000 valid but varied lines: every rule kept, no diagnostic. */
 static void test_many_random_rules(void **state)
 {
-	static const char *const acts[] = {"allow", "deny"};
-	static const char *const protos[] = {"tcp", "udp", "tcp,udp", "any"};
-	static const char *const comps[] = {"system.slice", "kubepods.slice", "*",	  "**",
-					    "a*b",	    "*pod*",	      "x.service"};
-	int next_port[50] = {0};
+	static const char *const acts[] = { "allow", "deny" };
+	static const char *const protos[] = { "tcp", "udp", "tcp,udp", "any" };
+	static const char *const comps[] = { "system.slice", "kubepods.slice", "*",	   "**",
+					     "a*b",	     "*pod*",	       "x.service" };
+	int next_port[50] = { 0 };
 	uint32_t seed = 42;
 	size_t cap = 10000 * 160, off = 0;
 	char *text = malloc(cap);
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	int i, nrules = 0;
 
@@ -1271,12 +1273,12 @@ static void test_many_random_rules(void **state)
 static void test_garbage(void **state)
 {
 	static const char alphabet[] = "  \t\"\\#/*,-=09aztcpudyl\r";
-	static const char *const words[] = {"allow ", "deny ", "mode ", "protect ", "include ",
-					    "netns ", "tcp/",  "user=", "addr=",    "/a/**/"};
+	static const char *const words[] = { "allow ", "deny ", "mode ", "protect ", "include ",
+					     "netns ", "tcp/",	"user=", "addr=",    "/a/**/" };
 	uint32_t seed = 7;
 	size_t cap = 10000 * 80, off = 0;
 	char *text = malloc(cap);
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	int i, k;
 
@@ -1353,7 +1355,7 @@ static void test_deep_selectors(void **state)
 		off += (size_t)sprintf(sel + off, "/c");
 	snprintf(line, sizeof(line), "allow %s tcp/80\n", sel);
 	{
-		struct pg_diags d = {0};
+		struct pg_diags d = { 0 };
 
 		p = pg_policy_parse_buf("t.conf", line, strlen(line), NULL, &d);
 		assert_int_equal(d.nerrors, 1);
@@ -1369,7 +1371,7 @@ static void test_one_selector_many_rules(void **state)
 {
 	size_t n = 65535, off = 0, i;
 	char *text = malloc(n * 40 + 64);
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 
 	off += (size_t)sprintf(text, "protect 1-65535\n");
@@ -1405,10 +1407,10 @@ static bool ref_covers(const struct ref_rule *r, uint32_t proto, int port)
 
 static void test_checks_match_reference(void **state)
 {
-	static const uint32_t protos[] = {PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER};
-	static const char *const pnames[] = {"tcp", "udp", "tcp,udp", "any"};
-	static const uint32_t pbits[] = {PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_TCP | PG_PROTO_UDP,
-					 PG_PROTO_ANY};
+	static const uint32_t protos[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER };
+	static const char *const pnames[] = { "tcp", "udp", "tcp,udp", "any" };
+	static const uint32_t pbits[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_TCP | PG_PROTO_UDP,
+					  PG_PROTO_ANY };
 	enum { NR = 100, NPORT = 8 };
 	uint32_t seed = 1;
 	int round;
@@ -1417,7 +1419,7 @@ static void test_checks_match_reference(void **state)
 		struct ref_rule r[NR];
 		char *text = malloc(NR * 80), *want = malloc(NR * 3 * 128), *got;
 		size_t off = 0, woff = 0;
-		struct pg_diags d = {0};
+		struct pg_diags d = { 0 };
 		struct pg_policy *p;
 		int i, k, port, q;
 
@@ -1557,7 +1559,7 @@ static void test_golden(void **state)
 {
 	const char *conf = *state;
 	char expected_path[512];
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	char *want, *got;
 
@@ -1582,7 +1584,7 @@ static void test_golden(void **state)
 static void test_good(void **state)
 {
 	const char *conf = *state;
-	struct pg_diags d = {0};
+	struct pg_diags d = { 0 };
 	struct pg_policy *p = pg_policy_parse(conf, &real_ops, &d);
 	char *got = diags_text(&d, p);
 
@@ -1631,8 +1633,9 @@ static int run_dir(const char *group, const char *dir, CMUnitTestFunction fn)
 	qsort(names, n, sizeof(*names), cmp_name);
 	tests = calloc(n, sizeof(*tests));
 	for (i = 0; i < n; i++)
-		tests[i] = (struct CMUnitTest){
-		    .name = names[i] + strlen(dir) + 1, .test_func = fn, .initial_state = names[i]};
+		tests[i] = (struct CMUnitTest){ .name = names[i] + strlen(dir) + 1,
+						.test_func = fn,
+						.initial_state = names[i] };
 	failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -1644,43 +1647,43 @@ static int run_dir(const char *group, const char *dir, CMUnitTestFunction fn)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_spec_example),
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_quoting),
-	    cmocka_unit_test(test_comments),
-	    cmocka_unit_test(test_crlf),
-	    cmocka_unit_test(test_ports_sorted_merged),
-	    cmocka_unit_test(test_protocols),
-	    cmocka_unit_test(test_conditions),
-	    cmocka_unit_test(test_errors_one_run),
-	    cmocka_unit_test(test_unreadable_top),
-	    cmocka_unit_test(test_nul_byte),
-	    cmocka_unit_test(test_long_line),
-	    cmocka_unit_test(test_file_too_large),
-	    cmocka_unit_test(test_include_glob_sorted),
-	    cmocka_unit_test(test_include_relative),
-	    cmocka_unit_test(test_include_top_level_self),
-	    cmocka_unit_test(test_include_glob_failure),
-	    cmocka_unit_test(test_include_too_many_files),
-	    cmocka_unit_test(test_policy_hash),
-	    cmocka_unit_test(test_conflicts),
-	    cmocka_unit_test(test_duplicates),
-	    cmocka_unit_test(test_alternatives_limit),
-	    cmocka_unit_test(test_unprotected),
-	    cmocka_unit_test(test_mode_checks),
-	    cmocka_unit_test(test_netns_limit),
-	    cmocka_unit_test(test_rule_limit),
-	    cmocka_unit_test(test_resolve),
-	    cmocka_unit_test(test_selector_match),
-	    cmocka_unit_test(test_selector_exact_depth),
-	    cmocka_unit_test(test_protects),
-	    cmocka_unit_test(test_rule_spec),
-	    cmocka_unit_test(test_diags_print),
-	    cmocka_unit_test(test_many_random_rules),
-	    cmocka_unit_test(test_garbage),
-	    cmocka_unit_test(test_deep_selectors),
-	    cmocka_unit_test(test_one_selector_many_rules),
-	    cmocka_unit_test(test_checks_match_reference),
+		cmocka_unit_test(test_spec_example),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_quoting),
+		cmocka_unit_test(test_comments),
+		cmocka_unit_test(test_crlf),
+		cmocka_unit_test(test_ports_sorted_merged),
+		cmocka_unit_test(test_protocols),
+		cmocka_unit_test(test_conditions),
+		cmocka_unit_test(test_errors_one_run),
+		cmocka_unit_test(test_unreadable_top),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_file_too_large),
+		cmocka_unit_test(test_include_glob_sorted),
+		cmocka_unit_test(test_include_relative),
+		cmocka_unit_test(test_include_top_level_self),
+		cmocka_unit_test(test_include_glob_failure),
+		cmocka_unit_test(test_include_too_many_files),
+		cmocka_unit_test(test_policy_hash),
+		cmocka_unit_test(test_conflicts),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_alternatives_limit),
+		cmocka_unit_test(test_unprotected),
+		cmocka_unit_test(test_mode_checks),
+		cmocka_unit_test(test_netns_limit),
+		cmocka_unit_test(test_rule_limit),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_selector_match),
+		cmocka_unit_test(test_selector_exact_depth),
+		cmocka_unit_test(test_protects),
+		cmocka_unit_test(test_rule_spec),
+		cmocka_unit_test(test_diags_print),
+		cmocka_unit_test(test_many_random_rules),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_deep_selectors),
+		cmocka_unit_test(test_one_selector_many_rules),
+		cmocka_unit_test(test_checks_match_reference),
 	};
 	int failed = cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 

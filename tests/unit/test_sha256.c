@@ -106,13 +106,13 @@ static void test_padding_boundaries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_abc),
-	    cmocka_unit_test(test_448_bits),
-	    cmocka_unit_test(test_448_bits_chunked),
-	    cmocka_unit_test(test_896_bits),
-	    cmocka_unit_test(test_million_a),
-	    cmocka_unit_test(test_padding_boundaries),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_abc),
+		cmocka_unit_test(test_448_bits),
+		cmocka_unit_test(test_448_bits_chunked),
+		cmocka_unit_test(test_896_bits),
+		cmocka_unit_test(test_million_a),
+		cmocka_unit_test(test_padding_boundaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
