@@ -12,11 +12,14 @@
  * The image is an array of 64-byte blocks:
  *
  *   block 0              struct pg_hdr
- *   blocks 1..128        protect bitmap, one bit per port (65536 bits)
+ *   block 1              struct pg_hdr2 (the cgroup path table)
+ *   blocks 2..129        protect bitmap, one bit per port (65536 bits)
  *   rule_off..           struct pg_rule_rec, 4 per block, one per policy rule
  *   addr_off..           struct pg_addr_rec, 2 per block (addr= conditions)
  *   alt_off..           __u32 rule indexes, 16 per block (see below)
  *   bkt_off..            nbkt cuckoo buckets of 4 struct pg_ent
+ *   trie_off..           the path table, 4 struct pg_trie_ent per block
+ *   names_off..          the path table's names, in 16-byte granules
  *   meta_off..           opaque bytes for userspace (status, explain)
  *
  * Which cgroups carry rules is kept outside the image, in pg_nodes, cgroup
@@ -61,6 +64,14 @@
  * protocol and port alone (so a repeat costs one lookup). Both are tagged
  * with the image generation and serve only pg_ctl.live's.
  *
+ * Cgroups made after the apply (a service restarted, a pod started): the
+ * path table maps (parent's path id, name) to (path id, node) for every
+ * exact selector and each of its ancestors. The cgroup_mkdir tracepoint
+ * program looks the new cgroup up under its parent's path id and, inside
+ * mkdir(2) and before the directory can be entered, records its node in
+ * pg_nodes: an exact-path grant is in place before anything can bind
+ * there, with no agent running. Path id 1 is the cgroup2 root.
+ *
  * Invariants that keep a zeroed or stale slot from ever matching: node ids
  * start at 1, a live pg_ent has tag == PG_TAG, the header has magic PG_MAGIC
  * and abi PG_ABI_VERSION; a missing or malformed image denies protected
@@ -71,12 +82,12 @@
 
 #include <linux/types.h>
 
-#define PG_ABI_VERSION 1
+#define PG_ABI_VERSION 2
 #define PG_MAGIC       0x50474154u /* "PGAT" */
 #define PG_TAG	       0xa5
 #define PG_BLOCK_SIZE  64
 
-#define PG_BM_OFF    1	 /* first block of the protect bitmap */
+#define PG_BM_OFF    2	 /* first block of the protect bitmap */
 #define PG_BM_BLOCKS 128 /* 65536 bits / 512 bits per block */
 #define PG_RULE_OFF  (PG_BM_OFF + PG_BM_BLOCKS)
 
@@ -102,6 +113,7 @@
 #define PG_HF_PROTECT_RANGE (1u << 1) /* protect == [prot_lo, prot_hi] */
 #define PG_HF_BYPASS	    (1u << 2) /* a grant returns 3, else 1 */
 #define PG_HF_SYSCTL	    (1u << 3) /* image was built for sysctl mode */
+#define PG_HF_GLOBS	    (1u << 4) /* some selector is a glob: the agent follows mkdir */
 
 #define PG_EF_UNCOND (1u << 0)
 
@@ -133,7 +145,7 @@ struct pg_hdr {
 	__u16 prot_lo; /* smallest protected port */
 	__u16 prot_hi; /* largest protected port */
 	__u64 levels;  /* bit l set: a cgroup at level l carries rules */
-	__u64 gen;     /* policy generation, +1 per apply */
+	__u64 gen;     /* policy generation: only ever grows, may skip numbers */
 	__u32 addr_off;
 	__u32 alt_off;
 	__u32 bkt_off;
@@ -142,6 +154,34 @@ struct pg_hdr {
 	__u32 meta_off;
 	__u32 nrules;
 	__u32 cnt_stride; /* counters: cpu * cnt_stride + index */
+};
+
+#define PG_TRIE_ROOT  1	  /* path id of the cgroup2 root; entry i has path id i + 2 */
+#define PG_TRIE_PROBE 64  /* longest probe sequence the compiler may leave */
+#define PG_NAME_MAX   256 /* cgroup name bytes with the NUL (NAME_MAX + 1) */
+#define PG_GRAN	      16  /* names are stored in 16-byte granules */
+
+struct pg_hdr2 {
+	__u32 trie_off;
+	__u32 ntrie; /* slots, a multiple of 4; 0: no exact selectors */
+	__u32 names_off;
+	__u32 probe; /* longest probe sequence, <= PG_TRIE_PROBE */
+	__u64 trie_seed;
+	__u32 npaths; /* live entries */
+	__u32 pad[9];
+};
+
+/*
+ * (ptid, name) -> node, 4 per block; the entry in slot i is the cgroup with
+ * path id i + 2. name: granule index << 8 | length; the name starts at
+ * granule g of the names region, zero-padded to whole granules, so names
+ * compare 16 bytes at a time.
+ */
+struct pg_trie_ent {
+	__u32 ptid; /* 0: an empty slot (path ids start at 1) */
+	__u32 node; /* 0: a path on the way to a selector, not a node */
+	__u32 hash; /* low 32 bits of the name hash */
+	__u32 name;
 };
 
 struct pg_ent {
@@ -173,6 +213,8 @@ struct pg_addr_rec {
 
 union pg_block {
 	struct pg_hdr hdr;
+	struct pg_hdr2 hdr2;
+	struct pg_trie_ent trie[4];
 	__u8 bm[64];
 	struct pg_rule_rec rule[4];
 	struct pg_addr_rec addr[2];
@@ -199,6 +241,7 @@ union pg_block {
 struct pg_node_val {
 	__u32 node[2]; /* node id in the image of slot 0 / slot 1 */
 	__u64 gen[2];  /* ... valid for the image of this generation only */
+	__u32 tid[2];  /* path id (the path table), 0 if none, same slots */
 	/*
 	 * Written by the bind hooks, for this cgroup as a socket's cgroup: its
 	 * nearest cgroups that are nodes (itself included), nearest first, so
@@ -303,6 +346,17 @@ static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed
 	x ^= x >> 31;
 	start = (__u32)(((x & 0xffffffffULL) * nbkt) >> 32);
 	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
+}
+
+/* The path table's hash: FNV-1a over the name, keyed by seed and parent. */
+static inline __attribute__((always_inline)) __u64 pg_name_hash_init(__u64 seed, __u32 ptid)
+{
+	return (seed ^ ((__u64)ptid * 0x9e3779b97f4a7c15ULL)) | 1;
+}
+
+static inline __attribute__((always_inline)) __u64 pg_name_hash_step(__u64 h, __u8 c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
 }
 
 #endif

@@ -191,4 +191,65 @@ PG_INLINE int pg_verdict_ret(int bypass, int v)
 	}
 }
 
+/*
+ * The path table: the entry for the cgroup called name (len bytes, zero
+ * padded to PG_NAME_MAX) under the cgroup whose path id is ptid, or NULL;
+ * *tid gets its path id. hash is pg_name_hash over ptid and the name.
+ * Linear probing, never more than h2->probe slots; the table has no
+ * deletions, so an empty slot ends the search.
+ */
+PG_INLINE int pg_name_eq(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 gran, __u32 len,
+			 const __u64 *name)
+{
+	__u32 k;
+
+	PG_UNROLL
+	for (k = 0; k < PG_NAME_MAX / PG_GRAN; k++) {
+		const union pg_block *nb;
+		const __u64 *w;
+		__u32 g = gran + k;
+
+		if (k * PG_GRAN >= len)
+			break;
+		nb = pg_blk(ctx, h2->names_off + (g >> 2));
+		if (!nb)
+			return 0;
+		w = (const __u64 *)&nb->bytes[(g & 3) * PG_GRAN];
+		if (w[0] != name[(k * 2) & 31] || w[1] != name[(k * 2 + 1) & 31])
+			return 0;
+	}
+	return 1;
+}
+
+PG_INLINE const struct pg_trie_ent *pg_path_find(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 ptid,
+						 const __u64 *name, __u32 len, __u64 hash,
+						 __u32 *tid)
+{
+	__u32 i, n = h2->ntrie, start;
+
+	if (!n || !ptid)
+		return 0;
+	start = (__u32)hash % n;
+	for (i = 0; i < PG_TRIE_PROBE; i++) {
+		const union pg_block *b;
+		const struct pg_trie_ent *e;
+		__u32 idx = (start + i) % n;
+
+		if (i >= h2->probe)
+			break;
+		b = pg_blk(ctx, h2->trie_off + (idx >> 2));
+		if (!b)
+			return 0;
+		e = &b->trie[idx & 3];
+		if (!e->ptid)
+			return 0;
+		if (e->hash == (__u32)hash && e->ptid == ptid && (e->name & 0xff) == len &&
+		    pg_name_eq(ctx, h2, e->name >> 8, len, name)) {
+			*tid = idx + 2;
+			return e;
+		}
+	}
+	return 0;
+}
+
 #endif

@@ -466,6 +466,126 @@ static int addr_rec(const struct pg_cond *c, struct pg_addr_rec *a)
 	return 0;
 }
 
+/* ------------------------------------------------------------ path table */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The parent of path ("/a/b" -> "/a", "/a" -> "/") into out. */
+static void parent_of(const char *path, char *out, size_t len)
+{
+	const char *sl = strrchr(path, '/');
+	size_t n = sl && sl != path ? (size_t)(sl - path) : 1;
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, path, n);
+	out[n] = 0;
+}
+
+/*
+ * Every exact selector and each of its ancestors but "/": the paths of the
+ * path table, sorted (so a path's ancestors come before it) and unique.
+ */
+static int trie_paths(const struct pg_policy *p, char ***out, size_t *n)
+{
+	char **v = NULL;
+	size_t nv = 0, cap = 0, i, j;
+	int err = 0;
+
+	for (i = 0; i < p->nrules; i++) {
+		const char *sel = p->rules[i].selector, *c;
+
+		if (!pg_selector_is_exact(sel) || !strcmp(sel, "/"))
+			continue;
+		for (c = sel + 1;; c++) {
+			if (*c && *c != '/')
+				continue;
+			if ((err = grow((void **)&v, &cap, nv + 1, sizeof(*v))))
+				goto fail;
+			if (!(v[nv] = strndup(sel, (size_t)(c - sel)))) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			nv++;
+			if (!*c)
+				break;
+		}
+	}
+	if (nv)
+		qsort(v, nv, sizeof(*v), cmp_str);
+	for (i = j = 0; i < nv; i++) {
+		if (j && !strcmp(v[j - 1], v[i])) {
+			free(v[i]);
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	*out = v;
+	*n = j;
+	return 0;
+fail:
+	for (i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+	return err;
+}
+
+static long trie_find(char *const *tp, size_t n, const char *path)
+{
+	char *const *hit;
+
+	if (!n)
+		return -1;
+	hit = bsearch(&path, tp, n, sizeof(*tp), cmp_str);
+	return hit ? (long)(hit - tp) : -1;
+}
+
+/*
+ * Place the paths (ancestors first: tp is sorted) in a table of h2->ntrie
+ * slots, and their names, granule by granule, in names. tids[i] gets path
+ * i's id. Returns the longest probe, or -E2BIG if one exceeds PG_TRIE_PROBE.
+ */
+static int trie_place(const struct pg_hdr2 *h2, char *const *tp, size_t n, const uint32_t *node_of_tp,
+		      struct pg_trie_ent *slots, uint8_t *names, uint32_t *tids)
+{
+	uint32_t n2 = h2->ntrie, gran = 0, worst = 0;
+	char parent[PG_NAME_MAX * (PG_MAX_LEVEL + 2)];
+	size_t i;
+
+	memset(slots, 0, (size_t)h2->ntrie * sizeof(*slots));
+	for (i = 0; i < n; i++) {
+		const char *nm = strrchr(tp[i], '/') + 1;
+		size_t len = strlen(nm), k;
+		uint32_t ptid, idx, probe;
+		long pi;
+		uint64_t hh;
+
+		parent_of(tp[i], parent, sizeof(parent));
+		pi = strcmp(parent, "/") ? trie_find(tp, n, parent) : -1;
+		ptid = pi >= 0 ? tids[pi] : PG_TRIE_ROOT;
+		hh = pg_name_hash_init(h2->trie_seed, ptid);
+		for (k = 0; k < len; k++)
+			hh = pg_name_hash_step(hh, (uint8_t)nm[k]);
+		for (probe = 0, idx = (uint32_t)hh % n2; slots[idx].ptid; idx = (idx + 1) % n2)
+			if (++probe >= PG_TRIE_PROBE)
+				return -E2BIG;
+		slots[idx] = (struct pg_trie_ent){ .ptid = ptid,
+						   .node = node_of_tp[i],
+						   .hash = (uint32_t)hh,
+						   .name = gran << 8 | (uint32_t)len };
+		tids[i] = idx + 2;
+		if (names)
+			memcpy(names + (size_t)gran * PG_GRAN, nm, len);
+		gran += (uint32_t)((len + PG_GRAN - 1) / PG_GRAN);
+		if (probe + 1 > worst)
+			worst = probe + 1;
+	}
+	return (int)worst;
+}
+
 uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
@@ -489,7 +609,13 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	uint64_t levels = 0;
 	size_t errors0 = diags->nerrors;
 	struct pg_hdr *h;
-	uint32_t nblocks, addr_off, alt_off, bkt_off, meta_off;
+	struct pg_hdr2 h2 = { 0 };
+	uint32_t nblocks, addr_off, alt_off, bkt_off, meta_off, nnames = 0;
+	struct pg_cgroup *all = NULL;
+	size_t nall = ntree, allcap = 0, ntp = 0;
+	char **tp = NULL;
+	uint32_t *node_of = NULL, *node_of_tp = NULL, *tids = NULL;
+	struct pg_trie_ent *slots = NULL;
 	int err = 0, rebuild;
 
 	memset(out, 0, sizeof(*out));
@@ -498,31 +624,71 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	if ((err = path_index_build(&pi, tree, ntree)))
 		goto out;
 
+	/*
+	 * The tree, plus every exact selector (and ancestor) missing from it: a
+	 * cgroup made there later gets its node from the path table, inside
+	 * mkdir(2). Such a path is delegated as its nearest existing ancestor is.
+	 */
+	if ((err = trie_paths(p, &tp, &ntp)))
+		goto out;
+	if ((err = grow((void **)&all, &allcap, ntree + ntp + 1, sizeof(*all))))
+		goto out;
+	for (i = 0; i < ntree; i++)
+		all[i] = tree[i];
+	for (i = 0; i < ntp; i++) {
+		char up[PG_NAME_MAX * (PG_MAX_LEVEL + 2)];
+		long c;
+
+		if (path_index_find(&pi, tree, tp[i]) >= 0)
+			continue;
+		snprintf(up, sizeof(up), "%s", tp[i]);
+		do {
+			char tmp[sizeof(up)];
+
+			parent_of(up, tmp, sizeof(tmp));
+			memcpy(up, tmp, sizeof(up));
+			c = path_index_find(&pi, tree, up);
+		} while (c < 0 && strcmp(up, "/"));
+		all[nall++] = (struct pg_cgroup){ .path = tp[i],
+						  .id = 0,
+						  .level = pg_selector_depth(tp[i]),
+						  .delegated = c >= 0 && tree[c].delegated };
+	}
+	free(pi.slot);
+	pi.slot = NULL;
+	if ((err = path_index_build(&pi, all, nall)))
+		goto out;
+	node_of = calloc(nall + 1, sizeof(*node_of));
+	node_of_tp = calloc(ntp + 1, sizeof(*node_of_tp));
+	if (!node_of || !node_of_tp) {
+		err = -ENOMEM;
+		goto out;
+	}
+
 	/* Which cgroups each selector names. */
 	for (i = 0; i < p->nrules; i++) {
 		const struct pg_rule *r = &p->rules[i];
-		bool any = false;
+		bool any = false; /* a cgroup that exists now */
 
 		if (pg_selector_is_exact(r->selector)) {
-			long c = path_index_find(&pi, tree, r->selector);
+			long c = path_index_find(&pi, all, r->selector);
 
 			if (c >= 0) {
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
 				mv[mn++] = (struct match){ (uint32_t)c, (uint32_t)i };
-				any = true;
+				any = (size_t)c < ntree;
 			}
 		} else {
-			for (j = 0; j < ntree; j++) {
+			for (j = 0; j < nall; j++) {
 				/* A tenant can name cgroups in a subtree delegated to it:
 				 * globs never reach in there (portgate.conf(5)). */
-				if (tree[j].delegated ||
-				    !pg_selector_match(r->selector, tree[j].path))
+				if (all[j].delegated || !pg_selector_match(r->selector, all[j].path))
 					continue;
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
 				mv[mn++] = (struct match){ (uint32_t)j, (uint32_t)i };
-				any = true;
+				any = any || j < ntree;
 			}
 		}
 		if (!any) {
@@ -548,7 +714,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 
 	/* Nodes, in tree order, and their entries. */
 	for (i = 0; i < mn; i = j) {
-		const struct pg_cgroup *cg = &tree[mv[i].cg];
+		const struct pg_cgroup *cg = &all[mv[i].cg];
 		size_t nr = 0;
 		uint32_t node;
 
@@ -577,8 +743,10 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		if ((err = grow((void **)&out->nodes, &nodes_cap, out->nnodes + 1,
 				sizeof(*out->nodes))))
 			goto out;
-		out->nodes[out->nnodes++] =
-		    (struct pg_node_out){ cg->id, node, cg->level, cg->path };
+		out->nodes[out->nnodes++] = (struct pg_node_out){
+			cg->id, node, cg->level, cg->path, trie_find(tp, ntp, cg->path) >= 0
+		};
+		node_of[mv[i].cg] = node;
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
 			goto out;
@@ -613,13 +781,53 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		}
 	}
 
+	/* The path table: 80% full at most, grown until no probe is too long. */
+	if (ntp) {
+		uint64_t sd = (uint64_t)o->seed * 0x9e3779b97f4a7c15ULL;
+		int probe = -E2BIG;
+
+		h2.ntrie = (uint32_t)((ntp * 5 / 4 + 4) & ~(size_t)3);
+		tids = calloc(ntp, sizeof(*tids));
+		if (!tids) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < ntp; i++) {
+			long c = path_index_find(&pi, all, tp[i]);
+
+			node_of_tp[i] = c >= 0 ? node_of[c] : 0;
+			nnames += (uint32_t)((strlen(strrchr(tp[i], '/') + 1) + PG_GRAN - 1) / PG_GRAN);
+		}
+		for (rebuild = 0; probe < 0 && rebuild < MAX_REBUILDS; rebuild++) {
+			struct pg_trie_ent *ns = realloc(slots, (size_t)h2.ntrie * sizeof(*slots));
+
+			if (!ns) {
+				err = -ENOMEM;
+				goto out;
+			}
+			slots = ns;
+			h2.trie_seed = sd = sd * 6364136223846793005ULL + 1442695040888963407ULL;
+			probe = trie_place(&h2, tp, ntp, node_of_tp, slots, NULL, tids);
+			if (probe < 0 && rebuild % 4 == 3)
+				h2.ntrie += (h2.ntrie / 8 + 4) & ~3u;
+		}
+		if (probe < 0) {
+			err = -E2BIG;
+			goto out;
+		}
+		h2.probe = (uint32_t)probe;
+		h2.npaths = (uint32_t)ntp;
+	}
+
 	for (i = 0; i < p->nrules; i++)
 		if (p->rules[i].cond.has_addr)
 			naddr++;
 	addr_off = PG_RULE_OFF + blocks_for(p->nrules, 4);
 	alt_off = addr_off + blocks_for(naddr, 2);
 	bkt_off = alt_off + blocks_for(alts.n, 16);
-	meta_off = bkt_off + nbkt;
+	h2.trie_off = bkt_off + nbkt;
+	h2.names_off = h2.trie_off + h2.ntrie / 4;
+	meta_off = h2.names_off + blocks_for(nnames, 4);
 	nblocks = meta_off;
 	if (nblocks > PG_MAX_BLOCKS) {
 		err = -E2BIG;
@@ -641,7 +849,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	h->def = pg_policy_default(p, o->mode) == PG_DEFAULT_KERNEL ? PG_DEF_KERNEL : PG_DEF_DENY;
 	h->flags = (p->exempt_root ? PG_HF_EXEMPT_ROOT : 0) | (o->bypass ? PG_HF_BYPASS : 0) |
 		   (p->nprotect == 1 ? PG_HF_PROTECT_RANGE : 0) |
-		   (o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0);
+		   (o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0) |
+		   (pg_policy_has_globs(p) ? PG_HF_GLOBS : 0);
 	h->prot_lo = p->nprotect ? p->protect[0].lo : 1;
 	h->prot_hi = p->nprotect ? p->protect[p->nprotect - 1].hi : 0;
 	h->levels = levels;
@@ -686,10 +895,34 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		out->blocks[alt_off + i / 16].alt[i % 16] = alts.v[i];
 	if (nbkt)
 		memcpy(&out->blocks[bkt_off], bkt, (size_t)nbkt * sizeof(*bkt));
+	out->blocks[1].hdr2 = h2;
+	if (ntp) {
+		trie_place(&h2, tp, ntp, node_of_tp, slots, out->blocks[h2.names_off].bytes, tids);
+		memcpy(out->blocks[h2.trie_off].trie, slots, (size_t)h2.ntrie * sizeof(*slots));
+	}
+	out->paths = calloc(ntp + 1, sizeof(*out->paths));
+	if (!out->paths) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ntp; i++)
+		out->paths[i] = (struct pg_path_out){ tp[i], tids[i], node_of_tp[i] };
+	out->npaths = ntp;
+	out->owned = tp; /* the nodes' and paths' strings */
+	out->nowned = ntp;
+	tp = NULL;
 	err = 0;
 out:
 	if (err)
 		pg_image_free(out);
+	for (i = 0; tp && i < ntp; i++)
+		free(tp[i]);
+	free(tp);
+	free(all);
+	free(node_of);
+	free(node_of_tp);
+	free(tids);
+	free(slots);
 	free(pi.slot);
 	free(mv);
 	free(ents.v);
@@ -709,6 +942,10 @@ void pg_image_free(struct pg_image *img)
 	for (i = 0; i < img->nunmatched; i++)
 		free(img->unmatched[i]);
 	free(img->unmatched);
+	free(img->paths);
+	for (i = 0; i < img->nowned; i++)
+		free(img->owned[i]);
+	free(img->owned);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -735,6 +972,28 @@ static const struct pg_hdr *image_hdr(const union pg_block *blocks, uint32_t nbl
 	    blocks[0].hdr.abi != PG_ABI_VERSION)
 		return NULL;
 	return &blocks[0].hdr;
+}
+
+int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid, const char *name,
+		  uint32_t *tid, uint32_t *node)
+{
+	const struct pg_hdr *h = image_hdr(blocks, nblocks);
+	struct pg_view v = { blocks, nblocks };
+	const struct pg_trie_ent *e;
+	__u64 buf[PG_NAME_MAX / 8] = { 0 }, hh;
+	size_t len = strlen(name), k;
+
+	if (!h || nblocks < 2 || len >= PG_NAME_MAX)
+		return -ENOENT;
+	memcpy(buf, name, len);
+	hh = pg_name_hash_init(blocks[1].hdr2.trie_seed, ptid);
+	for (k = 0; k < len; k++)
+		hh = pg_name_hash_step(hh, (uint8_t)name[k]);
+	e = pg_path_find(&v, &blocks[1].hdr2, ptid, buf, (uint32_t)len, hh, tid);
+	if (!e)
+		return -ENOENT;
+	*node = e->node;
+	return 0;
 }
 
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port)

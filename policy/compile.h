@@ -23,7 +23,16 @@ struct pg_node_out {
 	uint64_t cgid;
 	uint32_t node; /* 1.. */
 	int level;
-	const char *path; /* points into the input tree */
+	const char *path; /* into the input tree, or the image's own strings */
+	bool by_path;	  /* in the path table: found by path, not by id (cgid 0
+			   * if the cgroup did not exist at compile time) */
+};
+
+/* A path of the path table: pg_nodes[cgroup at path].tid[slot] = tid. */
+struct pg_path_out {
+	const char *path;
+	uint32_t tid;
+	uint32_t node; /* 0: an ancestor of a selector only */
 };
 
 struct pg_image {
@@ -35,6 +44,10 @@ struct pg_image {
 	uint32_t nalts;	  /* alternative slots used */
 	char **unmatched; /* selectors that match no cgroup now */
 	size_t nunmatched;
+	struct pg_path_out *paths; /* every exact selector and its ancestors */
+	size_t npaths;
+	char **owned; /* strings the image owns */
+	size_t nowned;
 };
 
 struct pg_compile_opts {
@@ -71,6 +84,14 @@ uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus);
 int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes, size_t n,
 		    uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
 		    const uint8_t addr[16], uint32_t *rule, int *depth_idx);
+
+/*
+ * The path table as the cgroup_mkdir program reads it: the path id and node
+ * of the cgroup called name under the cgroup with path id ptid
+ * (PG_TRIE_ROOT for the root). 0, or -ENOENT when it has no entry.
+ */
+int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid, const char *name,
+		  uint32_t *tid, uint32_t *node);
 
 /* Is port protected by this image? */
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port);

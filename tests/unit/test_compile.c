@@ -249,7 +249,7 @@ static int level_of(const char *path)
 
 #define CG(path, id)                                                                               \
 	{                                                                                          \
-		path, id, -1                                                                       \
+		path, id, -1, false                                                                \
 	}
 
 static void fix_levels(struct pg_cgroup *t, size_t n)
@@ -287,6 +287,7 @@ static void test_header_grant(void **state)
 	assert_int_equal(h->gen, 42);
 	assert_int_equal(h->def, PG_DEF_KERNEL);
 	assert_int_equal(h->flags, PG_HF_EXEMPT_ROOT | PG_HF_PROTECT_RANGE | PG_HF_BYPASS);
+	assert_int_equal(h->abi, 2);
 	assert_int_equal(h->prot_lo, 1);
 	assert_int_equal(h->prot_hi, 1023);
 	assert_int_equal(h->levels, (1ull << 1) | (1ull << 2));
@@ -308,7 +309,12 @@ static void test_header_grant(void **state)
 	assert_int_equal(h->alt_off, h->addr_off);
 	assert_int_equal(h->bkt_off, h->alt_off + 1);
 	assert_int_equal(h->nbkt, 2);
-	assert_int_equal(h->meta_off, h->bkt_off + h->nbkt);
+	/* then the path table, 4 entries per block, names in 16-byte granules */
+	assert_int_equal(f.img.blocks[1].hdr2.trie_off, h->bkt_off + h->nbkt);
+	assert_int_equal(f.img.blocks[1].hdr2.npaths, 2); /* /a, /a/b */
+	assert_int_equal(f.img.blocks[1].hdr2.ntrie, 4);
+	assert_int_equal(f.img.blocks[1].hdr2.names_off, f.img.blocks[1].hdr2.trie_off + 1);
+	assert_int_equal(h->meta_off, f.img.blocks[1].hdr2.names_off + 1);
 	assert_int_equal(f.img.nblocks, h->meta_off);
 	fx_free(&f);
 }
@@ -389,10 +395,12 @@ static void test_counters_stride(void **state)
 		assert_int_equal(hdr(&f)->cnt_stride % 8, 0);
 		assert_true(hdr(&f)->cnt_stride >= PG_CNT_RULE0 + cases[c].nrules);
 		assert_int_equal(hdr(&f)->addr_off, PG_RULE_OFF + (cases[c].nrules + 3) / 4);
+		/* /rN do not exist: each is still a node, for a cgroup made there */
 		assert_int_equal(f.img.nunmatched, cases[c].nrules);
-		assert_int_equal(f.img.nents, 0);
-		assert_int_equal(hdr(&f)->nbkt, 0);
-		assert_int_equal(hdr(&f)->levels, 0);
+		assert_int_equal(f.img.nents, cases[c].nrules);
+		assert_int_equal(f.img.nnodes, cases[c].nrules);
+		assert_int_equal(f.img.npaths, cases[c].nrules);
+		assert_int_equal(hdr(&f)->levels, cases[c].nrules ? 2 : 0);
 		fx_free(&f);
 	}
 }
@@ -427,15 +435,16 @@ static void test_regions_and_records(void **state)
 	assert_int_equal(h->nrules, 26);
 	assert_int_equal(h->addr_off, PG_RULE_OFF + 7); /* 26 rules / 4 */
 	assert_int_equal(h->alt_off, h->addr_off + 2);	/* 4 addr records / 2 */
-	assert_int_equal(f.img.nalts, 24);		/* 80, 81, 83, 84 on /a + 20 on /b */
+	assert_int_equal(f.img.nalts, 25); /* 80, 81, 83, 84 on /a, 20 on /b, 85 on /nowhere */
 	assert_int_equal(h->bkt_off, h->alt_off + 2);	/* 24 alts / 16 */
-	assert_int_equal(f.img.nents, 25);		/* all but /nowhere's */
-	assert_int_equal(h->nbkt, (25 * 10 + 35) / 36); /* 90% of 4 per bucket */
-	assert_int_equal(h->meta_off, h->bkt_off + h->nbkt);
+	assert_int_equal(f.img.nents, 26);		/* /nowhere's too: a node to be */
+	assert_int_equal(h->nbkt, (26 * 10 + 35) / 36); /* 90% of 4 per bucket */
+	assert_int_equal(f.img.blocks[1].hdr2.trie_off, h->bkt_off + h->nbkt);
+	assert_int_equal(h->meta_off, f.img.blocks[1].hdr2.names_off + 1); /* 3 names */
 	assert_int_equal(f.img.nblocks, h->meta_off);
 	assert_true(PG_RULE_OFF < h->addr_off && h->addr_off < h->alt_off &&
 		    h->alt_off < h->bkt_off && h->bkt_off < h->meta_off);
-	assert_int_equal(count_live(&f.img), 25);
+	assert_int_equal(count_live(&f.img), 26);
 
 	r = &f.img.blocks[PG_RULE_OFF].rule[0];
 	assert_int_equal(r->act, PG_ACT_ALLOW);
@@ -622,13 +631,16 @@ static void check_match(const char *selector, const char *want)
 	fx_ok(&f, text, tree, ARRAY_SIZE(tree), NULL);
 	got[0] = '\0';
 	for (i = 0; i < f.img.nnodes; i++)
-		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s", i ? "|" : "",
-					f.img.nodes[i].path);
+		if (f.img.nodes[i].cgid) /* not a node to be made later */
+			off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s",
+						off ? "|" : "", f.img.nodes[i].path);
 	if (strcmp(got, want))
 		print_error("selector %s matched '%s', want '%s'\n", selector, got, want);
 	assert_string_equal(got, want);
 	assert_int_equal(f.img.nunmatched, *want ? 0 : 1);
 	assert_int_equal(f.img.nents, f.img.nnodes);
+	/* an exact selector is a node even before its cgroup exists */
+	assert_int_equal(f.img.nnodes, off || !pg_selector_is_exact(selector) ? f.img.nnodes : 1);
 	fx_free(&f);
 }
 
@@ -675,8 +687,84 @@ static void test_unmatched(void **state)
 	assert_int_equal(f.img.nunmatched, 2);
 	assert_string_equal(f.img.unmatched[0], "/nope");
 	assert_string_equal(f.img.unmatched[1], "/x/*");
-	assert_int_equal(f.img.nnodes, 2);
-	assert_int_equal(f.img.nents, 2);
+	/* /nope is still a node, with id 0, for a cgroup made there later */
+	assert_int_equal(f.img.nnodes, 3);
+	assert_int_equal(f.img.nents, 5);
+	assert_string_equal(f.img.nodes[2].path, "/nope");
+	assert_int_equal(f.img.nodes[2].cgid, 0);
+	fx_free(&f);
+}
+
+/*
+ * The path table: every exact selector and its ancestors, found by (parent
+ * path id, name) as the cgroup_mkdir program finds them, whether or not the
+ * cgroup exists; a path that does not exist yet is a node carrying the glob
+ * rules that would match it, unless its nearest existing ancestor is
+ * delegated.
+ */
+static void test_path_table(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/", 1), CG("/a", 2), CG("/t", 3) };
+	char longname[256], text[1024];
+	uint32_t ta, tb, tc, tx, tt, tw, tl, n, nc, nx, ntw;
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	tree[2].delegated = true; /* /t chowned to a tenant */
+	memset(longname, 'n', 255);
+	longname[255] = '\0';
+	snprintf(text, sizeof(text),
+		 "allow /a/b/c tcp/80\n"
+		 "allow /a/b/* tcp/81\n"
+		 "allow /x tcp/82\n"
+		 "allow /t/web tcp/83\n"
+		 "allow /t/* tcp/84\n"
+		 "allow /a/%s tcp/85\n",
+		 longname);
+	fx_ok(&f, text, tree, ARRAY_SIZE(tree), NULL);
+	assert_int_equal(f.img.npaths, 7); /* /a /a/b /a/b/c /a/nnn /t /t/web /x */
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "a", &ta, &n), 0);
+	assert_int_equal(n, 0); /* /a is on the way, no rule of its own */
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, "b", &tb, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, tb, "c", &tc, &nc), 0);
+	assert_int_not_equal(nc, 0);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "x", &tx, &nx), 0);
+	assert_int_not_equal(nx, 0);
+	assert_int_not_equal(nx, nc);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, longname, &tl, &n), 0);
+	assert_int_not_equal(n, 0);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "t", &tt, &n), 0);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, tt, "web", &tw, &ntw), 0);
+	/* path ids are distinct and never the root's */
+	assert_true(ta != tb && tb != tc && tc != tx && ta > PG_TRIE_ROOT && tb > PG_TRIE_ROOT);
+	/* misses: wrong parent, wrong name, a prefix or an extension of a name */
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, "c", &n, &n), -ENOENT);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "b", &n, &n),
+			 -ENOENT);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, tb, "cc", &n, &n), -ENOENT);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "", &n, &n),
+			 -ENOENT);
+	longname[254] = 'm';
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, longname, &n, &n), -ENOENT);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, 0, "a", &n, &n), -ENOENT);
+	/* /a/b/c, not made yet, carries its own rule and the glob /a/b/*'s */
+	{
+		const uint32_t at_c[] = { nc }, at_x[] = { nx }, at_w[] = { ntw };
+
+		EXPECT(&f, at_c, 80, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 0, 0);
+		EXPECT(&f, at_c, 81, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 1, 0);
+		EXPECT(&f, at_c, 82, PG_P_TCP, 1, 1, NULL, PG_V_KERNEL, ~0u, -1);
+		EXPECT(&f, at_x, 82, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 2, 0);
+		/* /t is delegated: /t/web, made later, gets its exact rule only */
+		EXPECT(&f, at_w, 83, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 3, 0);
+		EXPECT(&f, at_w, 84, PG_P_TCP, 1, 1, NULL, PG_V_KERNEL, ~0u, -1);
+	}
+	/* nodes to be have id 0 and the path; /x is one, /a is none */
+	for (size_t i = 0; i < f.img.nnodes; i++)
+		if (!strcmp(f.img.nodes[i].path, "/x"))
+			assert_int_equal(f.img.nodes[i].cgid, 0);
+	assert_int_equal(f.img.nunmatched, 6); /* all but none: /t/* meets only delegated /t */
 	fx_free(&f);
 }
 
@@ -1427,7 +1515,11 @@ static void test_deterministic(void **state)
 	assert_memory_equal(f1.img.blocks, f2.img.blocks,
 			    (size_t)f1.img.nblocks * sizeof(union pg_block));
 	assert_int_equal(f1.img.nnodes, f2.img.nnodes);
-	assert_memory_equal(f1.img.nodes, f2.img.nodes, f1.img.nnodes * sizeof(*f1.img.nodes));
+	for (size_t i = 0; i < f1.img.nnodes; i++) {
+		assert_int_equal(f1.img.nodes[i].cgid, f2.img.nodes[i].cgid);
+		assert_int_equal(f1.img.nodes[i].node, f2.img.nodes[i].node);
+		assert_string_equal(f1.img.nodes[i].path, f2.img.nodes[i].path);
+	}
 	assert_int_equal(f1.img.nents, f2.img.nents);
 	assert_int_equal(f1.img.nalts, f2.img.nalts);
 	assert_int_equal(count_live(&f1.img), f1.img.nents);
@@ -1444,8 +1536,8 @@ static void test_deterministic(void **state)
 		assert_int_not_equal(hdr(&f2)->seed, hdr(&f1)->seed);
 		/* everything but the header's seed and the table */
 		assert_int_equal(hdr(&f2)->bkt_off, hdr(&f1)->bkt_off);
-		assert_memory_equal(f1.img.blocks + 1, f2.img.blocks + 1,
-				    (size_t)(hdr(&f1)->bkt_off - 1) * sizeof(union pg_block));
+		assert_memory_equal(f1.img.blocks + 2, f2.img.blocks + 2,
+				    (size_t)(hdr(&f1)->bkt_off - 2) * sizeof(union pg_block));
 		EXPECT(&f2, ab, 1, PG_P_UDP, 33, 0, NULL, PG_V_GRANT, 0, 1);
 		EXPECT(&f2, ab, 750, PG_P_OTHER, 33, 0, NULL, PG_V_DENY_RULE, 2, 0);
 		EXPECT(&f2, ab, 80, PG_P_TCP, 33, 0, "10.0.0.1", PG_V_GRANT, 0, 1);
@@ -1607,7 +1699,7 @@ static void test_cuckoo_rebuild(void **state)
 		}
 		assert_true(k < 64);
 		assert_int_equal(hdr(&f)->nbkt, nb);
-		assert_int_equal(hdr(&f)->meta_off, hdr(&f)->bkt_off + nb);
+		assert_int_equal(f.img.blocks[1].hdr2.trie_off, hdr(&f)->bkt_off + nb);
 		assert_int_equal(f.img.nblocks, hdr(&f)->meta_off);
 		rebuilt += k > 0;
 		assert_int_equal(count_live(&f.img), 7);
@@ -1670,10 +1762,14 @@ static void test_max_nodes(void **state)
 	assert_null(f.img.blocks);
 	fx_free(&f);
 
+	/* a selector whose cgroup does not exist yet counts too: it is a node to be */
+	assert_int_equal(fx_build(&f, text, tree, ncg - 1, NULL), -E2BIG);
+	fx_free(&f);
+	*strstr(text, "allow /c65536 ") = '\0';
 	fx_ok(&f, text, tree, ncg - 1, NULL);
 	assert_int_equal(f.img.nnodes, PG_MAX_NODES);
 	assert_int_equal(f.img.nodes[PG_MAX_NODES - 1].node, PG_MAX_NODES);
-	assert_int_equal(f.img.nunmatched, 1);
+	assert_int_equal(f.img.nunmatched, 0);
 	assert_int_equal(f.img.nents, PG_MAX_NODES);
 	fx_free(&f);
 	free(text);
@@ -1693,6 +1789,7 @@ int main(void)
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_unmatched),
 		cmocka_unit_test(test_delegated_subtrees),
+		cmocka_unit_test(test_path_table),
 		cmocka_unit_test(test_level_limit),
 		cmocka_unit_test(test_decide_worked_example),
 		cmocka_unit_test(test_decide_default_at_level),
