@@ -270,6 +270,17 @@ struct pg_node_val {
 #define PG_DCR(gen, rule) (((__u32)(gen) << 18) | ((rule)&0x3ffff))
 #define PG_DCR_NONE	  0x3ffff
 
+/* pg_stats: per-CPU event counts of the cgroup hooks and the event stream. */
+enum pg_stat {
+	PG_ST_MKDIR = 0,  /* cgroup2 mkdirs seen */
+	PG_ST_MKDIR_NODE, /* ... that got a node from the path table */
+	PG_ST_MKDIR_PATH, /* ... that got only a path id (an ancestor of a selector) */
+	PG_ST_STORE_NEW,  /* pg_nodes entries created by the programs */
+	PG_ST_STORE_DEL,  /* pg_nodes entries deleted at rmdir */
+	PG_ST_EV_DROP0,	  /* events lost, per subscriber slot (4) */
+	PG_ST__NR = PG_ST_EV_DROP0 + 4,
+};
+
 /*
  * pg_ctl: one mmapable entry, written by userspace with single aligned
  * stores. hull is a superset of the active image's protect set (the union
@@ -279,13 +290,15 @@ struct pg_node_val {
 struct pg_ctl {
 	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
-	__u32 evmask;	/* reserved for events */
-	__u32 bypass;	/* probe result: 0 unknown, 1 no, 2 yes */
-	__u64 boot;	/* hash of the boot id the probe ran under */
-	__u64 build;	/* hash of the BPF object that created the state */
-	__u64 live;	/* PG_LIVE() of the image being swapped in, or in */
-	__u64 next_gen; /* no image may use a generation below this: one that
-			 * an apply killed before its swap may have published */
+	__u32 evmask;	 /* reserved for events */
+	__u32 bypass;	 /* probe result: 0 unknown, 1 no, 2 yes */
+	__u64 boot;	 /* hash of the boot id the probe ran under */
+	__u64 build;	 /* hash of the BPF object that created the state */
+	__u64 live;	 /* PG_LIVE() of the image being swapped in, or in */
+	__u64 next_gen;	 /* no image may use a generation below this: one that
+			  * an apply killed before its swap may have published */
+	__u64 store_new; /* pg_nodes entries created by userspace */
+	__u64 store_del; /* ... and deleted by userspace */
 };
 
 /*
@@ -348,15 +361,20 @@ static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed
 	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
 }
 
-/* The path table's hash: FNV-1a over the name, keyed by seed and parent. */
-static inline __attribute__((always_inline)) __u64 pg_name_hash_init(__u64 seed, __u32 ptid)
+/* The path table's hash, keyed by seed and parent: over the whole zero-padded
+ * name, word by word, so the BPF side hashes with no data-dependent branch. */
+static inline __attribute__((always_inline)) __u64 pg_name_hash(__u64 seed, __u32 ptid,
+								const __u64 *name)
 {
-	return (seed ^ ((__u64)ptid * 0x9e3779b97f4a7c15ULL)) | 1;
-}
+	__u64 h = seed ^ ((__u64)ptid * 0x9e3779b97f4a7c15ULL);
+	int i;
 
-static inline __attribute__((always_inline)) __u64 pg_name_hash_step(__u64 h, __u8 c)
-{
-	return (h ^ c) * 0x100000001b3ULL;
+#ifdef __clang__
+#pragma unroll
+#endif
+	for (i = 0; i < PG_NAME_MAX / 8; i++)
+		h = (h ^ name[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
 }
 
 #endif

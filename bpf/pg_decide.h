@@ -221,35 +221,34 @@ PG_INLINE int pg_name_eq(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 gran, __u32
 	return 1;
 }
 
-PG_INLINE const struct pg_trie_ent *pg_path_find(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 ptid,
-						 const __u64 *name, __u32 len, __u64 hash,
-						 __u32 *tid)
+/*
+ * Probe i of the search: 1 with *found set when slot i holds the entry, 0
+ * to go on, -1 when the search ends without it. The BPF side runs the
+ * probes in bpf_loop(), so the verifier checks one probe, not every one.
+ */
+PG_INLINE int pg_path_probe(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 ptid, const __u64 *name,
+			    __u32 len, __u64 hash, __u32 i, const struct pg_trie_ent **found,
+			    __u32 *tid)
 {
-	__u32 i, n = h2->ntrie, start;
+	const union pg_block *b;
+	const struct pg_trie_ent *e;
+	__u32 n = h2->ntrie, idx;
 
-	if (!n || !ptid)
+	if (!n || !ptid || i >= h2->probe || i >= PG_TRIE_PROBE)
+		return -1;
+	idx = ((__u32)hash % n + i) % n;
+	b = pg_blk(ctx, h2->trie_off + (idx >> 2));
+	if (!b)
+		return -1;
+	e = &b->trie[idx & 3];
+	if (!e->ptid)
+		return -1;
+	if (e->hash != (__u32)hash || e->ptid != ptid || (e->name & 0xff) != len ||
+	    !pg_name_eq(ctx, h2, e->name >> 8, len, name))
 		return 0;
-	start = (__u32)hash % n;
-	for (i = 0; i < PG_TRIE_PROBE; i++) {
-		const union pg_block *b;
-		const struct pg_trie_ent *e;
-		__u32 idx = (start + i) % n;
-
-		if (i >= h2->probe)
-			break;
-		b = pg_blk(ctx, h2->trie_off + (idx >> 2));
-		if (!b)
-			return 0;
-		e = &b->trie[idx & 3];
-		if (!e->ptid)
-			return 0;
-		if (e->hash == (__u32)hash && e->ptid == ptid && (e->name & 0xff) == len &&
-		    pg_name_eq(ctx, h2, e->name >> 8, len, name)) {
-			*tid = idx + 2;
-			return e;
-		}
-	}
-	return 0;
+	*found = e;
+	*tid = idx + 2;
+	return 1;
 }
 
 #endif

@@ -13,6 +13,11 @@
 
 struct kernfs_node {
 	__u64 id; /* == cgroup id, as in name_to_handle_at() and /proc/PID/cgroup */
+	const char *name;
+} PG_CORE;
+
+struct cgroup_root {
+	int hierarchy_id; /* 0: the cgroup2 (default) hierarchy */
 } PG_CORE;
 
 struct cgroup;
@@ -26,6 +31,7 @@ struct cgroup {
 	struct cgroup_subsys_state self; /* self.parent: the parent's self */
 	int level;			 /* root is 0 */
 	struct kernfs_node *kn;
+	struct cgroup_root *root;
 } PG_CORE;
 
 struct sock_cgroup_data {

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include "pg_kern.h"
 #include "pg_abi.h"
@@ -52,6 +53,22 @@ struct {
 	__type(key, __u32);
 	__array(values, struct pg_tab);
 } pg_cur SEC(".maps");
+
+/* The image an apply is installing, from before it scans the cgroup tree
+ * until its swap: cgroups made meanwhile get their node in both images. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct pg_tab);
+} pg_next SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PG_ST__NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} pg_stats SEC(".maps");
 
 /* Per-policy counters, indexed by the image's slot. */
 struct {
@@ -127,6 +144,14 @@ static __always_inline void pg_count(__u32 slot, __u32 stride, int verdict, __u3
 		idx = PG_CNT_RULE0 + rule;
 	idx += bpf_get_smp_processor_id() * stride;
 	c = bpf_map_lookup_elem(cnt, &idx);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline void pg_stat(__u32 k)
+{
+	__u64 *c = bpf_map_lookup_elem(&pg_stats, &k);
+
 	if (c)
 		*c += 1;
 }
@@ -237,10 +262,12 @@ static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, struct cg
 	w->lvl = lvl;
 	w->n = 0;
 	bpf_loop(1 << 16, pg_walk_step, w, 0);
-	if (!nv)
+	if (!nv) {
 		nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!nv)
-		return 0; /* no memory for the cache: correct, only slower */
+		if (!nv)
+			return 0; /* no memory for the cache: correct, only slower */
+		pg_stat(PG_ST_STORE_NEW);
+	}
 	for (i = 0; i < PG_CHAIN; i++) {
 		__u32 node = 0;
 
@@ -533,4 +560,150 @@ int pg_sockcr(struct bpf_sock *sk)
 		return 1;
 	cookie = bpf_get_netns_cookie(sk);
 	return bpf_map_lookup_elem(&pg_netns, &cookie) ? 0 : 1;
+}
+
+/*
+ * A cgroup made after the apply: inside mkdir(2), before its directory is
+ * activated (so before anything can enter it), give it its node and path
+ * id from the path table of the active image and of the one being
+ * installed, looked up under its parent's path id. See pg_abi.h.
+ */
+struct pg_mk {
+	__u64 name[PG_NAME_MAX / 8]; /* zero padded, as the table stores names */
+	__u32 len;
+	__u32 found; /* bit per slot */
+	__u32 tid[2], node[2];
+	__u64 gen[2];
+};
+
+/* Scratch for pg_mkdir (too big for the stack). mkdir and rmdir run under
+ * cgroup_mutex, so one program at a time uses it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_mk);
+} pg_mk_scratch SEC(".maps");
+
+/* One search of the path table, probe by probe in bpf_loop(). */
+struct pg_mkf {
+	struct pg_mk *mk;
+	void *tab;
+	const struct pg_hdr2 *h2;
+	const struct pg_trie_ent *e;
+	__u64 hash;
+	__u32 ptid;
+	__u32 tid;
+};
+
+static long pg_mk_step(__u32 i, void *arg)
+{
+	struct pg_mkf *f = arg;
+	const struct pg_trie_ent *e = 0;
+	__u32 tid = 0;
+	int r;
+
+	r = pg_path_probe(f->tab, f->h2, f->ptid, f->mk->name, f->mk->len, f->hash, i, &e, &tid);
+	if (r > 0) {
+		f->e = e;
+		f->tid = tid;
+	}
+	return r ? 1 : 0;
+}
+
+static __always_inline void pg_mk_image(struct pg_mk *mk, void *outer, struct pg_node_val *pv,
+					int root_parent)
+{
+	const union pg_block *hb, *hb2;
+	struct pg_mkf f = { .mk = mk };
+	__u32 zero = 0, one = 1, slot;
+
+	f.tab = bpf_map_lookup_elem(outer, &zero);
+	if (!f.tab)
+		return;
+	hb = bpf_map_lookup_elem(f.tab, &zero);
+	hb2 = bpf_map_lookup_elem(f.tab, &one);
+	if (!hb || !hb2 || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION)
+		return;
+	slot = hb->hdr.slot & 1;
+	if (root_parent)
+		f.ptid = PG_TRIE_ROOT;
+	else if (pv && pv->gen[slot] == hb->hdr.gen)
+		f.ptid = pv->tid[slot];
+	if (!f.ptid)
+		return;
+	f.h2 = &hb2->hdr2;
+	f.hash = pg_name_hash(hb2->hdr2.trie_seed, f.ptid, mk->name);
+	bpf_loop(PG_TRIE_PROBE, pg_mk_step, &f, 0);
+	if (!f.e)
+		return;
+	/* branches, not an index: clang turns &mk->tid[slot] into a pointer OR */
+	if (slot) {
+		mk->tid[1] = f.tid;
+		mk->node[1] = f.e->node;
+		mk->gen[1] = hb->hdr.gen;
+	} else {
+		mk->tid[0] = f.tid;
+		mk->node[0] = f.e->node;
+		mk->gen[0] = hb->hdr.gen;
+	}
+	mk->found |= 1u << slot;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
+{
+	struct pg_node_val *pv = 0, *nv;
+	struct cgroup *parent;
+	const char *name;
+	struct pg_mk *mk;
+	__u32 zero = 0;
+	long n;
+
+	if (BPF_CORE_READ(cg, root, hierarchy_id) != 0)
+		return 0; /* a cgroup v1 hierarchy */
+	pg_stat(PG_ST_MKDIR);
+	parent = pg_parent(cg);
+	mk = bpf_map_lookup_elem(&pg_mk_scratch, &zero);
+	if (!parent || !mk)
+		return 0;
+	__builtin_memset(mk, 0, sizeof(*mk));
+	name = BPF_CORE_READ(cg, kn, name);
+	n = bpf_probe_read_kernel_str(mk->name, sizeof(mk->name), name);
+	if (n <= 1)
+		return 0;
+	mk->len = (__u32)n - 1;
+	if (parent->level)
+		pv = bpf_cgrp_storage_get(&pg_nodes, parent, 0, 0);
+	pg_mk_image(mk, &pg_cur, pv, !parent->level);
+	pg_mk_image(mk, &pg_next, pv, !parent->level);
+	if (!mk->found)
+		return 0;
+	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!nv)
+		return 0;
+	pg_stat(PG_ST_STORE_NEW);
+	if (mk->found & 1) {
+		nv->node[0] = mk->node[0];
+		nv->tid[0] = mk->tid[0];
+		nv->gen[0] = mk->gen[0];
+	}
+	if (mk->found & 2) {
+		nv->node[1] = mk->node[1];
+		nv->tid[1] = mk->tid[1];
+		nv->gen[1] = mk->gen[1];
+	}
+	pg_stat(mk->node[0] || mk->node[1] ? PG_ST_MKDIR_NODE : PG_ST_MKDIR_PATH);
+	return 0;
+}
+
+/* A removed cgroup's entry goes with it, whoever made it. */
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(pg_rmdir, struct cgroup *cg, const char *path)
+{
+	if (BPF_CORE_READ(cg, root, hierarchy_id) != 0)
+		return 0;
+	if (!bpf_cgrp_storage_delete(&pg_nodes, cg))
+		pg_stat(PG_ST_STORE_DEL);
+	return 0;
 }

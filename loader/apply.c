@@ -359,7 +359,7 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 				old[nold++] = (struct pg_node_out){ cur_meta.nodes[i].cgid,
 								    cur_meta.nodes[i].node,
 								    cur_meta.nodes[i].level,
-								    cur_meta.nodes[i].path };
+								    cur_meta.nodes[i].path, false };
 		}
 	}
 	pg_dbg("phase: compile");

@@ -37,16 +37,18 @@
 #include "state.h"
 #include "util.h"
 
-const char *const pg_link_names[PG_NLINKS] = { "link_bind4", "link_bind6", "link_sysctl",
-					       "link_sockcr" };
-const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4", "prog_bind6", "prog_sysctl",
-					       "prog_sockcr" };
-const char *const pg_map_names[PG_NMAPS] = { "pg_cur", "pg_cnt",   "pg_nodes",
-					     "pg_ctl", "pg_netns", "pg_saved" };
-static const enum bpf_attach_type link_type[PG_NLINKS] = { BPF_CGROUP_INET4_BIND,
-							   BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL,
-							   BPF_CGROUP_INET_SOCK_CREATE };
-static const char *const link_what[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
+const char *const pg_link_names[PG_NLINKS] = { "link_bind4",  "link_bind6", "link_sysctl",
+					       "link_sockcr", "link_mkdir", "link_rmdir" };
+const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4",  "prog_bind6", "prog_sysctl",
+					       "prog_sockcr", "prog_mkdir", "prog_rmdir" };
+const char *const pg_map_names[PG_NMAPS] = { "pg_cur",	 "pg_cnt",   "pg_nodes", "pg_ctl",
+					     "pg_netns", "pg_saved", "pg_next",	 "pg_stats" };
+static const enum bpf_attach_type link_type[PG_NLINKS] = {
+	BPF_CGROUP_INET4_BIND,	     BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL,
+	BPF_CGROUP_INET_SOCK_CREATE, BPF_TRACE_RAW_TP,	    BPF_TRACE_RAW_TP
+};
+static const char *const link_what[PG_NLINKS] = { "bind4",	 "bind6",	 "sysctl",
+						  "sock_create", "cgroup_mkdir", "cgroup_rmdir" };
 
 static void close_fd(int *fd)
 {
@@ -320,12 +322,17 @@ int pg_state_destroy(struct pg_state *st)
 
 	/* Links first: once they are gone nothing enforces, then tidy up. */
 	for (i = 0; i < PG_NLINKS; i++) {
-		if (st->link[i] >= 0 && bpf_link_detach(st->link[i]) && errno != EINVAL) {
+		if (st->link[i] >= 0 && bpf_link_detach(st->link[i]) && errno != EINVAL &&
+		    errno != EOPNOTSUPP) {
 			err = -errno;
 			pg_err("cannot detach %s link: %s", link_what[i], strerror(errno));
 		}
 		if ((e = unpin(st, pg_link_names[i])))
 			err = e;
+		/* A tracepoint link cannot be detached: it goes with its last
+		 * reference, the pin just removed and this fd. */
+		if (i >= PG_NCGLINKS)
+			close_fd(&st->link[i]);
 	}
 	for (i = 0; i < PG_NLINKS; i++)
 		if ((e = unpin(st, pg_prog_names[i])))
@@ -349,6 +356,10 @@ static struct bpf_program *skel_prog(struct portgate *s, int kind)
 		return s->progs.pg_bind6;
 	case PG_LINK_SYSCTL:
 		return s->progs.pg_sysctl;
+	case PG_LINK_MKDIR:
+		return s->progs.pg_mkdir;
+	case PG_LINK_RMDIR:
+		return s->progs.pg_rmdir;
 	default:
 		return s->progs.pg_sockcr;
 	}
@@ -367,6 +378,10 @@ static struct bpf_map *skel_map(struct portgate *s, int kind)
 		return s->maps.pg_ctl;
 	case PG_MAP_NETNS:
 		return s->maps.pg_netns;
+	case PG_MAP_NEXT:
+		return s->maps.pg_next;
+	case PG_MAP_STATS:
+		return s->maps.pg_stats;
 	default:
 		return s->maps.pg_saved;
 	}
@@ -470,7 +485,24 @@ int pg_state_upgrade(struct pg_state *st, bool bypass)
 	for (i = 0; i < PG_NLINKS; i++) {
 		int fd = bpf_program__fd(skel_prog(st->skel, i));
 
-		if (st->link[i] >= 0 && bpf_link_update(st->link[i], fd, NULL)) {
+		if (i >= PG_NCGLINKS && st->link[i] >= 0) {
+			/* Tracepoint links cannot swap programs: attach the new one
+			 * first (both run a while, writing the same entries), then
+			 * the pin's replacement releases the old one. */
+			int nl = bpf_link_create(fd, 0, link_type[i], NULL);
+
+			if (nl < 0) {
+				err = -errno;
+				pg_err("cannot attach the new %s program: %s", link_what[i],
+				       strerror(errno));
+				return err;
+			}
+			err = pin_replace(st, nl, pg_link_names[i]);
+			close_fd(&st->link[i]);
+			st->link[i] = nl;
+			if (err)
+				return err;
+		} else if (st->link[i] >= 0 && bpf_link_update(st->link[i], fd, NULL)) {
 			err = -errno;
 			pg_err("cannot swap the %s program behind its link: %s", link_what[i],
 			       strerror(errno));
@@ -538,7 +570,7 @@ void pg_state_drop_dead_links(struct pg_state *st, const struct pg_cgroup *tree,
 	uint64_t cgid = 0;
 	int i;
 
-	for (i = 0; i < PG_NLINKS; i++) {
+	for (i = 0; i < PG_NCGLINKS; i++) {
 		/* Detached (id 0), or its cgroup removed and the detach still pending. */
 		if (st->link[i] < 0 || link_cgroup(st->link[i], &cgid, NULL, NULL) ||
 		    (cgid && pg_cg_tree_path(tree, ntree, cgid)))
@@ -557,7 +589,7 @@ int pg_state_check_attach(const struct pg_state *st, int cgfd, const char *cgpat
 
 	if ((err = pg_cg_id_fd(cgfd, &want)))
 		return err;
-	for (i = 0; i < PG_NLINKS; i++) {
+	for (i = 0; i < PG_NCGLINKS; i++) {
 		if (st->link[i] < 0)
 			continue;
 		if ((err = link_cgroup(st->link[i], &have, NULL, NULL)))
@@ -583,7 +615,8 @@ int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
 		uint32_t pid = 0;
 
 		if (st->link[i] < 0) {
-			st->link[i] = bpf_link_create(st->prog[i], cgfd, link_type[i], NULL);
+			st->link[i] = bpf_link_create(st->prog[i], i < PG_NCGLINKS ? cgfd : 0,
+						      link_type[i], NULL);
 			if (st->link[i] < 0) {
 				err = -errno;
 				st->link[i] = -1;
@@ -599,6 +632,15 @@ int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
 		}
 		if ((err = prog_id(st->prog[i], &pid)))
 			return err;
+		if (i >= PG_NCGLINKS) {
+			uint32_t lp = 0;
+
+			if ((err = link_cgroup(st->link[i], NULL, &lp, NULL)) || lp != pid) {
+				pg_err("the %s link does not run portgate's program", link_what[i]);
+				return err ? err : -ENOENT;
+			}
+			continue;
+		}
 		if ((err = verify_attached(cgfd, i, pid))) {
 			pg_err("the kernel does not list the %s program on cgroup %s after "
 			       "attaching it: %s",
@@ -762,42 +804,111 @@ static int write_array(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* One cgroup's pg_nodes value in slot := (node, tid) of the image. Only
+ * ever races with the bind hooks' cache stores, tagged by generation. */
+/* Is the cgroup open at fd still the one at path? */
+static bool still_there(const char *mount, const char *path, int fd)
+{
+	uint64_t id = 0, now = 0;
+	int f2;
+
+	if (pg_cg_id_fd(fd, &id) || (f2 = pg_cg_open(mount, path)) < 0)
+		return false;
+	if (pg_cg_id_fd(f2, &now))
+		now = 0;
+	close(f2);
+	return now == id;
+}
+
+static int record_node(const struct pg_state *st, int fd, const struct pg_hdr *h, uint32_t node,
+		       uint32_t tid)
+{
+	int map = st->map[PG_MAP_NODES];
+	uint8_t slot = h->slot & 1;
+	struct pg_node_val v;
+	bool fresh = false;
+
+	if (bpf_map_lookup_elem(map, &fd, &v)) {
+		memset(&v, 0, sizeof(v));
+		fresh = true;
+	}
+	v.node[slot] = node;
+	v.tid[slot] = tid;
+	v.gen[slot] = h->gen;
+	if (bpf_map_update_elem(map, &fd, &v, BPF_ANY))
+		return -errno;
+	if (fresh)
+		__atomic_add_fetch(&st->ctl->store_new, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /*
- * pg_nodes slot `slot` := the image's nodes, stamped with its generation.
- * Nothing else needs clearing: a slot whose gen is not the reading image's
- * never counts. A node whose cgroup went away since the tree was read gets
- * nothing (its rules cover no socket now).
+ * pg_nodes slot `slot` := the image's nodes and path ids, stamped with its
+ * generation. Nothing else needs clearing: a slot whose gen is not the
+ * reading image's never counts. Paths of the path table are opened by
+ * path, whatever cgroup is there now: one made since the tree was read was
+ * made before the image was published in pg_next (else the mkdir program
+ * recorded it), so it is found here. Other nodes (glob matches) go by id:
+ * one whose cgroup went away since the tree was read gets nothing.
  */
 static int publish_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
-	int map = st->map[PG_MAP_NODES], err = 0;
-	uint8_t slot = h->slot & 1;
-	struct pg_node_val v;
+	int err = 0;
 	size_t i;
 
+	for (i = 0; i < img->npaths && !err; i++) {
+		const struct pg_path_out *pp = &img->paths[i];
+		int fd = pg_cg_open(mount, pp->path);
+
+		if (fd < 0)
+			continue; /* not made yet: the mkdir program will see it */
+		err = record_node(st, fd, h, pp->node, pp->tid);
+		/* Removed meanwhile (a restart racing this apply): whatever is made
+		 * there next gets its node from the mkdir program. */
+		if (err && !still_there(mount, pp->path, fd)) {
+			pg_dbg("cgroup %s went away while being recorded", pp->path);
+			err = 0;
+		}
+		if (err)
+			pg_err("cannot record cgroup %s in pg_nodes: %s", pp->path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+	}
 	for (i = 0; i < img->nnodes && !err; i++) {
 		const struct pg_node_out *n = &img->nodes[i];
-		int fd = open_cgroup(mount, n->path, n->cgid);
+		int fd;
 
+		if (n->by_path)
+			continue;
+		fd = open_cgroup(mount, n->path, n->cgid);
 		if (fd < 0) {
 			pg_dbg("cgroup %s is gone since the tree was read", n->path);
 			continue;
 		}
-		if (bpf_map_lookup_elem(map, &fd, &v))
-			memset(&v, 0, sizeof(v));
-		v.node[slot] = n->node;
-		v.gen[slot] = h->gen;
-		if (bpf_map_update_elem(map, &fd, &v, BPF_ANY)) {
-			err = -errno;
-			pg_err("cannot record cgroup %s in pg_nodes: %s", n->path, strerror(errno));
+		err = record_node(st, fd, h, n->node, 0);
+		if (err && !still_there(mount, n->path, fd)) {
+			pg_dbg("cgroup %s went away while being recorded", n->path);
+			err = 0;
 		}
+		if (err)
+			pg_err("cannot record cgroup %s in pg_nodes: %s", n->path, strerror(-err));
 		close(fd);
 	}
 	return err;
 }
 
-/* After the swap: the storage of cgroups that were nodes and are not now. */
+static bool in_paths(const struct pg_image *img, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < img->npaths; i++)
+		if (!strcmp(img->paths[i].path, path))
+			return true;
+	return false;
+}
+
+/* After the swap: the storage of cgroups that were nodes and are nothing now. */
 static void prune_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount,
 			const struct pg_node_out *old, size_t nold)
 {
@@ -806,15 +917,42 @@ static void prune_nodes(const struct pg_state *st, const struct pg_image *img, c
 	for (i = 0; i < nold; i++) {
 		int fd;
 
+		if (!old[i].cgid || in_paths(img, old[i].path))
+			continue;
 		for (k = 0; k < img->nnodes && img->nodes[k].cgid != old[i].cgid; k++)
 			;
 		if (k < img->nnodes || (fd = open_cgroup(mount, old[i].path, old[i].cgid)) < 0)
 			continue;
-		if (bpf_map_delete_elem(st->map[PG_MAP_NODES], &fd) && errno != ENOENT)
+		if (!bpf_map_delete_elem(st->map[PG_MAP_NODES], &fd))
+			__atomic_add_fetch(&st->ctl->store_del, 1, __ATOMIC_RELAXED);
+		else if (errno != ENOENT)
 			pg_err("cannot drop cgroup %s from pg_nodes: %s", old[i].path,
 			       strerror(errno));
 		close(fd);
 	}
+}
+
+int pg_state_stats(const struct pg_state *st, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), c, k;
+	uint64_t *v;
+
+	memset(out, 0, PG_ST__NR * sizeof(*out));
+	if (st->map[PG_MAP_STATS] < 0 || ncpu <= 0)
+		return -ENOENT;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (k = 0; k < PG_ST__NR; k++) {
+		__u32 key = (__u32)k;
+
+		if (bpf_map_lookup_elem(st->map[PG_MAP_STATS], &key, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[k] += v[c];
+	}
+	free(v);
+	return 0;
 }
 
 int pg_state_install(struct pg_state *st, const struct pg_image *img, const char *mount,
@@ -862,6 +1000,13 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 		pg_err("cannot publish the counters: %s", strerror(errno));
 		goto out;
 	}
+	/* From here, a cgroup made gets its node in this image too (pg_mkdir). */
+	if (bpf_map_update_elem(st->map[PG_MAP_NEXT], &zero, &tab, BPF_ANY)) {
+		err = -errno;
+		pg_err("cannot publish the new policy for cgroups made during the swap: %s",
+		       strerror(errno));
+		goto out;
+	}
 	pg_dbg("phase: nodes");
 	if ((err = publish_nodes(st, img, mount)))
 		goto out;
@@ -889,6 +1034,9 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
+	/* pg_cur has it now; a stale pg_next only costs the mkdir program a lookup */
+	if (bpf_map_delete_elem(st->map[PG_MAP_NEXT], &zero) && errno != ENOENT)
+		pg_dbg("cannot clear pg_next: %s", strerror(errno));
 	pg_dbg("phase: prune");
 	prune_nodes(st, img, mount, old, nold);
 	err = 0;

@@ -5,8 +5,11 @@
  *
  * Pins (PIN_DIR, default /sys/fs/bpf/portgate, mode 0700):
  *   pg_cur pg_cnt pg_nodes pg_ctl pg_netns pg_saved the maps, pinned first
+ *   pg_next pg_stats
  *   prog_bind4 prog_bind6 prog_sysctl prog_sockcr   the programs, then
+ *   prog_mkdir prog_rmdir
  *   link_bind4 link_bind6 link_sysctl link_sockcr   the links, last
+ *   link_mkdir link_rmdir                           (tracepoints, global)
  * so that a command killed at any point leaves a state the next one can
  * finish: programs pinned but links missing are attached by the next apply.
  * The directory itself is flock()ed by every command (shared for reads).
@@ -23,7 +26,16 @@
 
 #define PG_DEFAULT_PIN_DIR "/sys/fs/bpf/portgate"
 
-enum pg_link_kind { PG_LINK_BIND4, PG_LINK_BIND6, PG_LINK_SYSCTL, PG_LINK_SOCK, PG_NLINKS };
+enum pg_link_kind {
+	PG_LINK_BIND4,
+	PG_LINK_BIND6,
+	PG_LINK_SYSCTL,
+	PG_LINK_SOCK,
+	PG_NCGLINKS, /* the links above attach to a cgroup; those below do not */
+	PG_LINK_MKDIR = PG_NCGLINKS,
+	PG_LINK_RMDIR,
+	PG_NLINKS
+};
 enum pg_map_kind {
 	PG_MAP_CUR,
 	PG_MAP_CNT,
@@ -31,6 +43,8 @@ enum pg_map_kind {
 	PG_MAP_CTL,
 	PG_MAP_NETNS,
 	PG_MAP_SAVED,
+	PG_MAP_NEXT,
+	PG_MAP_STATS,
 	PG_NMAPS
 };
 
@@ -101,6 +115,9 @@ uint32_t pg_state_node(const struct pg_state *st, const char *mount, const char 
 /* The cgroup id a link is attached to, and its program id. */
 int pg_state_link_info(const struct pg_state *st, int kind, uint64_t *cgid, uint32_t *prog_id,
 		       uint32_t *link_id);
+
+/* pg_stats summed over CPUs into out[PG_ST__NR]. */
+int pg_state_stats(const struct pg_state *st, uint64_t *out);
 
 /* Kernel memory of a map (bpf_map_info / fdinfo memlock). */
 uint64_t pg_map_memory(int fd);

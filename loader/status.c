@@ -18,7 +18,8 @@
 #include "state.h"
 #include "util.h"
 
-static const char *const link_label[PG_NLINKS] = { "bind4", "bind6", "sysctl", "sock_create" };
+static const char *const link_label[PG_NLINKS] = { "bind4",	  "bind6",	  "sysctl",
+						   "sock_create", "cgroup_mkdir", "cgroup_rmdir" };
 
 /* Everything status shows, gathered once for text and JSON alike. */
 struct view {
@@ -83,14 +84,16 @@ static int gather(struct view *v, const char *pin_dir)
 						    &v->link[i].prog_id, &v->link[i].link_id);
 		/* rmdir of its cgroup detaches a link (the pin stays): id 0, or an id
 		 * no longer in the tree while the detach is pending */
-		if (v->link[i].ok &&
+		if (i < PG_NCGLINKS && v->link[i].ok &&
 		    (!v->link[i].cgid ||
 		     (v->tree && !pg_cg_tree_path(v->tree, v->ntree, v->link[i].cgid)))) {
 			v->link[i].ok = false;
 			v->link[i].gone = true;
 			v->active = false;
 		}
-		if (v->link[i].ok)
+		if (i >= PG_NCGLINKS)
+			v->link[i].path = "(tracepoint, every cgroup)";
+		else if (v->link[i].ok)
 			v->link[i].path = pg_cg_tree_path(v->tree, v->ntree, v->link[i].cgid);
 	}
 	if (!pg_state_image(&v->st, &v->img, &v->nimg)) {

@@ -548,8 +548,9 @@ static long trie_find(char *const *tp, size_t n, const char *path)
  * slots, and their names, granule by granule, in names. tids[i] gets path
  * i's id. Returns the longest probe, or -E2BIG if one exceeds PG_TRIE_PROBE.
  */
-static int trie_place(const struct pg_hdr2 *h2, char *const *tp, size_t n, const uint32_t *node_of_tp,
-		      struct pg_trie_ent *slots, uint8_t *names, uint32_t *tids)
+static int trie_place(const struct pg_hdr2 *h2, char *const *tp, size_t n,
+		      const uint32_t *node_of_tp, struct pg_trie_ent *slots, uint8_t *names,
+		      uint32_t *tids)
 {
 	uint32_t n2 = h2->ntrie, gran = 0, worst = 0;
 	char parent[PG_NAME_MAX * (PG_MAX_LEVEL + 2)];
@@ -558,17 +559,18 @@ static int trie_place(const struct pg_hdr2 *h2, char *const *tp, size_t n, const
 	memset(slots, 0, (size_t)h2->ntrie * sizeof(*slots));
 	for (i = 0; i < n; i++) {
 		const char *nm = strrchr(tp[i], '/') + 1;
-		size_t len = strlen(nm), k;
+		size_t len = strlen(nm);
 		uint32_t ptid, idx, probe;
 		long pi;
 		uint64_t hh;
 
+		__u64 nb[PG_NAME_MAX / 8] = { 0 };
+
 		parent_of(tp[i], parent, sizeof(parent));
 		pi = strcmp(parent, "/") ? trie_find(tp, n, parent) : -1;
 		ptid = pi >= 0 ? tids[pi] : PG_TRIE_ROOT;
-		hh = pg_name_hash_init(h2->trie_seed, ptid);
-		for (k = 0; k < len; k++)
-			hh = pg_name_hash_step(hh, (uint8_t)nm[k]);
+		memcpy(nb, nm, len < PG_NAME_MAX ? len : PG_NAME_MAX - 1);
+		hh = pg_name_hash(h2->trie_seed, ptid, nb);
 		for (probe = 0, idx = (uint32_t)hh % n2; slots[idx].ptid; idx = (idx + 1) % n2)
 			if (++probe >= PG_TRIE_PROBE)
 				return -E2BIG;
@@ -683,7 +685,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			for (j = 0; j < nall; j++) {
 				/* A tenant can name cgroups in a subtree delegated to it:
 				 * globs never reach in there (portgate.conf(5)). */
-				if (all[j].delegated || !pg_selector_match(r->selector, all[j].path))
+				if (all[j].delegated ||
+				    !pg_selector_match(r->selector, all[j].path))
 					continue;
 				if ((err = grow((void **)&mv, &mcap, mn + 1, sizeof(*mv))))
 					goto out;
@@ -743,9 +746,9 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		if ((err = grow((void **)&out->nodes, &nodes_cap, out->nnodes + 1,
 				sizeof(*out->nodes))))
 			goto out;
-		out->nodes[out->nnodes++] = (struct pg_node_out){
-			cg->id, node, cg->level, cg->path, trie_find(tp, ntp, cg->path) >= 0
-		};
+		out->nodes[out->nnodes++] =
+		    (struct pg_node_out){ cg->id, node, cg->level, cg->path,
+					  trie_find(tp, ntp, cg->path) >= 0 };
 		node_of[mv[i].cg] = node;
 		levels |= 1ULL << cg->level;
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
@@ -796,7 +799,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			long c = path_index_find(&pi, all, tp[i]);
 
 			node_of_tp[i] = c >= 0 ? node_of[c] : 0;
-			nnames += (uint32_t)((strlen(strrchr(tp[i], '/') + 1) + PG_GRAN - 1) / PG_GRAN);
+			nnames +=
+			    (uint32_t)((strlen(strrchr(tp[i], '/') + 1) + PG_GRAN - 1) / PG_GRAN);
 		}
 		for (rebuild = 0; probe < 0 && rebuild < MAX_REBUILDS; rebuild++) {
 			struct pg_trie_ent *ns = realloc(slots, (size_t)h2.ntrie * sizeof(*slots));
@@ -986,12 +990,16 @@ int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid,
 	if (!h || nblocks < 2 || len >= PG_NAME_MAX)
 		return -ENOENT;
 	memcpy(buf, name, len);
-	hh = pg_name_hash_init(blocks[1].hdr2.trie_seed, ptid);
-	for (k = 0; k < len; k++)
-		hh = pg_name_hash_step(hh, (uint8_t)name[k]);
-	e = pg_path_find(&v, &blocks[1].hdr2, ptid, buf, (uint32_t)len, hh, tid);
-	if (!e)
-		return -ENOENT;
+	hh = pg_name_hash(blocks[1].hdr2.trie_seed, ptid, buf);
+	for (k = 0;; k++) {
+		int r = pg_path_probe(&v, &blocks[1].hdr2, ptid, buf, (uint32_t)len, hh, (__u32)k,
+				      &e, tid);
+
+		if (r < 0)
+			return -ENOENT;
+		if (r > 0)
+			break;
+	}
 	*node = e->node;
 	return 0;
 }

@@ -729,7 +729,8 @@ static void test_path_table(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, tb, "c", &tc, &nc), 0);
 	assert_int_not_equal(nc, 0);
-	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "x", &tx, &nx), 0);
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "x", &tx, &nx),
+			 0);
 	assert_int_not_equal(nx, 0);
 	assert_int_not_equal(nx, nc);
 	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, longname, &tl, &n), 0);
@@ -748,7 +749,7 @@ static void test_path_table(void **state)
 	longname[254] = 'm';
 	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, ta, longname, &n, &n), -ENOENT);
 	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, 0, "a", &n, &n), -ENOENT);
-	/* /a/b/c, not made yet, carries its own rule and the glob /a/b/*'s */
+	/* /a/b/c, not made yet, carries its own rule and the glob rule on its parent's children */
 	{
 		const uint32_t at_c[] = { nc }, at_x[] = { nx }, at_w[] = { ntw };
 
@@ -764,7 +765,7 @@ static void test_path_table(void **state)
 	for (size_t i = 0; i < f.img.nnodes; i++)
 		if (!strcmp(f.img.nodes[i].path, "/x"))
 			assert_int_equal(f.img.nodes[i].cgid, 0);
-	assert_int_equal(f.img.nunmatched, 6); /* all but none: /t/* meets only delegated /t */
+	assert_int_equal(f.img.nunmatched, 6); /* the glob under /t meets only delegated cgroups */
 	fx_free(&f);
 }
 
