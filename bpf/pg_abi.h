@@ -93,6 +93,7 @@
 
 /* Limits, enforced by the compiler and relied on by the BPF loops. */
 #define PG_MAX_LEVEL  63 /* deepest cgroup level that can carry rules */
+#define PG_MAX_LEVELS 32 /* distinct levels that carry rules (a chain's nodes) */
 #define PG_MAX_ALT    16 /* conditional rules per cgroup, proto and port */
 #define PG_MAX_RULES  262144
 #define PG_MAX_NODES  65536 /* rule-bearing cgroups (pg_nodes entries) */
@@ -270,6 +271,39 @@ struct pg_node_val {
 #define PG_DCR(gen, rule) (((__u32)(gen) << 18) | ((rule)&0x3ffff))
 #define PG_DCR_NONE	  0x3ffff
 
+/*
+ * Events: bind decisions (and, for the agent, new cgroups) streamed to up to
+ * PG_EV_SLOTS subscribers, each with its own ring buffer in pg_ev[slot] and
+ * its wishes in pg_ctl.evmask. A full ring drops the event and counts it in
+ * pg_stats[PG_ST_EV_DROP0 + slot]: a flood costs memory bounded by the rings.
+ */
+#define PG_EV_SLOTS	   4
+#define PG_EV_RINGSZ	   (256 * 1024)
+#define PG_EVM_DENY	   (1u << 0) /* refused binds */
+#define PG_EVM_GRANT	   (1u << 1) /* every other decision on a protected port */
+#define PG_EVM_MKDIR	   (1u << 2) /* cgroups made, when the policy has globs */
+#define PG_EVM_ANY(m, bit) ((m) & ((bit)*0x01010101u))
+
+enum pg_ev_kind { PG_EVK_BIND = 1, PG_EVK_MKDIR = 2 };
+
+struct pg_event {
+	__u64 time;    /* CLOCK_BOOTTIME ns */
+	__u64 cgid;    /* the socket's cgroup (bind), the new cgroup (mkdir) */
+	__u64 gen;     /* image generation that decided */
+	__u32 pid;     /* thread group */
+	__u32 uid;
+	__u32 gid;
+	__u32 rule;    /* deciding rule, ~0 if none */
+	__u32 addr[4]; /* network order; IPv4 as ::ffff:a.b.c.d */
+	__u16 port;
+	__u8 kind;    /* PG_EVK_* */
+	__u8 verdict; /* PG_V_* */
+	__u8 family;  /* 4 or 6 */
+	__u8 proto;   /* IPPROTO_TCP (also MPTCP), _UDP, ... */
+	__u8 pad[2];
+	char comm[16];
+};
+
 /* pg_stats: per-CPU event counts of the cgroup hooks and the event stream. */
 enum pg_stat {
 	PG_ST_MKDIR = 0,  /* cgroup2 mkdirs seen */
@@ -290,7 +324,7 @@ enum pg_stat {
 struct pg_ctl {
 	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
-	__u32 evmask;	 /* reserved for events */
+	__u32 evmask;	/* PG_EVM_* << (8 * subscriber slot): what each wants */
 	__u32 bypass;	 /* probe result: 0 unknown, 1 no, 2 yes */
 	__u64 boot;	 /* hash of the boot id the probe ran under */
 	__u64 build;	 /* hash of the BPF object that created the state */
@@ -299,6 +333,8 @@ struct pg_ctl {
 			  * an apply killed before its swap may have published */
 	__u64 store_new; /* pg_nodes entries created by userspace */
 	__u64 store_del; /* ... and deleted by userspace */
+	__u32 ev_pid[PG_EV_SLOTS];   /* subscriber of each pg_ev slot, 0 free */
+	__u64 ev_start[PG_EV_SLOTS]; /* its start time (/proc/PID/stat field 22) */
 };
 
 /*

@@ -35,6 +35,7 @@ struct pg_req {
 	__u32 gid;
 	__u32 addr[4]; /* network order; IPv4 as ::ffff:a.b.c.d */
 	__u32 wild;    /* bound to 0.0.0.0, :: or ::ffff:0.0.0.0 */
+	__u32 fam;     /* 4 or 6: the bind's address family (events only) */
 };
 
 PG_INLINE int pg_protected(PG_CTX ctx, const struct pg_hdr *h, __u32 port)

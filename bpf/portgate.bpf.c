@@ -63,6 +63,19 @@ struct {
 	__array(values, struct pg_tab);
 } pg_next SEC(".maps");
 
+/* Subscribers' ring buffers (see pg_abi.h, "Events"). */
+struct pg_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PG_EV_RINGSZ);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, PG_EV_SLOTS);
+	__type(key, __u32);
+	__array(values, struct pg_ring);
+} pg_ev SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PG_ST__NR);
@@ -156,6 +169,100 @@ static __always_inline void pg_stat(__u32 k)
 		*c += 1;
 }
 
+/* One event to every subscriber whose mask has bit; a full ring counts a drop. */
+static __noinline int pg_emit(struct pg_event *ev, __u32 mask, __u32 bit)
+{
+	int s;
+
+#pragma unroll
+	for (s = 0; s < PG_EV_SLOTS; s++) {
+		__u32 key = s;
+		void *ring;
+
+		if (!(mask & (bit << (8 * s))))
+			continue;
+		ring = bpf_map_lookup_elem(&pg_ev, &key);
+		if (ring && bpf_ringbuf_output(ring, ev, sizeof(*ev), 0))
+			pg_stat(PG_ST_EV_DROP0 + s);
+	}
+	return 0;
+}
+
+static __always_inline int pg_denied(int v)
+{
+	return v == PG_V_DENY_RULE || v == PG_V_DENY_DEFAULT || v == PG_V_NO_POLICY;
+}
+
+/* A bind decision as an event, for the subscribers that want its kind. */
+#define PG_EVW(gen, proto, port, v)                                                                \
+	(((__u64)(__u32)(gen) << 32) | ((__u32)(__u8)(proto) << 24) | ((__u32)(port) << 8) |       \
+	 (__u8)(v))
+
+/*
+ * A bind decision as an event, for the subscribers that want its kind. rq
+ * holds who and where (pg_who()); what: PG_EVW(generation, protocol, port,
+ * verdict), packed since BPF functions take five arguments.
+ */
+static __always_inline int pg_bind_event(const struct pg_req *rq, struct cgroup *cg, __u32 mask,
+				    __u64 what, __u32 rule)
+{
+	int v = (__u8)what, s;
+	__u32 bit = pg_denied(v) ? PG_EVM_DENY : PG_EVM_GRANT;
+	__u64 cgid, now, pid;
+
+	if (!rq || !PG_EVM_ANY(mask, bit))
+		return 0;
+	cgid = cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	now = bpf_ktime_get_boot_ns();
+	pid = bpf_get_current_pid_tgid() >> 32;
+	/* Written in place in each ring: the bind hook's stack has no room. */
+#pragma unroll
+	for (s = 0; s < PG_EV_SLOTS; s++) {
+		struct pg_event *ev;
+		__u32 key = s;
+		void *ring;
+
+		if (!(mask & (bit << (8 * s))))
+			continue;
+		ring = bpf_map_lookup_elem(&pg_ev, &key);
+		if (!ring)
+			continue;
+		ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
+		if (!ev) {
+			pg_stat(PG_ST_EV_DROP0 + s);
+			continue;
+		}
+		ev->time = now;
+		ev->cgid = cgid;
+		ev->gen = what >> 32;
+		ev->pid = (__u32)pid;
+		ev->uid = rq->uid;
+		ev->gid = rq->gid;
+		ev->rule = rule;
+		ev->addr[0] = rq->addr[0];
+		ev->addr[1] = rq->addr[1];
+		ev->addr[2] = rq->addr[2];
+		ev->addr[3] = rq->addr[3];
+		ev->port = (__u16)(what >> 8);
+		ev->kind = PG_EVK_BIND;
+		ev->verdict = (__u8)v;
+		ev->family = (__u8)rq->fam;
+		ev->proto = (__u8)(what >> 24);
+		ev->pad[0] = ev->pad[1] = 0;
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return 0;
+}
+
+/* The event of a bind, reading who and where first when not yet read. */
+#define PG_BIND_EVENT(gen, v, rule, known)                                                         \
+	do {                                                                                       \
+		if (!(known))                                                                      \
+			pg_who(ctx, rq, v6);                                                       \
+		pg_bind_event(rq, cg, ctl->evmask, PG_EVW(gen, ctx->protocol, rq->port, v), rule); \
+	} while (0)
+
 static __always_inline struct cgroup *pg_parent(struct cgroup *cg)
 {
 	struct cgroup_subsys_state *p = cg->self.parent;
@@ -177,7 +284,7 @@ struct pg_walk {
 	__u64 mask;	   /* rule-bearing levels not yet visited */
 	__u32 lvl;
 	__u32 n;		      /* nodes found */
-	__u32 node[PG_MAX_LEVEL + 1]; /* nearest first */
+	__u32 node[PG_MAX_LEVELS]; /* nearest first */
 };
 
 /*
@@ -223,8 +330,8 @@ static long pg_walk_step(__u32 i, void *arg)
 		return 0; /* a deep cgroup: go on climbing in the next step */
 	w->mask &= ~(1ULL << target);
 	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
-	if (nv && nv->gen[slot] == w->h->gen && nv->node[slot] && w->n <= PG_MAX_LEVEL)
-		w->node[w->n++ & PG_MAX_LEVEL] = nv->node[slot];
+	if (nv && nv->gen[slot] == w->h->gen && nv->node[slot] && w->n < PG_MAX_LEVELS)
+		w->node[w->n++ & (PG_MAX_LEVELS - 1)] = nv->node[slot];
 	return 0;
 }
 
@@ -296,7 +403,7 @@ static long pg_near_step(__u32 i, void *arg)
 
 	if (i >= w->n)
 		return 1;
-	n->ent = pg_find(n->tab, w->h, w->node[i & PG_MAX_LEVEL], n->rq);
+	n->ent = pg_find(n->tab, w->h, w->node[i & (PG_MAX_LEVELS - 1)], n->rq);
 	return n->ent ? 1 : 0;
 }
 
@@ -305,7 +412,7 @@ static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct p
 {
 	struct pg_near n = { .tab = tab, .w = w, .rq = rq };
 
-	bpf_loop(PG_MAX_LEVEL + 1, pg_near_step, &n, 0);
+	bpf_loop(PG_MAX_LEVELS, pg_near_step, &n, 0);
 	return n.ent;
 }
 
@@ -326,6 +433,7 @@ static __always_inline void pg_who(struct bpf_sock_addr *ctx, struct pg_req *rq,
 
 	rq->uid = (__u32)ugid;
 	rq->gid = (__u32)(ugid >> 32);
+	rq->fam = v6 ? 6 : 4;
 	if (v6) {
 		rq->addr[0] = ctx->user_ip6[0];
 		rq->addr[1] = ctx->user_ip6[1];
@@ -417,6 +525,8 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 			if ((r >> 18) == (gen & 0x3fff) && (r & 0x3ffff) != PG_DCR_NONE)
 				rule = r & 0x3ffff;
 			pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), v, rule);
+			if (ctl->evmask)
+				PG_BIND_EVENT(gen, v, rule, 0);
 			return pg_ret((live >> 52) & 1, v);
 		}
 	}
@@ -426,6 +536,8 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	hb = tab ? pg_blk(tab, 0) : 0;
 	if (!hb || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION) {
 		pg_count(0, 0, PG_V_NO_POLICY, ~0u);
+		if (ctl->evmask)
+			PG_BIND_EVENT(0, PG_V_NO_POLICY, ~0u, 0);
 		return 0;
 	}
 	h = &hb->hdr;
@@ -447,6 +559,8 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 		pg_who(ctx, rq, v6);
 	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
 	pg_count(h->slot & 1, h->cnt_stride, v, rule);
+	if (ctl->evmask)
+		PG_BIND_EVENT(h->gen, v, rule, !cacheable);
 	if (!cacheable)
 		return pg_ret(h->flags & PG_HF_BYPASS, v);
 cache:
@@ -650,6 +764,29 @@ static __always_inline void pg_mk_image(struct pg_mk *mk, void *outer, struct pg
 	mk->found |= 1u << slot;
 }
 
+/* The agent resolves glob selectors for new cgroups: tell it of each one. */
+static __always_inline void pg_mk_notify(struct cgroup *cg)
+{
+	struct pg_event ev = {};
+	struct pg_ctl *ctl;
+	__u32 zero = 0, mask;
+
+	ctl = bpf_map_lookup_elem(&pg_ctl, &zero);
+	if (!ctl)
+		return;
+	mask = ctl->evmask;
+	if (!PG_EVM_ANY(mask, PG_EVM_MKDIR))
+		return;
+	ev.kind = PG_EVK_MKDIR;
+	ev.time = bpf_ktime_get_boot_ns();
+	ev.cgid = BPF_CORE_READ(cg, kn, id);
+	ev.pid = bpf_get_current_pid_tgid() >> 32;
+	ev.uid = (__u32)bpf_get_current_uid_gid();
+	ev.rule = ~0u;
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	pg_emit(&ev, mask, PG_EVM_MKDIR);
+}
+
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
 {
@@ -677,6 +814,7 @@ int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
 		pv = bpf_cgrp_storage_get(&pg_nodes, parent, 0, 0);
 	pg_mk_image(mk, &pg_cur, pv, !parent->level);
 	pg_mk_image(mk, &pg_next, pv, !parent->level);
+	pg_mk_notify(cg);
 	if (!mk->found)
 		return 0;
 	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

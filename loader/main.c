@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{ "explain", cmd_explain,
 	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
 	  "which rule decides a bind, from the live kernel state", true },
+	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
+	  "stream bind decisions: refused binds, with --all every decision", true },
 	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement", false },
 };
 

@@ -42,7 +42,7 @@ const char *const pg_link_names[PG_NLINKS] = { "link_bind4",  "link_bind6", "lin
 const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4",  "prog_bind6", "prog_sysctl",
 					       "prog_sockcr", "prog_mkdir", "prog_rmdir" };
 const char *const pg_map_names[PG_NMAPS] = { "pg_cur",	 "pg_cnt",   "pg_nodes", "pg_ctl",
-					     "pg_netns", "pg_saved", "pg_next",	 "pg_stats" };
+					     "pg_netns", "pg_saved", "pg_next",	 "pg_stats", "pg_ev" };
 static const enum bpf_attach_type link_type[PG_NLINKS] = {
 	BPF_CGROUP_INET4_BIND,	     BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL,
 	BPF_CGROUP_INET_SOCK_CREATE, BPF_TRACE_RAW_TP,	    BPF_TRACE_RAW_TP
@@ -382,6 +382,8 @@ static struct bpf_map *skel_map(struct portgate *s, int kind)
 		return s->maps.pg_next;
 	case PG_MAP_STATS:
 		return s->maps.pg_stats;
+	case PG_MAP_EV:
+		return s->maps.pg_ev;
 	default:
 		return s->maps.pg_saved;
 	}

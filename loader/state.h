@@ -5,7 +5,7 @@
  *
  * Pins (PIN_DIR, default /sys/fs/bpf/portgate, mode 0700):
  *   pg_cur pg_cnt pg_nodes pg_ctl pg_netns pg_saved the maps, pinned first
- *   pg_next pg_stats
+ *   pg_next pg_stats pg_ev
  *   prog_bind4 prog_bind6 prog_sysctl prog_sockcr   the programs, then
  *   prog_mkdir prog_rmdir
  *   link_bind4 link_bind6 link_sysctl link_sockcr   the links, last
@@ -45,6 +45,7 @@ enum pg_map_kind {
 	PG_MAP_SAVED,
 	PG_MAP_NEXT,
 	PG_MAP_STATS,
+	PG_MAP_EV,
 	PG_NMAPS
 };
 
