@@ -287,10 +287,10 @@ struct pg_node_val {
 enum pg_ev_kind { PG_EVK_BIND = 1, PG_EVK_MKDIR = 2 };
 
 struct pg_event {
-	__u64 time;    /* CLOCK_BOOTTIME ns */
-	__u64 cgid;    /* the socket's cgroup (bind), the new cgroup (mkdir) */
-	__u64 gen;     /* image generation that decided */
-	__u32 pid;     /* thread group */
+	__u64 time; /* CLOCK_BOOTTIME ns */
+	__u64 cgid; /* the socket's cgroup (bind), the new cgroup (mkdir) */
+	__u64 gen;  /* image generation that decided */
+	__u32 pid;  /* thread group */
 	__u32 uid;
 	__u32 gid;
 	__u32 rule;    /* deciding rule, ~0 if none */
@@ -324,15 +324,15 @@ enum pg_stat {
 struct pg_ctl {
 	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
-	__u32 evmask;	/* PG_EVM_* << (8 * subscriber slot): what each wants */
-	__u32 bypass;	 /* probe result: 0 unknown, 1 no, 2 yes */
-	__u64 boot;	 /* hash of the boot id the probe ran under */
-	__u64 build;	 /* hash of the BPF object that created the state */
-	__u64 live;	 /* PG_LIVE() of the image being swapped in, or in */
-	__u64 next_gen;	 /* no image may use a generation below this: one that
-			  * an apply killed before its swap may have published */
-	__u64 store_new; /* pg_nodes entries created by userspace */
-	__u64 store_del; /* ... and deleted by userspace */
+	__u32 evmask;		     /* PG_EVM_* << (8 * subscriber slot): what each wants */
+	__u32 bypass;		     /* probe result: 0 unknown, 1 no, 2 yes */
+	__u64 boot;		     /* hash of the boot id the probe ran under */
+	__u64 build;		     /* hash of the BPF object that created the state */
+	__u64 live;		     /* PG_LIVE() of the image being swapped in, or in */
+	__u64 next_gen;		     /* no image may use a generation below this: one that
+				      * an apply killed before its swap may have published */
+	__u64 store_new;	     /* pg_nodes entries created by userspace */
+	__u64 store_del;	     /* ... and deleted by userspace */
 	__u32 ev_pid[PG_EV_SLOTS];   /* subscriber of each pg_ev slot, 0 free */
 	__u64 ev_start[PG_EV_SLOTS]; /* its start time (/proc/PID/stat field 22) */
 };

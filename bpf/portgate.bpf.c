@@ -204,7 +204,7 @@ static __always_inline int pg_denied(int v)
  * verdict), packed since BPF functions take five arguments.
  */
 static __always_inline int pg_bind_event(const struct pg_req *rq, struct cgroup *cg, __u32 mask,
-				    __u64 what, __u32 rule)
+					 __u64 what, __u32 rule)
 {
 	int v = (__u8)what, s;
 	__u32 bit = pg_denied(v) ? PG_EVM_DENY : PG_EVM_GRANT;
@@ -283,7 +283,7 @@ struct pg_walk {
 	struct cgroup *cg; /* at level lvl */
 	__u64 mask;	   /* rule-bearing levels not yet visited */
 	__u32 lvl;
-	__u32 n;		      /* nodes found */
+	__u32 n;		   /* nodes found */
 	__u32 node[PG_MAX_LEVELS]; /* nearest first */
 };
 

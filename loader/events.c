@@ -31,7 +31,9 @@ static uint64_t proc_start(uint32_t pid)
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
 	if (pg_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
 		return 0;
-	/* after ") ": state is field 3; start time is field 22 */
+	/* after ") ": state is field 3 (a zombie has ended), start time field 22 */
+	if (p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
 	for (i = 3, p += 2; i < 22 && p; i++)
 		p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
 	if (!p || sscanf(p, "%llu", &v) != 1)
@@ -117,8 +119,7 @@ int pg_sub_open(struct pg_sub *s, const char *pin_dir, uint32_t mask, pg_event_f
 		       strerror(errno));
 		goto fail;
 	}
-	if (bpf_map_update_elem(st.map[PG_MAP_EV], &(__u32){ (__u32)s->slot }, &s->ring,
-				BPF_ANY)) {
+	if (bpf_map_update_elem(st.map[PG_MAP_EV], &(__u32){ (__u32)s->slot }, &s->ring, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot publish the event ring buffer in %s/pg_ev: %s", pin_dir,
 		       strerror(errno));
@@ -278,7 +279,7 @@ static const struct pg_meta_rule *rule_of(struct pg_evfmt *f, uint64_t gen, uint
 	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)gen || rule >= f->meta.nrules)
 		return NULL; /* decided by a policy no longer in force */
 	*file = f->meta.rules[rule].file < f->meta.nfiles ? f->meta.files[f->meta.rules[rule].file]
-							   : "?";
+							  : "?";
 	return &f->meta.rules[rule];
 }
 

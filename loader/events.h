@@ -20,9 +20,9 @@ typedef int (*pg_event_fn)(void *ud, const struct pg_event *ev);
 
 struct pg_sub {
 	char pin_dir[4096];
-	int slot;     /* pg_ev slot, -1 if none */
-	int ring;     /* the ring buffer map */
-	int stats;    /* pg_stats, for the drop count */
+	int slot;      /* pg_ev slot, -1 if none */
+	int ring;      /* the ring buffer map */
+	int stats;     /* pg_stats, for the drop count */
 	uint32_t mask; /* PG_EVM_* */
 	struct ring_buffer *rb;
 	pg_event_fn fn;

@@ -41,8 +41,9 @@ const char *const pg_link_names[PG_NLINKS] = { "link_bind4",  "link_bind6", "lin
 					       "link_sockcr", "link_mkdir", "link_rmdir" };
 const char *const pg_prog_names[PG_NLINKS] = { "prog_bind4",  "prog_bind6", "prog_sysctl",
 					       "prog_sockcr", "prog_mkdir", "prog_rmdir" };
-const char *const pg_map_names[PG_NMAPS] = { "pg_cur",	 "pg_cnt",   "pg_nodes", "pg_ctl",
-					     "pg_netns", "pg_saved", "pg_next",	 "pg_stats", "pg_ev" };
+const char *const pg_map_names[PG_NMAPS] = { "pg_cur",	"pg_cnt",   "pg_nodes",
+					     "pg_ctl",	"pg_netns", "pg_saved",
+					     "pg_next", "pg_stats", "pg_ev" };
 static const enum bpf_attach_type link_type[PG_NLINKS] = {
 	BPF_CGROUP_INET4_BIND,	     BPF_CGROUP_INET6_BIND, BPF_CGROUP_SYSCTL,
 	BPF_CGROUP_INET_SOCK_CREATE, BPF_TRACE_RAW_TP,	    BPF_TRACE_RAW_TP

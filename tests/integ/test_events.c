@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * test_events.c - portgate monitor against real binds: the event of a
+ * refused bind names the right cgroup, uid, port and rule; --all adds
+ * grants; a flood loses events but counts every one it loses; a killed
+ * monitor's slot is taken over.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <bpf/bpf.h>
+
+#include "pg_abi.h"
+
+#include "harness.h"
+
+static struct hx H;
+static pid_t started[16]; /* monitors of the running test, ended in teardown */
+
+static int setup(void **state)
+{
+	return hx_setup(&H, *state) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (started[i] > 0) {
+			kill(started[i], SIGKILL);
+			waitpid(started[i], NULL, 0);
+			started[i] = 0;
+		}
+	hx_teardown(&H);
+	return 0;
+}
+
+#define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)#fn)
+
+/* Has pid subscribed: a slot owned by it, with its wishes in evmask? */
+static bool subscribed(pid_t pid)
+{
+	char path[2048];
+	struct pg_ctl ctl = { 0 };
+	__u32 zero = 0;
+	int fd, s;
+
+	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	bpf_map_lookup_elem(fd, &zero, &ctl);
+	close(fd);
+	for (s = 0; s < PG_EV_SLOTS; s++)
+		if (ctl.ev_pid[s] == (__u32)pid && ((ctl.evmask >> (8 * s)) & 0xff))
+			return true;
+	return false;
+}
+
+static uint32_t evmask(void)
+{
+	char path[2048];
+	struct pg_ctl ctl = { 0 };
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	bpf_map_lookup_elem(fd, &zero, &ctl);
+	close(fd);
+	return ctl.evmask;
+}
+
+struct mon {
+	pid_t pid;
+	int out; /* read end of its stdout */
+	int err; /* read end of its stderr */
+};
+
+/* Start portgate monitor ARGS... and wait until it has subscribed. */
+static void mon_start(struct mon *m, ...)
+{
+	char *argv[32];
+	int o[2], e[2], argc;
+	va_list ap;
+	size_t k;
+	int i;
+
+	va_start(ap, m);
+	argc = hx_argv(&H, argv, 32, "monitor", ap);
+	va_end(ap);
+	(void)argc;
+	assert_int_equal(pipe(o), 0);
+	assert_int_equal(pipe(e), 0);
+	m->pid = fork();
+	assert_true(m->pid >= 0);
+	if (m->pid == 0) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		close(o[0]);
+		close(e[0]);
+		hx_exec(&H, argv);
+	}
+	for (k = 0; k < sizeof(started) / sizeof(started[0]) && started[k] > 0; k++)
+		;
+	if (k < sizeof(started) / sizeof(started[0]))
+		started[k] = m->pid;
+	close(o[1]);
+	close(e[1]);
+	m->out = o[0];
+	m->err = e[0];
+	/* subscribed: a slot is its own, with its wishes in pg_ctl.evmask (poll;
+	 * no time limit on the test, only a bound against hanging forever) */
+	for (i = 0; i < 6000 && !subscribed(m->pid); i++)
+		usleep(10000);
+	if (!subscribed(m->pid))
+		fail_msg("monitor %d did not subscribe within a minute", (int)m->pid);
+}
+
+/* Read everything the monitor wrote to fd until EOF. */
+static char *slurp(int fd)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	assert_non_null(buf);
+	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
+		n += (size_t)r;
+		if (n + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static int mon_wait(struct mon *m, char **out, char **err)
+{
+	int st;
+
+	*out = slurp(m->out);
+	*err = slurp(m->err);
+	close(m->out);
+	close(m->err);
+	assert_int_equal(waitpid(m->pid, &st, 0), m->pid);
+	for (size_t k = 0; k < sizeof(started) / sizeof(started[0]); k++)
+		if (started[k] == m->pid)
+			started[k] = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void refused_bind_event(void **state)
+{
+	const char *pol;
+	struct mon m;
+	char *out, *err, want[2048];
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	assert_int_equal(hx_mkcg(&H, "x"), 0);
+	pol = hx_policy(&H, "p.conf", "default kernel\nallow @/web tcp/80\ndeny @/x tcp/81\n");
+	if (hx_run(&H, "apply", "--attach", H.cg, pol, NULL))
+		fail_msg("apply: %s", H.out);
+	mon_start(&m, "-j", "--count", "1", NULL);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY); /* a grant: not shown */
+	EXPECT_BIND(EPERM, .cg = "x", .port = 81, .uid = NOBODY);
+	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	print_message("monitor: %s", out);
+	snprintf(want, sizeof(want), "\"cgroup\":\"%s\"", hx_path(&H, "x"));
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "\"uid\":65534"));
+	assert_non_null(strstr(out, "\"port\":81"));
+	assert_non_null(strstr(out, "\"verdict\":\"deny\""));
+	assert_non_null(strstr(out, "\"denied\":true"));
+	assert_non_null(strstr(out, "\"proto\":\"tcp\""));
+	assert_non_null(strstr(out, "\"family\":\"ipv4\""));
+	assert_non_null(strstr(out, "\"addr\":\"0.0.0.0\""));
+	snprintf(want, sizeof(want), "\"rule\":\"%s:3\"", pol);
+	assert_non_null(strstr(out, want));
+	assert_null(strstr(out, "\"port\":80"));
+	assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out)); /* one line */
+	free(out);
+	free(err);
+
+	/* --all: the grant too, as text */
+	mon_start(&m, "--all", "--count", "1", NULL);
+	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .port = 80, .uid = NOBODY);
+	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	print_message("monitor --all: %s", out);
+	assert_non_null(strstr(out, "grant tcp/80 [::] (ipv6)"));
+	assert_non_null(strstr(out, hx_path(&H, "web")));
+	assert_non_null(strstr(out, "uid 65534"));
+	free(out);
+	free(err);
+	/* gone: its slot is free again */
+	assert_int_equal(evmask(), 0);
+}
+
+/* A child that binds port 81 n times as nobody in cgroup rel, refused each time. */
+static void flood(const char *rel, int n)
+{
+	char procs[4096];
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(81) };
+		FILE *f;
+		int i, refused = 0;
+
+		snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", H.cg2, hx_path(&H, rel));
+		f = fopen(procs, "w");
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+			_exit(2);
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(3);
+		for (i = 0; i < n; i++) {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+			refused += bind(fd, (struct sockaddr *)&a, sizeof(a)) && errno == EPERM;
+			close(fd);
+		}
+		_exit(refused == n ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A stopped reader and 20000 refusals: the ring fills, and every event is
+ * either delivered or counted as lost. */
+static void flood_is_bounded_and_counted(void **state)
+{
+	int n = 20000, got = 0;
+	unsigned long long lost = 0;
+	struct mon m;
+	char *out, *err, *p;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "x"), 0);
+	APPLY_OK("default kernel\ndeny @/x tcp/81\n");
+	mon_start(&m, "-j", NULL);
+	assert_int_equal(kill(m.pid, SIGSTOP), 0);
+	flood("x", n);
+	assert_int_equal(kill(m.pid, SIGCONT), 0);
+	/* let it drain, then stop it: it reports what was lost on the way out */
+	sleep(1);
+	assert_int_equal(kill(m.pid, SIGTERM), 0);
+	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	for (p = out; (p = strstr(p, "\"port\":81")); p++)
+		got++;
+	for (p = out; (p = strstr(p, "{\"lost\":")); p++)
+		lost += strtoull(p + 8, NULL, 10);
+	print_message("%d refused binds: %d events delivered, %llu lost and counted; stderr: %s", n,
+		      got, lost, err);
+	assert_true(lost > 0);			    /* the ring is bounded */
+	assert_true(got > 0);			    /* and still delivers */
+	assert_int_equal(got + (long long)lost, n); /* nothing unaccounted */
+	assert_non_null(strstr(err, "lost: the ring buffer was full"));
+	free(out);
+	free(err);
+}
+
+/* Four subscribers at most; a SIGKILLed one's slot is taken over. */
+static void killed_monitor_slot_reused(void **state)
+{
+	struct mon m[4], extra;
+	char *out, *err;
+	int i;
+
+	(void)state;
+	APPLY_OK("default kernel\ndeny @/x tcp/81\n");
+	for (i = 0; i < 4; i++)
+		mon_start(&m[i], NULL);
+	assert_int_equal(hx_run(&H, "monitor", NULL), 1);
+	assert_true(hx_out_has(&H, "event slots"));
+	assert_int_equal(kill(m[2].pid, SIGKILL), 0);
+	assert_int_not_equal(mon_wait(&m[2], &out, &err), 0);
+	free(out);
+	free(err);
+	mon_start(&extra, "--count", "1", NULL);
+	assert_int_equal(hx_mkcg(&H, "x"), 0);
+	EXPECT_BIND(EPERM, .cg = "x", .port = 81, .uid = NOBODY);
+	assert_int_equal(mon_wait(&extra, &out, &err), 0);
+	assert_non_null(strstr(out, "deny tcp/81"));
+	free(out);
+	free(err);
+	for (i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		kill(m[i].pid, SIGTERM);
+		assert_int_equal(mon_wait(&m[i], &out, &err), 0);
+		free(out);
+		free(err);
+	}
+	assert_int_equal(evmask(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(refused_bind_event),
+		T(flood_is_bounded_and_counted),
+		T(killed_monitor_slot_reused),
+	};
+	int rc;
+
+	if (hx_init(&H))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	hx_fini(&H);
+	return rc;
+}
