@@ -53,6 +53,16 @@ for line in 'Type=simple' 'ExecReload=/bin/kill -HUP $MAINPID' 'KillSignal=SIGTE
 	'Restart=on-failure' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'RuntimeDirectory=portgate portgate/metrics'; do
 	grep -qxF "$line" "$unit" || fail "$unit lacks the line: $line"
 done
+# The capabilities the agent cannot work without (the probe's unshare() and
+# setresuid(), bpf()), and never the one the probe must bind without.
+for cap in CAP_SYS_ADMIN CAP_BPF CAP_SETUID CAP_SETGID; do
+	for key in CapabilityBoundingSet AmbientCapabilities; do
+		grep -q "^$key=.*\<$cap\>" "$unit" || fail "$unit: $key= lacks $cap"
+	done
+done
+if grep -q '^CapabilityBoundingSet=.*CAP_NET_BIND_SERVICE' "$unit"; then
+	fail "$unit keeps CAP_NET_BIND_SERVICE: the bypass probe must bind without it"
+fi
 for opt in ProtectKernelTunables ProtectControlGroups PrivateNetwork PrivateUsers; do
 	if grep -q "^$opt=" "$unit"; then
 		fail "$unit sets $opt=, which breaks portgate (see the comment in the unit)"
