@@ -279,10 +279,43 @@ if bpf:
     if bpf.get("mountPropagation") == "Bidirectional" and not sc.get("privileged"):
         fail("Bidirectional mount propagation needs a privileged container")
 script = " ".join(argv)
-if "/sys/fs/bpf" not in script or "bpf_fs" not in script:
-    fail("the command does not refuse to start without the node's bpffs at /sys/fs/bpf")
-ok("host mounts: /sys/fs/cgroup read-write, /sys/fs/bpf (%s), bpffs checked at start" %
+ok("host mounts: /sys/fs/cgroup read-write, /sys/fs/bpf (%s)" %
    (bpf or {}).get("mountPropagation", "None"))
+
+
+# Run the container's command with stand-ins for stat and nsenter: it must
+# refuse a /sys/fs/bpf that is not bpffs, and otherwise exec portgate with
+# the args unchanged, inside PID 1's cgroup namespace.
+def run_entry(fstype):
+    with tempfile.TemporaryDirectory(prefix="portgate-entry-") as bindir:
+        for name, body in (("stat", 'echo %s\n' % fstype),
+                           ("nsenter", 'printf "%s\\n" "$@"\n')):
+            path = os.path.join(bindir, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(path, 0o755)
+        env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+        return subprocess.run(argv, capture_output=True, text=True, env=env)
+
+
+if not c.get("command") or not os.path.isabs(c["command"][0]):
+    fail("the container command does not start with an absolute program path: %s" % argv)
+else:
+    r = run_entry("sysfs")
+    if r.returncode == 0 or "/sys/fs/bpf" not in r.stderr:
+        fail("the container starts although /sys/fs/bpf is not bpffs (exit %d, stderr %r)" %
+             (r.returncode, r.stderr))
+    r = run_entry("bpf_fs")
+    got = r.stdout.split("\n")[:-1]
+    want_tail = [str(a) for a in c.get("args", [])]
+    ran = got[got.index("--") + 1:] if "--" in got else []
+    if r.returncode != 0 or "--cgroup" not in got or "--target=1" not in got \
+            or not ran or not ran[0].endswith("/portgate") or ran[1:] != want_tail:
+        fail("with bpffs the container does not exec nsenter --target=1 --cgroup -- "
+             ".../portgate %s (exit %d): %s %s" % (" ".join(want_tail), r.returncode, got, r.stderr))
+    else:
+        ok("entry: refuses a /sys/fs/bpf that is not bpffs; else nsenter --target=1 --cgroup -- %s"
+           % " ".join(ran))
 
 # --- the policies --------------------------------------------------------------
 policy = cm.get("data", {}).get("portgate.conf", "")
