@@ -3,16 +3,22 @@
 #   make            build build/portgate (the BPF object is embedded)
 #   make test       install missing packages, run unit + integration tests
 #   make demo       install missing packages, run the Node.js port-80 demo
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (make uninstall undoes it)
 #   V=1             show commands
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit integ demo install clean format check-format
+.PHONY: all deps test unit integ demo install uninstall clean format check-format
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
 
 CC ?= cc
 CLANG ?= clang
@@ -87,10 +93,30 @@ $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 $(B):
 	@mkdir -p $@
 
+# The unit is made from its template here, so that it names the SBINDIR and
+# SYSCONFDIR of this install. An existing policy is never overwritten.
 install: $(B)/portgate
 	install -D -m 0755 $(B)/portgate $(DESTDIR)$(SBINDIR)/portgate
 	install -D -m 0644 man/portgate.8 $(DESTDIR)$(MANDIR)/man8/portgate.8
 	install -D -m 0644 man/portgate.conf.5 $(DESTDIR)$(MANDIR)/man5/portgate.conf.5
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		deploy/systemd/portgate.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf ]; then \
+		echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf"; \
+	else \
+		echo "install -D -m 0644 deploy/systemd/portgate.conf $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf"; \
+		install -D -m 0644 deploy/systemd/portgate.conf $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf; \
+	fi
+
+# Leaves the policy in place: it is configuration, and maybe edited.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portgate $(DESTDIR)$(MANDIR)/man8/portgate.8 \
+		$(DESTDIR)$(MANDIR)/man5/portgate.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf ]; then \
+		echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf in place"; \
+	fi
 
 clean:
 	rm -rf $(B)

@@ -4,8 +4,10 @@
 # sanitised, run without privileges.
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
+# Deploy tests: tests/deploy/, the shipped systemd unit and make install
+# into a scratch DESTDIR, and the Kubernetes manifests; no network, no root.
 
-.PHONY: deps test unit integ demo
+.PHONY: deps test unit integ demo deploy-test
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(T)/unit/%)
@@ -35,9 +37,16 @@ integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
 	$(Q)PORTGATE=$(abspath $(T)/portgate) PORTGATE_PLAIN=$(abspath $(B)/portgate) \
 		tests/run-integ.sh $(INTEG_BINS)
 
+# Debian's python3, which python3-yaml (tests/deps.sh) goes with.
+DEPLOY_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+deploy-test: $(B)/portgate
+	$(Q)tests/deploy/test_install.sh
+	$(Q)PORTGATE=$(abspath $(B)/portgate) $(DEPLOY_PYTHON) tests/deploy/test_manifests.py
+
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit fuzz-short integ
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Check the Kubernetes manifests in deploy/kubernetes.
+
+Parses every YAML file there (python3-yaml), checks the objects against one
+another and against what the agent needs, extracts the ConfigMap's policy
+and every ```conf example of deploy/kubernetes/README.md and runs
+`portgate check` on each. No cluster and no network needed.
+
+    tests/deploy/test_manifests.py [PORTGATE]
+
+PORTGATE defaults to $PORTGATE, then build/portgate.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import yaml
+except ImportError:
+    sys.exit("test_manifests: FAIL: python3-yaml is missing (tests/deps.sh installs it)")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KDIR = os.path.join(ROOT, "deploy", "kubernetes")
+PORTGATE = (sys.argv[1] if len(sys.argv) > 1 else None) or os.environ.get("PORTGATE") \
+    or os.path.join(ROOT, "build", "portgate")
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("test_manifests: FAIL: " + msg, file=sys.stderr)
+
+
+def ok(msg):
+    print("test_manifests: ok: " + msg)
+
+
+def check_policy(text, what):
+    """portgate check on text; warnings count as failures too."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="portgate-manifest-",
+                                     delete=False) as f:
+        f.write(text)
+        path = f.name
+    try:
+        r = subprocess.run([PORTGATE, "check", path], capture_output=True, text=True)
+    finally:
+        os.unlink(path)
+    if r.returncode != 0:
+        fail("%s does not pass portgate check (exit status %d):\n%s" %
+             (what, r.returncode, r.stderr.replace(path, what)))
+        return False
+    if r.stderr.strip():
+        fail("%s draws diagnostics from portgate check:\n%s" % (what, r.stderr.replace(path, what)))
+        return False
+    return True
+
+
+# --- parse ---------------------------------------------------------------------
+if not os.access(PORTGATE, os.X_OK):
+    sys.exit("test_manifests: FAIL: no portgate binary at %s (run make first)" % PORTGATE)
+
+files = sorted(f for f in os.listdir(KDIR) if f.endswith((".yaml", ".yml")))
+if not files:
+    sys.exit("test_manifests: FAIL: no YAML files in %s" % KDIR)
+objs = []  # (file, object)
+for name in files:
+    try:
+        with open(os.path.join(KDIR, name)) as f:
+            docs = [d for d in yaml.safe_load_all(f) if d is not None]
+    except yaml.YAMLError as e:
+        fail("%s is not valid YAML: %s" % (name, e))
+        continue
+    for d in docs:
+        if not isinstance(d, dict) or "kind" not in d or "apiVersion" not in d:
+            fail("%s: a document without kind and apiVersion" % name)
+            continue
+        objs.append((name, d))
+ok("parsed %d YAML files, %d objects" % (len(files), len(objs)))
+
+
+def one(kind):
+    found = [(f, o) for f, o in objs if o["kind"] == kind]
+    if len(found) != 1:
+        fail("want exactly one %s, found %d" % (kind, len(found)))
+        return None
+    return found[0][1]
+
+
+ns = one("Namespace")
+sa = one("ServiceAccount")
+ds = one("DaemonSet")
+kust = one("Kustomization")
+cms = {o["metadata"]["name"]: o for f, o in objs if o["kind"] == "ConfigMap"}
+cm = cms.get("portgate-policy")
+if cm is None:
+    fail("no ConfigMap named portgate-policy")
+if None in (ns, sa, ds, cm):
+    sys.exit("test_manifests: FAIL: %d failure(s), cannot go on" % len(failures))
+ok("kinds: Namespace, ServiceAccount, ConfigMap portgate-policy, DaemonSet, Kustomization")
+
+# --- names, namespaces, kustomization ------------------------------------------
+nsname = ns["metadata"]["name"]
+for f, o in objs:
+    if o["kind"] in ("Namespace", "Kustomization"):
+        continue
+    got = o["metadata"].get("namespace")
+    if got != nsname:
+        fail("%s %s is in namespace %r, want %r" % (o["kind"], o["metadata"]["name"], got, nsname))
+labels = ns["metadata"].get("labels", {})
+if labels.get("pod-security.kubernetes.io/enforce") != "privileged":
+    fail("namespace %s is not labelled pod-security.kubernetes.io/enforce=privileged: "
+         "hostPID, hostPath and added capabilities would be refused" % nsname)
+want = sorted(f for f in files if f != "kustomization.yaml")
+if sorted(kust.get("resources", [])) != want:
+    fail("kustomization.yaml resources %s, want every manifest %s" % (kust.get("resources"), want))
+ok("namespaces consistent, Pod Security label, kustomization lists every manifest")
+
+# --- the DaemonSet -------------------------------------------------------------
+spec = ds["spec"]
+tmpl = spec["template"]
+pod = tmpl["spec"]
+sel = spec.get("selector", {}).get("matchLabels", {})
+if not sel or any(tmpl["metadata"].get("labels", {}).get(k) != v for k, v in sel.items()):
+    fail("DaemonSet selector %s does not match the template's labels" % sel)
+if pod.get("serviceAccountName") != sa["metadata"]["name"]:
+    fail("DaemonSet serviceAccountName %r, want %r" %
+         (pod.get("serviceAccountName"), sa["metadata"]["name"]))
+if pod.get("priorityClassName") != "system-node-critical":
+    fail("DaemonSet priorityClassName is not system-node-critical")
+if {"operator": "Exists"} not in pod.get("tolerations", []):
+    fail("DaemonSet does not tolerate every taint (a toleration {operator: Exists})")
+ru = spec.get("updateStrategy", {})
+if ru.get("type") != "RollingUpdate" or ru.get("rollingUpdate", {}).get("maxUnavailable") != "10%":
+    fail("updateStrategy is not RollingUpdate with maxUnavailable 10%%: %s" % ru)
+if not pod.get("terminationGracePeriodSeconds"):
+    fail("no terminationGracePeriodSeconds")
+if pod.get("hostPID") is not True:
+    fail("hostPID is not true: the agent enters PID 1's cgroup namespace")
+if pod.get("hostNetwork"):
+    fail("hostNetwork is set: grant mode does not need it (see daemonset.yaml)")
+
+containers = pod.get("containers", [])
+if len(containers) != 1:
+    sys.exit("test_manifests: FAIL: want one container in the DaemonSet, found %d" % len(containers))
+c = containers[0]
+argv = [str(a) for a in c.get("command", []) + c.get("args", [])]
+volumes = {v["name"]: v for v in pod.get("volumes", [])}
+mounts = c.get("volumeMounts", [])
+
+# volumes and mounts match
+mnames = [m["name"] for m in mounts]
+for m in mounts:
+    if m["name"] not in volumes:
+        fail("volumeMount %s (%s) has no volume" % (m["name"], m["mountPath"]))
+for v in volumes:
+    if v not in mnames:
+        fail("volume %s is never mounted" % v)
+if len(set(mnames)) != len(mnames):
+    fail("a volume is mounted twice: %s" % mnames)
+ok("volume mounts and volumes match: %s" % ", ".join(mnames))
+
+# the policy mount: the ConfigMap, as a directory
+pmounts = [m for m in mounts
+           if volumes.get(m["name"], {}).get("configMap", {}).get("name") == "portgate-policy"]
+if len(pmounts) != 1:
+    sys.exit("test_manifests: FAIL: the ConfigMap portgate-policy is mounted %d times, want once"
+             % len(pmounts))
+pm = pmounts[0]
+if "subPath" in pm or "subPathExpr" in pm:
+    fail("the policy is mounted with subPath: it would never see the kubelet's ..data swaps")
+if volumes[pm["name"]]["configMap"].get("items"):
+    fail("the policy volume picks items: mount the whole ConfigMap")
+if pm.get("readOnly") is not True:
+    fail("the policy mount is not readOnly")
+policy_path = pm["mountPath"].rstrip("/") + "/portgate.conf"
+if "portgate.conf" not in cm.get("data", {}):
+    fail("ConfigMap portgate-policy has no key portgate.conf")
+if not argv or argv[-1] != policy_path:
+    fail("the agent's last argument is %r, want the mounted policy %s" %
+         (argv[-1] if argv else None, policy_path))
+ok("policy: ConfigMap mounted as a directory at %s, no subPath, passed as %s" %
+   (pm["mountPath"], policy_path))
+
+# the command
+if "run" not in argv:
+    fail("the container does not run `portgate run`: %s" % argv)
+if not any("portgate" in a for a in argv):
+    fail("the container command never names portgate: %s" % argv)
+
+
+def opt(name):
+    if name in argv and argv.index(name) + 1 < len(argv):
+        return argv[argv.index(name) + 1]
+    return None
+
+
+ready = opt("--ready-file")
+metrics = opt("--metrics-file")
+if ready is None or metrics is None:
+    fail("--ready-file and --metrics-file are not both given: %s" % argv)
+
+
+def on_volume(path, kind):
+    """The mount holding path, whose volume must be of this kind."""
+    best = None
+    for m in mounts:
+        mp = m["mountPath"].rstrip("/")
+        if path == mp or path.startswith(mp + "/"):
+            if best is None or len(mp) > len(best["mountPath"].rstrip("/")):
+                best = m
+    if best is None or kind not in volumes.get(best["name"], {}):
+        fail("%s is not on a %s volume (the root file system is read-only)" % (path, kind))
+    return best
+
+
+if ready:
+    on_volume(ready, "emptyDir")
+if metrics:
+    m = on_volume(metrics, "emptyDir")
+    if m and os.path.dirname(metrics) != m["mountPath"].rstrip("/"):
+        fail("the metrics file %s is not directly in a mounted directory" % metrics)
+
+# readiness probe on the ready file
+rp = c.get("readinessProbe", {})
+cmd = rp.get("exec", {}).get("command", [])
+if not cmd:
+    fail("no exec readinessProbe")
+elif ready and ready not in cmd:
+    fail("the readinessProbe %s does not test the ready file %s" % (cmd, ready))
+ok("command: portgate run %s, readiness probe %s" % (" ".join(argv[argv.index("run") + 1:])
+                                                    if "run" in argv else "?", cmd))
+
+# security context
+sc = c.get("securityContext", {})
+caps = sc.get("capabilities", {})
+if sc.get("privileged") is not False:
+    fail("securityContext.privileged is not false")
+if caps.get("drop") != ["ALL"]:
+    fail("capabilities.drop is %s, want [ALL]" % caps.get("drop"))
+need = {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH", "SETUID", "SETGID"}
+added = set(caps.get("add", []))
+if need - added:
+    fail("capabilities.add lacks %s" % sorted(need - added))
+if "NET_BIND_SERVICE" in added:
+    fail("NET_BIND_SERVICE is added: the bypass probe must bind without it")
+if sc.get("allowPrivilegeEscalation") is False and "SYS_ADMIN" in added:
+    fail("allowPrivilegeEscalation: false with SYS_ADMIN is refused by the API server")
+if sc.get("readOnlyRootFilesystem") is not True:
+    fail("readOnlyRootFilesystem is not true")
+ok("securityContext: not privileged, drop ALL, add %s" % " ".join(caps.get("add", [])))
+
+# host mounts
+
+
+def host_mount(path):
+    for m in mounts:
+        hp = volumes.get(m["name"], {}).get("hostPath", {}).get("path")
+        if hp == path:
+            return m
+    fail("the host's %s is not mounted" % path)
+    return None
+
+
+cg = host_mount("/sys/fs/cgroup")
+if cg:
+    if cg["mountPath"] != "/sys/fs/cgroup":
+        fail("the host's cgroup tree is mounted at %s, want /sys/fs/cgroup" % cg["mountPath"])
+    if cg.get("readOnly"):
+        fail("the host's cgroup tree is mounted read-only: programs attach there")
+bpf = host_mount("/sys/fs/bpf")
+if bpf:
+    if bpf["mountPath"] != "/sys/fs/bpf":
+        fail("the host's bpffs is mounted at %s, want /sys/fs/bpf" % bpf["mountPath"])
+    if bpf.get("readOnly"):
+        fail("the host's bpffs is mounted read-only: portgate pins there")
+    if bpf.get("mountPropagation") == "Bidirectional" and not sc.get("privileged"):
+        fail("Bidirectional mount propagation needs a privileged container")
+script = " ".join(argv)
+ok("host mounts: /sys/fs/cgroup read-write, /sys/fs/bpf (%s)" %
+   (bpf or {}).get("mountPropagation", "None"))
+
+
+# Run the container's command with stand-ins for stat and nsenter: it must
+# refuse a /sys/fs/bpf that is not bpffs, and otherwise exec portgate with
+# the args unchanged, inside PID 1's cgroup namespace.
+def run_entry(fstype):
+    with tempfile.TemporaryDirectory(prefix="portgate-entry-") as bindir:
+        for name, body in (("stat", 'echo %s\n' % fstype),
+                           ("nsenter", 'printf "%s\\n" "$@"\n')):
+            path = os.path.join(bindir, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(path, 0o755)
+        env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+        return subprocess.run(argv, capture_output=True, text=True, env=env)
+
+
+if not c.get("command") or not os.path.isabs(c["command"][0]):
+    fail("the container command does not start with an absolute program path: %s" % argv)
+else:
+    r = run_entry("sysfs")
+    if r.returncode == 0 or "/sys/fs/bpf" not in r.stderr:
+        fail("the container starts although /sys/fs/bpf is not bpffs (exit %d, stderr %r)" %
+             (r.returncode, r.stderr))
+    r = run_entry("bpf_fs")
+    got = r.stdout.split("\n")[:-1]
+    want_tail = [str(a) for a in c.get("args", [])]
+    ran = got[got.index("--") + 1:] if "--" in got else []
+    if r.returncode != 0 or "--cgroup" not in got or "--target=1" not in got \
+            or not ran or not ran[0].endswith("/portgate") or ran[1:] != want_tail:
+        fail("with bpffs the container does not exec nsenter --target=1 --cgroup -- "
+             ".../portgate %s (exit %d): %s %s" % (" ".join(want_tail), r.returncode, got, r.stderr))
+    else:
+        ok("entry: refuses a /sys/fs/bpf that is not bpffs; else nsenter --target=1 --cgroup -- %s"
+           % " ".join(ran))
+
+# --- the policies --------------------------------------------------------------
+policy = cm.get("data", {}).get("portgate.conf", "")
+if check_policy(policy, "configmap.yaml portgate.conf"):
+    ok("the ConfigMap's policy passes portgate check")
+if not re.search(r"^\s*mode\s+grant\b", policy, re.M):
+    fail("the ConfigMap's policy does not say mode grant (sysctl mode cannot work here)")
+
+with open(os.path.join(KDIR, "README.md")) as f:
+    readme = f.read()
+examples = re.findall(r"^```conf\n(.*?)^```", readme, re.S | re.M)
+if not examples:
+    fail("deploy/kubernetes/README.md has no ```conf policy examples")
+good = sum(check_policy(e, "README.md example %d" % (i + 1)) for i, e in enumerate(examples))
+if good == len(examples):
+    ok("all %d policy examples of README.md pass portgate check" % len(examples))
+
+with open(os.path.join(KDIR, "Dockerfile")) as f:
+    dockerfile = f.read()
+for needle in ("debian:12", "libbpf1", "build/portgate"):
+    if needle not in dockerfile:
+        fail("the Dockerfile does not mention %s" % needle)
+img_bin = re.search(r"COPY\s+build/portgate\s+(\S+)", dockerfile)
+if img_bin and img_bin.group(1) not in script:
+    fail("the container runs a portgate other than the image's %s" % img_bin.group(1))
+
+if failures:
+    print("test_manifests: %d failure(s)" % len(failures), file=sys.stderr)
+    sys.exit(1)
+print("test_manifests: PASS")
