@@ -43,6 +43,13 @@ struct pg_apply_result {
 int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res);
 
 /*
+ * The whole of 'portgate stop' after option parsing: restore every lowered
+ * threshold, then detach and unpin. Prints as stop does; returns an exit
+ * status.
+ */
+int pg_stop(const char *pin_dir);
+
+/*
  * Parse and resolve a policy file from the real file system, printing every
  * diagnostic to stderr. Returns the policy, or NULL with *status set (3 for
  * an invalid policy, 1 when out of memory).
