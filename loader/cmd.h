@@ -56,6 +56,16 @@ int pg_stop(const char *pin_dir);
  */
 struct pg_policy *pg_load_policy(const char *path, int *status);
 
+/* The file system as the policy parser reads it (struct pg_source_ops). */
+int pg_src_read(void *ud, const char *path, char **buf, size_t *len);
+int pg_src_glob(void *ud, const char *pattern, char ***out, size_t *n);
+
+/*
+ * 'portgate status --prometheus': the state of pin_dir, and of its agent,
+ * in Prometheus' text exposition format. 0 or -errno (printed).
+ */
+int pg_status_prometheus(FILE *f, const char *pin_dir);
+
 /* Print usage for a command (NULL: the overview) to f. */
 void pg_usage(const char *cmd, FILE *f);
 
