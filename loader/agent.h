@@ -33,6 +33,8 @@ struct pg_agent;
  */
 typedef int (*pg_agent_fd_cb)(struct pg_agent *a, int fd, short revents, void *ud);
 
+struct pg_opts;
+
 /* Add fd to the loop (at most PG_AGENT_MAX_FDS in all); 0 or -errno. */
 int pg_agent_add_fd(struct pg_agent *a, int fd, short events, pg_agent_fd_cb cb, void *ud);
 /* Take fd out of the loop; 0 or -ENOENT. */
@@ -40,6 +42,16 @@ int pg_agent_del_fd(struct pg_agent *a, int fd);
 /* Apply the policy again at the next turn of the loop, even if the files
  * are unchanged (SIGHUP does this); why is logged and must stay valid. */
 void pg_agent_reload(struct pg_agent *a, const char *why);
+
+/* The options the agent applies with (pin_dir, attach). */
+const struct pg_opts *pg_agent_opts(const struct pg_agent *a);
+
+/*
+ * Event sources beyond the policy files and signals (the BPF ring buffer,
+ * say) are started by run.c's start_sources() once the first apply has
+ * succeeded, so the pinned maps exist: each adds its fds with
+ * pg_agent_add_fd() and may ask for an apply with pg_agent_reload().
+ */
 
 /* ----------------------------------------------------------- state file */
 

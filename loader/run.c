@@ -127,6 +127,29 @@ void pg_agent_reload(struct pg_agent *a, const char *why)
 	a->force = why;
 }
 
+const struct pg_opts *pg_agent_opts(const struct pg_agent *a)
+{
+	return a->o;
+}
+
+/*
+ * Further event sources, started after the first apply succeeded: each
+ * adds its fds to the loop; nonzero (after saying why) ends the agent.
+ */
+static int (*const sources[])(struct pg_agent *a) = {
+	NULL, /* the BPF ring buffer of bind events goes here */
+};
+
+static int start_sources(struct pg_agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (sources[i] && sources[i](a))
+			return -1;
+	return 0;
+}
+
 /* ----------------------------------------------------------- fingerprint */
 
 struct fp_ctx {
@@ -975,6 +998,15 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 	if (status) {
 		snprintf(why, sizeof(why), "the first apply failed with exit status %d (%s)",
 			 status, status_word(status));
+		finish(a, status, why);
+		goto out;
+	}
+	if (start_sources(a)) {
+		status = PG_EXIT_FAIL;
+		snprintf(why, sizeof(why),
+			 "an event source failed to start; enforcement left in "
+			 "place");
+		remove_ready(a);
 		finish(a, status, why);
 		goto out;
 	}
