@@ -23,6 +23,10 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
+	/* one event, one line: a newline in a name must not start another */
+	for (char *c = msg; c && *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 	n = asprintf(&line, "portgate[%d]: %s%s%s\n", (int)getpid(), level ? level : "",
 		     level ? ": " : "", msg ? msg : fmt);
 	if (n > 0) {
