@@ -400,17 +400,24 @@ static void cm_write(const char *dir, const char *ts, const char *text)
 	write_file(p, expand(text));
 }
 
-static void cm_swap(const char *dir, const char *old_ts, const char *new_ts, const char *text)
+/* The swap up to the rename; cm_cleanup() removes the old directory, as the
+ * kubelet does next (the reload must not wait for that). */
+static void cm_swap(const char *dir, const char *new_ts, const char *text)
 {
-	char tmp[PATH_MAX], data[PATH_MAX], old[PATH_MAX], cmd[PATH_MAX + 32];
+	char tmp[PATH_MAX], data[PATH_MAX];
 
 	cm_write(dir, new_ts, text);
 	snprintf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
 	snprintf(data, sizeof(data), "%s/..data", dir);
 	assert_int_equal(symlink(new_ts, tmp), 0);
 	assert_int_equal(rename(tmp, data), 0);
-	snprintf(old, sizeof(old), "%s/%s", dir, old_ts);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", old);
+}
+
+static void cm_cleanup(const char *dir, const char *old_ts)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", dir, old_ts);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -433,13 +440,21 @@ static void reload_on_configmap_data_swap(void **state)
 	assert_true(start_agent(file, NULL) > 0);
 	WAIT_GEN(1);
 	EXPECT_BIND(EPERM, .cg = "web", .port = 81, .uid = NOBODY);
-	cm_swap(dir, ts1, ts2, V2);
+	cm_swap(dir, ts2, V2);
 	WAIT_GEN(2);
+	cm_cleanup(dir, ts1);
 	EXPECT_BIND(0, .cg = "web", .port = 81, .uid = NOBODY);
-	cm_swap(dir, ts2, ts3, "default deny\nallow @/web tcp/83\n");
+	cm_swap(dir, ts3, "default deny\nallow @/web tcp/83\n");
 	WAIT_GEN(3);
+	cm_cleanup(dir, ts2);
 	EXPECT_BIND(EPERM, .cg = "web", .port = 81, .uid = NOBODY);
 	EXPECT_BIND(0, .cg = "web", .port = 83, .uid = NOBODY);
+	/* removing the old directory changed nothing anyone reads: no apply for
+	 * it, so the SIGHUP's apply is generation 4 */
+	assert_int_equal(kill(agent_pid, SIGHUP), 0);
+	WAIT_GEN(4);
+	assert_int_equal(jnum(slurp(state_path), "generation"), 4);
+	assert_int_equal(jnum(slurp(state_path), "reloads_ok"), 3);
 	assert_int_equal(jnum(slurp(state_path), "reloads_failed"), 0);
 }
 
