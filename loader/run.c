@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -75,6 +76,8 @@ struct pg_agent {
 
 	struct watch *w;
 	size_t nw;
+	struct interest *iv; /* what events matter, from the last look */
+	size_t niv;
 	char *writing[MAX_WRITING]; /* "WD/NAME" modified and not closed yet */
 	size_t nwriting;
 	bool pending; /* events not looked at yet */
@@ -152,57 +155,129 @@ static int start_sources(struct pg_agent *a)
 
 /* ----------------------------------------------------------- fingerprint */
 
+/*
+ * A name in a directory whose change changes what reading the policy gives:
+ * each symlink on the way to a file read, the file itself (or the first
+ * missing component, whose appearance matters), and for an include pattern
+ * the names its first glob component matches. dir is fully resolved.
+ */
+struct interest {
+	char *dir;
+	char *name; /* a name, or with pattern an fnmatch(3) pattern */
+	bool pattern;
+	int wd; /* of dir, once armed; -1 if it cannot be watched */
+};
+
 struct fp_ctx {
 	struct pg_sha256 sha;
-	char **dirs;
-	size_t ndirs;
+	struct interest *iv;
+	size_t niv;
 	bool nomem;
 };
 
-static void add_dir(struct fp_ctx *c, const char *dir)
+static void free_interests(struct interest *iv, size_t n)
 {
-	char **v;
+	while (n--) {
+		free(iv[n].dir);
+		free(iv[n].name);
+	}
+	free(iv);
+}
+
+static void note(struct fp_ctx *c, const char *dir, const char *name, size_t namelen, bool pattern)
+{
+	struct interest *v;
 	size_t i;
 
-	for (i = 0; i < c->ndirs; i++)
-		if (!strcmp(c->dirs[i], dir))
+	if (!*dir)
+		dir = "/";
+	for (i = 0; i < c->niv; i++)
+		if (c->iv[i].pattern == pattern && !strcmp(c->iv[i].dir, dir) &&
+		    strlen(c->iv[i].name) == namelen && !strncmp(c->iv[i].name, name, namelen))
 			return;
-	v = realloc(c->dirs, (c->ndirs + 1) * sizeof(*v));
-	if (!v || !(v[c->ndirs] = strdup(dir))) {
-		if (v)
-			c->dirs = v;
+	v = realloc(c->iv, (c->niv + 1) * sizeof(*v));
+	if (!v) {
 		c->nomem = true;
 		return;
 	}
-	c->dirs = v;
-	c->ndirs++;
-}
-
-/* The directory of path as written, and the one it resolves to. */
-static void add_dirs_of(struct fp_ctx *c, const char *path, size_t dirlen)
-{
-	char d[PATH_MAX], real[PATH_MAX], *slash;
-
-	if (!dirlen)
-		snprintf(d, sizeof(d), ".");
-	else
-		snprintf(d, sizeof(d), "%.*s", (int)dirlen, path);
-	add_dir(c, d);
-	if (realpath(path, real) && (slash = strrchr(real, '/'))) {
-		*slash = 0;
-		add_dir(c, real[0] ? real : "/");
-	} else if (realpath(d, real)) {
-		add_dir(c, real);
+	c->iv = v;
+	v[c->niv] = (struct interest){ strdup(dir), strndup(name, namelen), pattern, -1 };
+	if (!v[c->niv].dir || !v[c->niv].name) {
+		free(v[c->niv].dir);
+		free(v[c->niv].name);
+		c->nomem = true;
+		return;
 	}
+	c->niv++;
 }
 
-static size_t dir_len(const char *path)
+/*
+ * Walk path as the kernel resolves it, noting the symlinks on the way and
+ * the last component; with pattern, path is a directory and the names in it
+ * that match pattern are noted too.
+ */
+static void note_path(struct fp_ctx *c, const char *path, const char *pattern)
 {
-	const char *slash = strrchr(path, '/');
+	char todo[PATH_MAX * 2], cur[PATH_MAX] = "", full[PATH_MAX * 2], target[PATH_MAX];
+	const char *p = todo;
+	int links = 0;
 
-	if (!slash)
-		return 0;
-	return slash == path ? 1 : (size_t)(slash - path);
+	if (path[0] != '/' && !getcwd(cur, sizeof(cur)))
+		return;
+	if (!strcmp(cur, "/"))
+		cur[0] = 0;
+	snprintf(todo, sizeof(todo), "%s", path);
+	for (;;) {
+		const char *comp, *rest;
+		size_t len;
+		struct stat sb;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		comp = p;
+		len = strcspn(comp, "/");
+		rest = comp + len;
+		p = rest;
+		if (len == 1 && comp[0] == '.')
+			continue;
+		if (len == 2 && comp[0] == '.' && comp[1] == '.') {
+			char *slash = strrchr(cur, '/');
+
+			if (slash)
+				*slash = 0;
+			continue;
+		}
+		snprintf(full, sizeof(full), "%s/%.*s", cur, (int)len, comp);
+		if (lstat(full, &sb)) {
+			note(c, cur, comp, len, false); /* its appearance matters */
+			return;
+		}
+		if (S_ISLNK(sb.st_mode)) {
+			note(c, cur, comp, len, false);
+			n = readlink(full, target, sizeof(target) - 1);
+			if (n <= 0 || ++links > 40)
+				return;
+			target[n] = 0;
+			if (target[0] == '/')
+				cur[0] = 0;
+			snprintf(full, sizeof(full), "%s%s", target, rest);
+			snprintf(todo, sizeof(todo), "%s", full);
+			p = todo;
+			continue;
+		}
+		while (*p == '/')
+			p++;
+		if (!*p) /* the last component */
+			note(c, cur, comp, len, false);
+		if (strlen(cur) + 1 + len >= sizeof(cur))
+			return;
+		snprintf(cur + strlen(cur), sizeof(cur) - strlen(cur), "/%.*s", (int)len, comp);
+	}
+	if (pattern)
+		note(c, cur, pattern, strlen(pattern), true);
 }
 
 static void fp_u64(struct fp_ctx *c, uint64_t v)
@@ -222,7 +297,7 @@ static int fp_read(void *ud, const char *path, char **buf, size_t *len)
 		fp_u64(c, *len);
 		pg_sha256_update(&c->sha, *buf, *len);
 	}
-	add_dirs_of(c, path, dir_len(path));
+	note_path(c, path, NULL);
 	return err;
 }
 
@@ -230,8 +305,8 @@ static int fp_glob(void *ud, const char *pattern, char ***out, size_t *n)
 {
 	struct fp_ctx *c = ud;
 	int err = pg_src_glob(NULL, pattern, out, n);
-	size_t i, glob_at = strcspn(pattern, "*?[");
-	char pre[PATH_MAX];
+	size_t i, at = strcspn(pattern, "*?["), start, end;
+	char dir[PATH_MAX], comp[NAME_MAX + 1];
 
 	pg_sha256_update(&c->sha, "G", 1);
 	pg_sha256_update(&c->sha, pattern, strlen(pattern) + 1);
@@ -241,53 +316,65 @@ static int fp_glob(void *ud, const char *pattern, char ***out, size_t *n)
 		for (i = 0; i < *n; i++)
 			pg_sha256_update(&c->sha, (*out)[i], strlen((*out)[i]) + 1);
 	}
-	/* the deepest directory without glob characters: a file appearing there
-	 * (in an empty conf.d, say) is an event */
-	snprintf(pre, sizeof(pre), "%.*s", (int)glob_at, pattern);
-	add_dirs_of(c, pre, dir_len(pre));
+	/* The first component with a glob character, in the directory before it:
+	 * a name appearing there that matches it (in an empty conf.d, say) matters. */
+	for (start = at; start > 0 && pattern[start - 1] != '/'; start--)
+		;
+	end = at + strcspn(pattern + at, "/");
+	if (end - start <= NAME_MAX && start < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)start, pattern);
+		snprintf(comp, sizeof(comp), "%.*s", (int)(end - start), pattern + start);
+		note_path(c, *dir ? dir : ".", comp);
+	}
 	return err;
 }
 
-/* Read the policy as apply will, quietly: its fingerprint and directories. */
-static int fingerprint(const char *file, uint8_t fp[32], char ***dirs, size_t *ndirs)
+/* Read the policy as apply will, quietly: its fingerprint, and what matters. */
+static int fingerprint(const char *file, uint8_t fp[32], struct interest **iv, size_t *niv)
 {
 	struct fp_ctx c = { 0 };
 	struct pg_source_ops ops = { fp_read, fp_glob, &c };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;
+	bool nomem;
 
 	pg_sha256_init(&c.sha);
-	add_dirs_of(&c, file, dir_len(file));
+	note_path(&c, file, NULL);
 	p = pg_policy_parse(file, &ops, &d);
+	nomem = !p || c.nomem;
 	pg_policy_free(p);
 	pg_diags_free(&d);
 	pg_sha256_final(&c.sha, fp);
-	*dirs = c.dirs;
-	*ndirs = c.ndirs;
-	return !p || c.nomem ? -ENOMEM : 0;
+	*iv = c.iv;
+	*niv = c.niv;
+	return nomem ? -ENOMEM : 0;
 }
 
-static void free_strs(char **v, size_t n)
-{
-	while (n--)
-		free(v[n]);
-	free(v);
-}
-
-/* Watch exactly dirs; true when a directory was not watched before. */
-static bool arm(struct pg_agent *a, char **dirs, size_t ndirs)
+/*
+ * Watch the directories of iv and nothing else, and take iv as what events
+ * are matched against; true when a directory was not watched before.
+ */
+static bool arm(struct pg_agent *a, struct interest *iv, size_t niv)
 {
 	bool added = false;
-	size_t i, k;
+	size_t i, j, k;
 
 	for (k = 0; k < a->nw; k++)
 		a->w[k].seen = false;
-	for (i = 0; i < ndirs; i++) {
-		int wd = inotify_add_watch(a->ifd, dirs[i], WATCH_MASK);
+	for (i = 0; i < niv; i++) {
 		struct watch *nw;
+		int wd;
 
+		for (j = 0; j < i && strcmp(iv[j].dir, iv[i].dir); j++)
+			;
+		if (j < i) { /* the same directory as an earlier one */
+			iv[i].wd = iv[j].wd;
+			continue;
+		}
+		wd = inotify_add_watch(a->ifd, iv[i].dir, WATCH_MASK);
+		iv[i].wd = wd;
 		if (wd < 0) {
-			pg_dbg("cannot watch %s: %s", dirs[i], strerror(errno));
+			pg_dbg("cannot watch %s: %s", iv[i].dir, strerror(errno));
 			continue;
 		}
 		for (k = 0; k < a->nw && a->w[k].wd != wd; k++)
@@ -300,10 +387,10 @@ static bool arm(struct pg_agent *a, char **dirs, size_t ndirs)
 		if (!nw)
 			continue;
 		a->w = nw;
-		a->w[a->nw] = (struct watch){ wd, strdup(dirs[i]), true };
+		a->w[a->nw] = (struct watch){ wd, strdup(iv[i].dir), true };
 		a->nw++;
 		added = true;
-		pg_dbg("watching %s", dirs[i]);
+		pg_dbg("watching %s", iv[i].dir);
 	}
 	for (k = 0; k < a->nw;) {
 		if (a->w[k].seen) {
@@ -315,7 +402,32 @@ static bool arm(struct pg_agent *a, char **dirs, size_t ndirs)
 		free(a->w[k].path);
 		a->w[k] = a->w[--a->nw];
 	}
+	for (i = 0; i < niv; i++)
+		pg_dbg("following %s%s%s in %s", iv[i].pattern ? "names matching " : "", iv[i].name,
+		       iv[i].wd < 0 ? " (unwatched)" : "", iv[i].dir);
+	free_interests(a->iv, a->niv);
+	a->iv = iv;
+	a->niv = niv;
 	return added;
+}
+
+/* Does an event concern the policy? Other names in its directories do not. */
+static bool relevant(const struct pg_agent *a, const struct inotify_event *ev)
+{
+	size_t i;
+
+	if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF)) || !ev->len)
+		return true;
+	for (i = 0; i < a->niv; i++) {
+		const struct interest *it = &a->iv[i];
+
+		if (it->wd != ev->wd)
+			continue;
+		if (it->pattern ? !fnmatch(it->name, ev->name, FNM_PERIOD)
+				: !strcmp(it->name, ev->name))
+			return true;
+	}
+	return false;
 }
 
 /* --------------------------------------------------------------- capture */
@@ -602,18 +714,17 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 static int look(struct pg_agent *a, const char *why, bool forced)
 {
 	uint8_t fp[32];
-	char **dirs = NULL;
-	size_t ndirs = 0, i;
+	struct interest *iv = NULL;
+	size_t niv = 0, i;
 	bool added = true;
 
 	for (i = 0; i < 4 && added; i++) {
-		if (fingerprint(a->file, fp, &dirs, &ndirs)) {
-			free_strs(dirs, ndirs);
+		if (fingerprint(a->file, fp, &iv, &niv)) {
+			free_interests(iv, niv);
 			pg_err("cannot read %s: out of memory", a->file);
 			return PG_EXIT_FAIL;
 		}
-		added = arm(a, dirs, ndirs);
-		free_strs(dirs, ndirs);
+		added = arm(a, iv, niv); /* takes iv */
 	}
 	if (!forced && a->have_fp && !memcmp(fp, a->fp, sizeof(fp))) {
 		pg_dbg("%s: unchanged", why);
@@ -696,6 +807,8 @@ static int on_inotify(struct pg_agent *a, int fd, short revents, void *ud)
 			}
 			if (ev->mask & IN_Q_OVERFLOW)
 				pg_log("warning", "inotify queue overflowed: reading every file");
+			if (!relevant(a, ev))
+				continue;
 			snprintf(key, sizeof(key), "%d/%s", ev->wd, ev->len ? ev->name : "");
 			if (ev->mask & IN_MODIFY)
 				writing_set(a, key, true);
@@ -958,6 +1071,7 @@ static void finish(struct pg_agent *a, int status, const char *why)
 	for (k = 0; k < a->nw; k++)
 		free(a->w[k].path);
 	free(a->w);
+	free_interests(a->iv, a->niv);
 	writing_clear(a);
 	(void)status;
 }
