@@ -559,7 +559,7 @@ static void relay(char *text, bool ok, char *keep, size_t keeplen)
 		normalize_line(line, ok, norm, sizeof(norm));
 		pg_log(NULL, "%s", norm);
 		n = strlen(norm);
-		if (keep && used + n + 2 <= keeplen) {
+		if (keep && !starts(norm, "debug:") && used + n + 2 <= keeplen) {
 			if (used)
 				keep[used++] = '\n';
 			memcpy(keep + used, norm, n + 1);
@@ -1059,7 +1059,7 @@ static int loop(struct pg_agent *a)
 	return PG_EXIT_OK;
 }
 
-static void finish(struct pg_agent *a, int status, const char *why)
+static void finish(struct pg_agent *a, const char *why)
 {
 	size_t k;
 
@@ -1073,7 +1073,6 @@ static void finish(struct pg_agent *a, int status, const char *why)
 	free(a->w);
 	free_interests(a->iv, a->niv);
 	writing_clear(a);
-	(void)status;
 }
 
 int cmd_run(int argc, char **argv, struct pg_opts *o)
@@ -1112,7 +1111,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 	if (status) {
 		snprintf(why, sizeof(why), "the first apply failed with exit status %d (%s)",
 			 status, status_word(status));
-		finish(a, status, why);
+		finish(a, why);
 		goto out;
 	}
 	if (start_sources(a)) {
@@ -1121,7 +1120,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 			 "an event source failed to start; enforcement left in "
 			 "place");
 		remove_ready(a);
-		finish(a, status, why);
+		finish(a, why);
 		goto out;
 	}
 	status = loop(a);
@@ -1149,7 +1148,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 		snprintf(why, sizeof(why), "%s; enforcement left in place (generation %llu)", sig,
 			 (unsigned long long)a->st.generation);
 	}
-	finish(a, status, why);
+	finish(a, why);
 	if (status)
 		pg_log("error", "exit: %s", why);
 	else
