@@ -66,6 +66,10 @@ int pg_src_glob(void *ud, const char *pattern, char ***out, size_t *n);
  */
 int pg_status_prometheus(FILE *f, const char *pin_dir);
 
+/* Generation and hash of the policy installed in pin_dir; 0, -ENOENT when
+ * there is none, or another -errno (printed). */
+int pg_status_in_force(const char *pin_dir, uint64_t *gen, char hash[65]);
+
 /* Print usage for a command (NULL: the overview) to f. */
 void pg_usage(const char *cmd, FILE *f);
 

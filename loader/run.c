@@ -643,6 +643,38 @@ static const char *status_word(int status)
 
 /* --------------------------------------------------------------- applying */
 
+/*
+ * A failed apply changes nothing, except when it fails after its swap (in
+ * sysctl mode, a threshold that could not be lowered): say what is in force
+ * as the pins tell it, not as this agent last left it.
+ */
+static void log_failed_reload(struct pg_agent *a, const char *trigger, int status)
+{
+	char hash[65];
+	uint64_t gen;
+	int err = pg_status_in_force(a->o->pin_dir, &gen, hash);
+
+	if (!err && gen == a->st.generation && !strcmp(hash, a->st.sha256))
+		pg_log("error",
+		       "reload: %s failed (%s; exit status %d, %s): the policy in force is "
+		       "unchanged, generation %llu sha256 %s; fix the file, or send SIGHUP to "
+		       "retry",
+		       a->file, trigger, status, status_word(status), (unsigned long long)gen,
+		       hash);
+	else if (!err)
+		pg_log("error",
+		       "reload: %s failed (%s; exit status %d, %s): in force now: generation %llu "
+		       "sha256 %s (see the errors above)",
+		       a->file, trigger, status, status_word(status), (unsigned long long)gen,
+		       hash);
+	else
+		pg_log("error",
+		       "reload: %s failed (%s; exit status %d, %s), and what is in force cannot "
+		       "be read: %s",
+		       a->file, trigger, status, status_word(status),
+		       err == -ENOENT ? "no policy installed" : strerror(-err));
+}
+
 static int apply_now(struct pg_agent *a, const char *trigger)
 {
 	struct pg_apply_result res = { 0 };
@@ -684,11 +716,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 		a->st.last_error_at = a->st.last_attempt_at;
 		if (!first) {
 			a->st.reloads_failed++;
-			pg_log("error",
-			       "reload: %s failed (%s; exit status %d, %s): generation %llu sha256 "
-			       "%s stays in force; fix the file, or send SIGHUP to retry",
-			       a->file, trigger, status, status_word(status),
-			       (unsigned long long)a->st.generation, a->st.sha256);
+			log_failed_reload(a, trigger, status);
 		} else {
 			pg_log("error",
 			       "apply: %s failed (exit status %d, %s): the agent did not start "

@@ -713,6 +713,21 @@ static void status_prometheus(FILE *f, const struct view *v)
 	prom_agent(f, v);
 }
 
+int pg_status_in_force(const char *pin_dir, uint64_t *gen, char hash[65])
+{
+	struct view v;
+	int err = gather(&v, pin_dir);
+
+	if (!err && !v.have_meta)
+		err = -ENOENT;
+	if (!err) {
+		*gen = v.meta.gen;
+		snprintf(hash, 65, "%s", v.meta.hash);
+	}
+	view_free(&v);
+	return err;
+}
+
 int pg_status_prometheus(FILE *f, const char *pin_dir)
 {
 	struct view v;
