@@ -35,7 +35,7 @@ static const struct command commands[] = {
 	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
 	  "load if needed, pin, and atomically replace the active policy", false },
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
-	  "mode and why, links, policy, counters, managed sysctls", true },
+	  "mode and why, links, policy, counters, managed sysctls, the agent", true },
 	{ "explain", cmd_explain,
 	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
 	  "which rule decides a bind, from the live kernel state", true },
