@@ -43,11 +43,32 @@ struct pg_apply_result {
 int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res);
 
 /*
+ * The whole of 'portgate stop' after option parsing: restore every lowered
+ * threshold, then detach and unpin. Prints as stop does; returns an exit
+ * status.
+ */
+int pg_stop(const char *pin_dir);
+
+/*
  * Parse and resolve a policy file from the real file system, printing every
  * diagnostic to stderr. Returns the policy, or NULL with *status set (3 for
  * an invalid policy, 1 when out of memory).
  */
 struct pg_policy *pg_load_policy(const char *path, int *status);
+
+/* The file system as the policy parser reads it (struct pg_source_ops). */
+int pg_src_read(void *ud, const char *path, char **buf, size_t *len);
+int pg_src_glob(void *ud, const char *pattern, char ***out, size_t *n);
+
+/*
+ * 'portgate status --prometheus': the state of pin_dir, and of its agent,
+ * in Prometheus' text exposition format. 0 or -errno (printed).
+ */
+int pg_status_prometheus(FILE *f, const char *pin_dir);
+
+/* Generation and hash of the policy installed in pin_dir; 0, -ENOENT when
+ * there is none, or another -errno (printed). */
+int pg_status_in_force(const char *pin_dir, uint64_t *gen, char hash[65]);
 
 /* Print usage for a command (NULL: the overview) to f. */
 void pg_usage(const char *cmd, FILE *f);

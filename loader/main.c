@@ -34,14 +34,18 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "FILE [-j]", "validate a policy file; change nothing", true },
 	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
 	  "load if needed, pin, and atomically replace the active policy", false },
-	{ "status", cmd_status, "[--pin-dir DIR] [-j]",
-	  "mode and why, links, policy, counters, managed sysctls", true },
+	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
+	  "mode and why, links, policy, counters, managed sysctls, the agent", true },
 	{ "explain", cmd_explain,
 	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
 	  "which rule decides a bind, from the live kernel state", true },
 	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
 	  "stream bind decisions: refused binds, with --all every decision", true },
 	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement", false },
+	{ "run", cmd_run,
+	  "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] [--metrics-file PATH] "
+	  "[--metrics-interval SEC] [--ready-file PATH]",
+	  "the agent: apply, then follow FILE and apply it again when it changes", false },
 };
 
 void pg_usage(const char *cmd, FILE *f)
@@ -70,7 +74,7 @@ void pg_usage(const char *cmd, FILE *f)
 
 /* ---------------------------------------------------------------- policy */
 
-static int src_read(void *ud, const char *path, char **buf, size_t *len)
+int pg_src_read(void *ud, const char *path, char **buf, size_t *len)
 {
 	struct stat sb;
 	ssize_t n;
@@ -117,7 +121,7 @@ out:
 	return err;
 }
 
-static int src_glob(void *ud, const char *pattern, char ***out, size_t *n)
+int pg_src_glob(void *ud, const char *pattern, char ***out, size_t *n)
 {
 	glob_t g;
 	size_t i;
@@ -179,7 +183,7 @@ static int id_group(void *ud, const char *name, uint32_t *gid)
 
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
-	struct pg_source_ops src = { src_read, src_glob, NULL };
+	struct pg_source_ops src = { pg_src_read, pg_src_glob, NULL };
 	struct pg_id_ops ids = { id_user, id_group, NULL };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;

@@ -5,10 +5,12 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cgroup.h"
 #include "cmd.h"
 #include "compile.h"
@@ -42,6 +44,10 @@ struct view {
 	struct pg_cgroup *tree;
 	size_t ntree;
 	uint64_t mem;
+	/* the agent following this pin directory, from its state file */
+	char agent_path[PATH_MAX];
+	struct pg_agent_state agent;
+	bool have_agent, agent_alive;
 };
 
 static void view_free(struct view *v)
@@ -70,6 +76,17 @@ static int gather(struct view *v, const char *pin_dir)
 		pg_err("reading portgate's state needs root: %s and its maps are root-only",
 		       pin_dir);
 		return -EPERM;
+	}
+	if (!pg_agent_state_path(pin_dir, v->agent_path, sizeof(v->agent_path))) {
+		err = pg_agent_state_read(v->agent_path, &v->agent);
+		if (!err) {
+			v->have_agent = true;
+			v->agent_alive = pg_agent_alive(&v->agent);
+		} else if (err != -ENOENT) {
+			pg_err("warning: ignoring the agent state file %s: %s", v->agent_path,
+			       err == -EPROTO ? "not in the format of this portgate"
+					      : strerror(-err));
+		}
 	}
 	err = pg_state_open(&v->st, pin_dir, false, false);
 	if (err == -ENOENT)
@@ -140,6 +157,137 @@ static const char *bypass_word(const struct view *v)
 	return v->st.ctl->bypass == 2 ? "yes" : "no";
 }
 
+static const char *exit_word(int64_t status)
+{
+	switch (status) {
+	case PG_EXIT_OK:
+		return "ok";
+	case PG_EXIT_USAGE:
+		return "usage";
+	case PG_EXIT_POLICY:
+		return "invalid policy";
+	case PG_EXIT_KERNEL:
+		return "kernel unsupported";
+	default:
+		return "failed";
+	}
+}
+
+/* "agent:" lines: the agent's state file, and whether its pid still runs. */
+static void agent_text(const struct view *v)
+{
+	const struct pg_agent_state *a = &v->agent;
+	char t[32], t2[32];
+	const char *p, *e;
+
+	if (!v->have_agent) {
+		printf("agent:      none (no %s)\n", v->agent_path);
+		return;
+	}
+	pg_fmt_time(a->started_at, t, sizeof(t));
+	if (v->agent_alive) {
+		printf("agent:      running, pid %lld since %s, following %s\n", (long long)a->pid,
+		       t, a->file);
+	} else if (!a->running) {
+		pg_fmt_time(a->exited_at, t2, sizeof(t2));
+		printf("agent:      not running: pid %lld exited %s (%s)\n", (long long)a->pid, t2,
+		       a->exit_reason);
+	} else {
+		printf("agent:      not running: pid %lld (started %s) is gone without exiting "
+		       "cleanly\n",
+		       (long long)a->pid, t);
+	}
+	if (a->last_attempt_at) {
+		pg_fmt_time(a->last_attempt_at, t, sizeof(t));
+		printf("            last apply %s (%s): %s", t, a->last_attempt_trigger,
+		       a->last_attempt_ok ? "ok" : "failed");
+		if (!a->last_attempt_ok)
+			printf(", exit status %lld (%s)", (long long)a->last_attempt_status,
+			       exit_word(a->last_attempt_status));
+		printf("\n");
+	}
+	if (a->last_success_at) {
+		pg_fmt_time(a->last_success_at, t, sizeof(t));
+		printf("            last success %s: generation %llu, sha256 %s\n", t,
+		       (unsigned long long)a->generation, a->sha256);
+	}
+	printf("            reloads %llu ok, %llu failed; state file %s\n",
+	       (unsigned long long)a->reloads_ok, (unsigned long long)a->reloads_failed,
+	       v->agent_path);
+	if (a->last_attempt_at && !a->last_attempt_ok && a->last_error[0]) {
+		printf("            last error:\n");
+		for (p = a->last_error; *p; p = *e ? e + 1 : e) {
+			e = p + strcspn(p, "\n");
+			printf("              %.*s\n", (int)(e - p), p);
+		}
+	}
+}
+
+static void json_time(struct pg_json *j, uint64_t secs)
+{
+	char t[32];
+
+	if (!secs) {
+		pg_json_null(j);
+		return;
+	}
+	pg_fmt_time(secs, t, sizeof(t));
+	pg_json_str(j, t);
+}
+
+static void agent_json(struct pg_json *j, const struct view *v)
+{
+	const struct pg_agent_state *a = &v->agent;
+
+	pg_json_key(j, "agent");
+	if (!v->have_agent) {
+		pg_json_null(j);
+		return;
+	}
+	pg_json_obj(j);
+	pg_json_key(j, "state_file");
+	pg_json_str(j, v->agent_path);
+	pg_json_key(j, "pid");
+	pg_json_i64(j, a->pid);
+	pg_json_key(j, "alive");
+	pg_json_bool(j, v->agent_alive);
+	pg_json_key(j, "exited_cleanly");
+	pg_json_bool(j, !a->running);
+	pg_json_key(j, "started_at");
+	json_time(j, a->started_at);
+	pg_json_key(j, "exited_at");
+	json_time(j, a->running ? 0 : a->exited_at);
+	pg_json_key(j, "exit_reason");
+	pg_json_str(j, a->running ? NULL : a->exit_reason);
+	pg_json_key(j, "file");
+	pg_json_str(j, a->file);
+	pg_json_key(j, "attach");
+	pg_json_str(j, a->attach);
+	pg_json_key(j, "last_attempt_at");
+	json_time(j, a->last_attempt_at);
+	pg_json_key(j, "last_attempt_ok");
+	pg_json_bool(j, a->last_attempt_ok);
+	pg_json_key(j, "last_attempt_status");
+	pg_json_i64(j, a->last_attempt_status);
+	pg_json_key(j, "last_attempt_trigger");
+	pg_json_str(j, a->last_attempt_trigger);
+	pg_json_key(j, "last_success_at");
+	json_time(j, a->last_success_at);
+	pg_json_key(j, "generation");
+	pg_json_u64(j, a->generation);
+	pg_json_key(j, "sha256");
+	pg_json_str(j, a->sha256);
+	pg_json_key(j, "reloads_ok");
+	pg_json_u64(j, a->reloads_ok);
+	pg_json_key(j, "reloads_failed");
+	pg_json_u64(j, a->reloads_failed);
+	pg_json_key(j, "last_error_at");
+	json_time(j, a->last_error_at);
+	pg_json_key(j, "last_error");
+	pg_json_str(j, a->last_error[0] ? a->last_error : NULL);
+	pg_json_obj_end(j);
+}
+
 static void status_text(const struct view *v, const char *pin_dir)
 {
 	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
@@ -150,8 +298,10 @@ static void status_text(const struct view *v, const char *pin_dir)
 	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
 	printf("kernel:     %s, bypass bit %s, policy follows the socket's cgroup\n",
 	       pg_kernel_release(), bypass_word(v));
-	if (!v->active && !pg_state_any(&v->st))
+	if (!v->active && !pg_state_any(&v->st)) {
+		agent_text(v);
 		return;
+	}
 	if (v->have_meta) {
 		pg_fmt_time(v->meta.time, t, sizeof(t));
 		printf("mode:       %s%s (%s)\n", v->meta.mode,
@@ -217,6 +367,7 @@ static void status_text(const struct view *v, const char *pin_dir)
 	}
 	printf("memory:     %llu bytes in pinned maps, %llu in the policy image\n",
 	       (unsigned long long)v->mem, (unsigned long long)v->nimg * PG_BLOCK_SIZE);
+	agent_text(v);
 }
 
 static void status_json(const struct view *v, const char *pin_dir)
@@ -366,17 +517,238 @@ static void status_json(const struct view *v, const char *pin_dir)
 	pg_json_u64(&j, v->mem);
 	pg_json_key(&j, "image_bytes");
 	pg_json_u64(&j, (uint64_t)v->nimg * PG_BLOCK_SIZE);
+	agent_json(&j, v);
 	pg_json_obj_end(&j);
 	pg_json_end(&j);
 }
 
-static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd)
+/* ------------------------------------------------------------ prometheus */
+
+/* A label value: backslash, double quote and newline escaped. */
+static void prom_label_value(FILE *f, const char *s)
 {
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
+	for (; s && *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void prom_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	/* help texts here hold no backslash or newline to escape */
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{k1="v1",...} value; labels as NULL-terminated key, value pairs. */
+static void prom_sample(FILE *f, const char *name, uint64_t value, ...)
+{
+	const char *k, *val;
+	va_list ap;
+	bool any = false;
+
+	fputs(name, f);
+	va_start(ap, value);
+	while ((k = va_arg(ap, const char *))) {
+		val = va_arg(ap, const char *);
+		fprintf(f, "%s%s=\"", any ? "," : "{", k);
+		prom_label_value(f, val);
+		fputc('"', f);
+		any = true;
+	}
+	va_end(ap);
+	fprintf(f, "%s %llu\n", any ? "}" : "", (unsigned long long)value);
+}
+
+/* Next token of a rule's text (quotes removed); NULL at the end. */
+static const char *rule_token(const char **p, char *out, size_t len)
+{
+	const char *s = *p;
+	size_t o = 0;
+
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return NULL;
+	if (*s == '"') {
+		for (s++; *s && *s != '"'; s++) {
+			if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+				s++;
+			if (o + 1 < len)
+				out[o++] = *s;
+		}
+		if (*s == '"')
+			s++;
+	} else {
+		for (; *s && *s != ' '; s++)
+			if (o + 1 < len)
+				out[o++] = *s;
+	}
+	out[o] = 0;
+	*p = s;
+	return out;
+}
+
+static void prom_rules(FILE *f, const struct view *v)
+{
+	size_t i;
+
+	prom_head(f, "portgate_rule_hits_total", "counter",
+		  "Binds to protected ports decided by each rule since the policy was applied.");
+	for (i = 0; v->have_meta && i < v->meta.nrules; i++) {
+		const struct pg_meta_rule *r = &v->meta.rules[i];
+		char idx[24], line[24], action[16] = "", sel[4096] = "", ports[1024] = "";
+		char cond[4096] = "", tok[4096];
+		const char *p = r->text;
+		size_t n = 0;
+
+		rule_token(&p, action, sizeof(action));
+		rule_token(&p, sel, sizeof(sel));
+		rule_token(&p, ports, sizeof(ports));
+		while (rule_token(&p, tok, sizeof(tok)))
+			n += (size_t)snprintf(cond + n, n < sizeof(cond) ? sizeof(cond) - n : 0,
+					      "%s%s", n ? " " : "", tok);
+		snprintf(idx, sizeof(idx), "%zu", i);
+		snprintf(line, sizeof(line), "%u", r->line);
+		prom_sample(f, "portgate_rule_hits_total", cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
+			    "index", idx, "file",
+			    r->file < v->meta.nfiles ? v->meta.files[r->file] : "", "line", line,
+			    "action", action, "selector", sel, "ports", ports, "conditions", cond,
+			    NULL);
+	}
+}
+
+static void prom_agent(FILE *f, const struct view *v)
+{
+	const struct pg_agent_state *a = &v->agent;
+
+	prom_head(f, "portgate_agent_running", "gauge",
+		  "1 if the agent (portgate run) of this pin directory is alive.");
+	prom_sample(f, "portgate_agent_running", v->have_agent && v->agent_alive, NULL);
+	if (!v->have_agent)
+		return;
+	prom_head(f, "portgate_agent_start_time_seconds", "gauge",
+		  "When the agent started, in seconds since the epoch.");
+	prom_sample(f, "portgate_agent_start_time_seconds", a->started_at, NULL);
+	prom_head(f, "portgate_agent_reloads_total", "counter",
+		  "Applies by the agent after its first, by result.");
+	prom_sample(f, "portgate_agent_reloads_total", a->reloads_ok, "result", "ok", NULL);
+	prom_sample(f, "portgate_agent_reloads_total", a->reloads_failed, "result", "failed", NULL);
+	prom_head(f, "portgate_agent_last_reload_success", "gauge",
+		  "1 if the agent's last apply succeeded, 0 if it failed (the policy before it "
+		  "stays in force).");
+	prom_sample(f, "portgate_agent_last_reload_success", a->last_attempt_ok, NULL);
+	prom_head(f, "portgate_agent_last_reload_timestamp_seconds", "gauge",
+		  "When the agent last tried to apply, in seconds since the epoch.");
+	prom_sample(f, "portgate_agent_last_reload_timestamp_seconds", a->last_attempt_at, NULL);
+	prom_head(f, "portgate_agent_last_success_timestamp_seconds", "gauge",
+		  "When an apply by the agent last succeeded, in seconds since the epoch.");
+	prom_sample(f, "portgate_agent_last_success_timestamp_seconds", a->last_success_at, NULL);
+}
+
+static void status_prometheus(FILE *f, const struct view *v)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+	char gen[24], ino[24];
+	size_t i;
+	int k;
+
+	prom_head(f, "portgate_enforcing", "gauge",
+		  "1 if all four programs are attached and a policy is pinned.");
+	prom_sample(f, "portgate_enforcing", v->active, NULL);
+	prom_head(f, "portgate_link_attached", "gauge", "1 if the program's link is attached.");
+	for (k = 0; k < PG_NLINKS; k++)
+		prom_sample(f, "portgate_link_attached", v->link[k].ok, "link", link_label[k],
+			    NULL);
+	if (v->have_meta) {
+		snprintf(gen, sizeof(gen), "%llu", (unsigned long long)v->meta.gen);
+		prom_head(f, "portgate_policy_info", "gauge",
+			  "The policy in force: its hash, mode and generation as labels.");
+		prom_sample(f, "portgate_policy_info", 1, "sha256", v->meta.hash, "mode",
+			    v->meta.mode, "generation", gen, "file", v->meta.source, "attach",
+			    v->meta.attach, "transitional", v->meta.transitional ? "true" : "false",
+			    "default", h->def == PG_DEF_KERNEL ? "kernel" : "deny", NULL);
+		prom_head(f, "portgate_policy_generation", "gauge",
+			  "Generation of the policy in force.");
+		prom_sample(f, "portgate_policy_generation", v->meta.gen, NULL);
+		prom_head(f, "portgate_policy_applied_timestamp_seconds", "gauge",
+			  "When the policy in force was applied, in seconds since the epoch.");
+		prom_sample(f, "portgate_policy_applied_timestamp_seconds", v->meta.time, NULL);
+		prom_head(f, "portgate_policy_rules", "gauge", "Rules in the policy in force.");
+		prom_sample(f, "portgate_policy_rules", v->meta.nrules, NULL);
+		prom_head(f, "portgate_unmatched_selectors", "gauge",
+			  "Selectors of the policy in force that match no cgroup.");
+		prom_sample(f, "portgate_unmatched_selectors", v->meta.nunmatched, NULL);
+	}
+	if (h) {
+		prom_head(f, "portgate_binds_total", "counter",
+			  "Binds to protected ports since the policy was applied, by verdict.");
+		for (k = 0; k < PG_V__NR; k++)
+			prom_sample(f, "portgate_binds_total", verdict_count(v, k), "verdict",
+				    pg_verdict_name(k), NULL);
+	}
+	if (v->have_meta)
+		prom_rules(f, v);
+	prom_head(f, "portgate_sysctl_ip_unprivileged_port_start", "gauge",
+		  "net.ipv4.ip_unprivileged_port_start as set by portgate, per managed network "
+		  "namespace.");
+	for (i = 0; i < v->nsaved; i++) {
+		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)v->saved[i].ino);
+		prom_sample(f, "portgate_sysctl_ip_unprivileged_port_start", v->saved[i].v.set,
+			    "netns", v->saved[i].v.path, "netns_inode", ino, NULL);
+	}
+	prom_head(f, "portgate_sysctl_ip_unprivileged_port_start_original", "gauge",
+		  "net.ipv4.ip_unprivileged_port_start before portgate lowered it; stop restores "
+		  "it.");
+	for (i = 0; i < v->nsaved; i++) {
+		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)v->saved[i].ino);
+		prom_sample(f, "portgate_sysctl_ip_unprivileged_port_start_original",
+			    v->saved[i].v.orig, "netns", v->saved[i].v.path, "netns_inode", ino,
+			    NULL);
+	}
+	prom_head(f, "portgate_map_memory_bytes", "gauge", "Kernel memory of the pinned maps.");
+	prom_sample(f, "portgate_map_memory_bytes", v->mem, NULL);
+	prom_agent(f, v);
+}
+
+int pg_status_in_force(const char *pin_dir, uint64_t *gen, char hash[65])
+{
+	struct view v;
+	int err = gather(&v, pin_dir);
+
+	if (!err && !v.have_meta)
+		err = -ENOENT;
+	if (!err) {
+		*gen = v.meta.gen;
+		snprintf(hash, 65, "%s", v.meta.hash);
+	}
+	view_free(&v);
+	return err;
+}
+
+int pg_status_prometheus(FILE *f, const char *pin_dir)
+{
+	struct view v;
+	int err = gather(&v, pin_dir);
+
+	if (!err)
+		status_prometheus(f, &v);
+	view_free(&v);
+	return err;
+}
+
+static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd, bool *prom)
+{
+	static const struct option lo[] = {
+		{ "pin-dir", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' },    { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 }
+	};
 	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
@@ -385,6 +757,8 @@ static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd
 			o->pin_dir = optarg;
 		else if (ch == 'j')
 			o->json = true;
+		else if (ch == 'P')
+			*prom = true;
 		else if (ch == 'v')
 			pg_verbose++;
 		else if (ch == 'h')
@@ -398,13 +772,23 @@ static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd
 int cmd_status(int argc, char **argv, struct pg_opts *o)
 {
 	struct view v;
-	int r = pin_dir_opt(argc, argv, o, "status");
+	bool prom = false;
+	int r = pin_dir_opt(argc, argv, o, "status", &prom);
 
 	if (r)
 		return r == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
 	if (argc != optind) {
 		pg_err("status takes no arguments besides options");
 		return PG_EXIT_USAGE;
+	}
+	if (prom && o->json) {
+		pg_err("status takes --json or --prometheus, not both");
+		return PG_EXIT_USAGE;
+	}
+	if (prom) {
+		if (pg_status_prometheus(stdout, o->pin_dir))
+			return PG_EXIT_FAIL;
+		return fflush(stdout) ? PG_EXIT_FAIL : PG_EXIT_OK;
 	}
 	if (gather(&v, o->pin_dir)) {
 		view_free(&v);

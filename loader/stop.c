@@ -17,8 +17,7 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
-	struct pg_state st;
-	int ch, err;
+	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
 	while ((ch = getopt_long(argc, argv, "p:vh", lo, NULL)) != -1) {
@@ -38,13 +37,21 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 		pg_err("stop takes no arguments besides options");
 		return PG_EXIT_USAGE;
 	}
+	return pg_stop(o->pin_dir);
+}
+
+int pg_stop(const char *pin_dir)
+{
+	struct pg_state st;
+	int err;
+
 	if (geteuid()) {
 		pg_err("stop needs root: it restores sysctls and detaches BPF programs");
 		return PG_EXIT_FAIL;
 	}
-	err = pg_state_open(&st, o->pin_dir, false, true);
+	err = pg_state_open(&st, pin_dir, false, true);
 	if (err == -ENOENT) {
-		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", o->pin_dir);
+		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", pin_dir);
 		return PG_EXIT_OK;
 	}
 	if (err)
@@ -52,7 +59,7 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 	if (!pg_state_any(&st)) {
 		pg_state_destroy(&st);
 		pg_state_close(&st);
-		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", o->pin_dir);
+		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", pin_dir);
 		return PG_EXIT_OK;
 	}
 	/* A lowered threshold is never left without the programs that guard it. */
@@ -66,6 +73,6 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 	pg_state_close(&st);
 	if (err)
 		return PG_EXIT_FAIL;
-	printf("portgate: stopped: sysctls restored, programs detached, %s removed\n", o->pin_dir);
+	printf("portgate: stopped: sysctls restored, programs detached, %s removed\n", pin_dir);
 	return PG_EXIT_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,16 +13,61 @@
 #include "util.h"
 
 int pg_verbose;
+bool pg_log_agent;
+
+/* One line, one write(2): lines of concurrent writers never mix. */
+static void log_line(const char *level, const char *fmt, va_list ap)
+{
+	char *msg = NULL, *line = NULL;
+	int n;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	/* one event, one line: a newline in a name must not start another */
+	for (char *c = msg; c && *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	n = asprintf(&line, "portgate[%d]: %s%s%s\n", (int)getpid(), level ? level : "",
+		     level ? ": " : "", msg ? msg : fmt);
+	if (n > 0) {
+		fflush(stderr);
+		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+			/* nowhere left to say so */
+		}
+	}
+	free(line);
+	free(msg);
+}
+
+static bool has_level(const char *fmt)
+{
+	return !strncmp(fmt, "note:", 5) || !strncmp(fmt, "warning:", 8) ||
+	       !strncmp(fmt, "error:", 6);
+}
 
 void pg_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("portgate: ", stderr);
 	va_start(ap, fmt);
+	if (pg_log_agent) {
+		log_line(has_level(fmt) ? NULL : "error", fmt, ap);
+		va_end(ap);
+		return;
+	}
+	fputs("portgate: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void pg_log(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(level, fmt, ap);
+	va_end(ap);
 }
 
 /* Milliseconds since the first call: -v shows where the time goes. */
@@ -42,6 +88,15 @@ void pg_dbg(const char *fmt, ...)
 
 	if (!pg_verbose)
 		return;
+	if (pg_log_agent) {
+		char f[1024];
+
+		snprintf(f, sizeof(f), "[%.1f ms] %s", elapsed_ms(), fmt);
+		va_start(ap, fmt);
+		log_line("debug", f, ap);
+		va_end(ap);
+		return;
+	}
 	fprintf(stderr, "portgate: [%8.1f ms] ", elapsed_ms());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -247,6 +302,46 @@ int pg_write_file(const char *path, const char *s)
 		err = -EIO;
 	if (close(fd) && !err)
 		err = -errno;
+	return err;
+}
+
+int pg_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	const char *slash = strrchr(path, '/');
+	char tmp[4096];
+	size_t off = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	/* ".NAME.PID.tmp": hidden, and not *.prom for node_exporter's collector */
+	if (slash)
+		n = snprintf(tmp, sizeof(tmp), "%.*s/.%s.%d.tmp", (int)(slash - path), path,
+			     slash + 1, (int)getpid());
+	else
+		n = snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (!err && fchmod(fd, mode & 07777)) /* whatever the umask */
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
 	return err;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Exit statuses, portgate(8). */
@@ -16,10 +17,20 @@
 
 extern int pg_verbose;
 
+/*
+ * Set by the agent (run): messages become "portgate[PID]: LEVEL: MESSAGE",
+ * one write(2) each, the form journald and kubectl logs read well. LEVEL is
+ * "error" for pg_err() unless the message starts with its own ("note:",
+ * "warning:"), "debug" for pg_dbg().
+ */
+extern bool pg_log_agent;
+
 /* "portgate: MESSAGE\n" on stderr. */
 void pg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only with -v. */
 void pg_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "portgate[PID]: LEVEL: MESSAGE\n" on stderr, whatever pg_log_agent says. */
+void pg_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Route libbpf's messages through pg_dbg (warnings always). */
 void pg_libbpf_logging(void);
@@ -52,6 +63,12 @@ int pg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 ssize_t pg_read_file(const char *path, char *buf, size_t len);
 /* Write s to path (no O_CREAT); 0 or -errno. */
 int pg_write_file(const char *path, const char *s);
+
+/*
+ * Replace path with a file holding len bytes of data, atomically: a
+ * temporary file in the same directory, then rename(2). 0 or -errno.
+ */
+int pg_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
 /* Hex of n bytes into out (2n+1). */
 void pg_hex(const uint8_t *in, size_t n, char *out);

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * agent.h - `portgate run`: the agent's loop, which other event sources can
+ * join, and its state file, which `status` reads.
+ *
+ * State file: /run/portgate/agent.json for the default pin directory,
+ * /run/portgate/agent-HASH.json for another (HASH: the first 16 hex digits
+ * of the SHA-256 of the pin directory's path, written without "//", "./"
+ * or a trailing "/"). A flat JSON object, replaced atomically.
+ */
+#ifndef PORTGATE_AGENT_H
+#define PORTGATE_AGENT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PG_AGENT_DIR	       "/run/portgate"
+#define PG_AGENT_ERR_MAX       4096 /* bytes of the last error kept */
+#define PG_AGENT_MAX_FDS       16
+#define PG_AGENT_STATE_VERSION 1
+
+/* ------------------------------------------------------------------ loop */
+
+struct pg_agent;
+
+/*
+ * Called from the loop when fd has revents (poll(2) bits). Return 0 to keep
+ * the fd in the loop; anything else removes it (the callback has said why).
+ * The loop never closes a registered fd.
+ */
+typedef int (*pg_agent_fd_cb)(struct pg_agent *a, int fd, short revents, void *ud);
+
+struct pg_opts;
+
+/* Add fd to the loop (at most PG_AGENT_MAX_FDS in all); 0 or -errno. */
+int pg_agent_add_fd(struct pg_agent *a, int fd, short events, pg_agent_fd_cb cb, void *ud);
+/* Take fd out of the loop; 0 or -ENOENT. */
+int pg_agent_del_fd(struct pg_agent *a, int fd);
+/* Apply the policy again at the next turn of the loop, even if the files
+ * are unchanged (SIGHUP does this); why is logged and must stay valid. */
+void pg_agent_reload(struct pg_agent *a, const char *why);
+
+/* The options the agent applies with (pin_dir, attach). */
+const struct pg_opts *pg_agent_opts(const struct pg_agent *a);
+
+/*
+ * Event sources beyond the policy files and signals (the BPF ring buffer,
+ * say) are started by run.c's start_sources() once the first apply has
+ * succeeded, so the pinned maps exist: each adds its fds with
+ * pg_agent_add_fd() and may ask for an apply with pg_agent_reload().
+ */
+
+/* ----------------------------------------------------------- state file */
+
+struct pg_agent_state {
+	int64_t pid;
+	uint64_t starttime;  /* of pid: /proc/PID/stat field 22, ticks since boot */
+	uint64_t started_at; /* unix seconds, as every *_at */
+	char file[PATH_MAX];
+	char pin_dir[PATH_MAX];
+	char attach[PATH_MAX];
+	bool running; /* false once the agent exited */
+	uint64_t exited_at;
+	char exit_reason[256];
+	uint64_t last_attempt_at; /* last apply attempted, 0 if none */
+	bool last_attempt_ok;
+	int64_t last_attempt_status; /* its exit status */
+	char last_attempt_trigger[64];
+	uint64_t last_success_at; /* last apply that succeeded, 0 if none */
+	uint64_t generation;	  /* what it put in force */
+	char sha256[65];
+	uint64_t reloads_ok, reloads_failed; /* after the first apply */
+	uint64_t last_error_at;
+	char last_error[PG_AGENT_ERR_MAX + 1];
+};
+
+/* The state file for a pin directory; 0 or -ENAMETOOLONG. */
+int pg_agent_state_path(const char *pin_dir, char *out, size_t len);
+
+/* Write (atomically, creating PG_AGENT_DIR 0700) or read the state file.
+ * Read: 0, -ENOENT when there is none, -EPROTO when it is not ours. */
+int pg_agent_state_write(const char *path, const struct pg_agent_state *s);
+int pg_agent_state_read(const char *path, struct pg_agent_state *s);
+
+/* Is the agent of the state alive: its pid exists with the same start time
+ * (a reused pid has another)? */
+bool pg_agent_alive(const struct pg_agent_state *s);
+
+/* Start time of a process (/proc/PID/stat field 22); 0 or -errno. */
+int pg_proc_starttime(pid_t pid, uint64_t *out);
+
+#endif
