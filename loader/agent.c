@@ -85,6 +85,9 @@ int pg_proc_starttime(pid_t pid, uint64_t *out)
 	if (!p)
 		return -EPROTO;
 	p++;
+	/* A zombie has ended: only its parent has not reaped it yet. */
+	if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+		return -ESRCH;
 	/* after ')' come fields 3, 4, ...; starttime is field 22 */
 	for (i = 3; i < 22; i++) {
 		p = strchr(p + 1, ' ');

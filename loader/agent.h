@@ -89,7 +89,8 @@ int pg_agent_state_read(const char *path, struct pg_agent_state *s);
  * (a reused pid has another)? */
 bool pg_agent_alive(const struct pg_agent_state *s);
 
-/* Start time of a process (/proc/PID/stat field 22); 0 or -errno. */
+/* Start time of a process (/proc/PID/stat field 22); 0 or -errno (-ESRCH
+ * for a zombie, which has ended). */
 int pg_proc_starttime(pid_t pid, uint64_t *out);
 
 #endif

@@ -16,29 +16,18 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent.h"
 #include "cgroup.h"
 #include "events.h"
 #include "state.h"
 #include "util.h"
 
-/* Field 22 of /proc/PID/stat (start time in clock ticks); 0 if no such process. */
+/* Start time of a live process; 0 if there is none (or a zombie). */
 static uint64_t proc_start(uint32_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int i;
+	uint64_t t = 0;
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (pg_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
-		return 0;
-	/* after ") ": state is field 3 (a zombie has ended), start time field 22 */
-	if (p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	for (i = 3, p += 2; i < 22 && p; i++)
-		p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
-	if (!p || sscanf(p, "%llu", &v) != 1)
-		return 0;
-	return v;
+	return pg_proc_starttime((pid_t)pid, &t) ? 0 : t;
 }
 
 static void slot_clear(struct pg_state *st, int slot)
@@ -253,29 +242,48 @@ const char *pg_evfmt_cgroup(struct pg_evfmt *f, uint64_t id)
 	return f->cache[i].path;
 }
 
+static void meta_load(struct pg_evfmt *f)
+{
+	struct pg_state st;
+	union pg_block *img = NULL;
+	uint32_t n = 0;
+
+	if (f->have_meta)
+		pg_meta_free(&f->meta);
+	f->have_meta = false;
+	if (pg_state_open(&st, f->pin_dir, false, false))
+		return;
+	if (!pg_state_image(&st, &img, &n) && !pg_meta_parse(img, n, &f->meta)) {
+		f->have_meta = true;
+		f->meta_gen = f->meta.gen;
+	}
+	free(img);
+	pg_state_close(&st);
+}
+
+int pg_evfmt_meta(struct pg_evfmt *f)
+{
+	struct pg_state st;
+	uint64_t live = 0;
+
+	/* the live generation, cheaply, to know whether the cached meta is current */
+	if (!pg_state_open(&st, f->pin_dir, false, false)) {
+		live = st.ctl ? PG_LIVE_GEN(st.ctl->live) : 0;
+		pg_state_close(&st);
+	}
+	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)live)
+		meta_load(f);
+	return f->have_meta ? 0 : -ENOENT;
+}
+
 /* The rule's "file:line" and text under generation gen, from its image. */
 static const struct pg_meta_rule *rule_of(struct pg_evfmt *f, uint64_t gen, uint32_t rule,
 					  const char **file)
 {
 	if (rule == ~0u)
 		return NULL;
-	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)gen) {
-		struct pg_state st;
-		union pg_block *img = NULL;
-		uint32_t n = 0;
-
-		if (f->have_meta)
-			pg_meta_free(&f->meta);
-		f->have_meta = false;
-		if (!pg_state_open(&st, f->pin_dir, false, false)) {
-			if (!pg_state_image(&st, &img, &n) && !pg_meta_parse(img, n, &f->meta)) {
-				f->have_meta = true;
-				f->meta_gen = f->meta.gen;
-			}
-			free(img);
-			pg_state_close(&st);
-		}
-	}
+	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)gen)
+		meta_load(f);
 	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)gen || rule >= f->meta.nrules)
 		return NULL; /* decided by a policy no longer in force */
 	*file = f->meta.rules[rule].file < f->meta.nfiles ? f->meta.files[f->meta.rules[rule].file]

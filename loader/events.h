@@ -62,6 +62,8 @@ struct pg_evfmt {
 
 int pg_evfmt_init(struct pg_evfmt *f, const char *pin_dir);
 void pg_evfmt_free(struct pg_evfmt *f);
+/* Load the active policy's meta into f->meta unless it is current; 0 or -ENOENT. */
+int pg_evfmt_meta(struct pg_evfmt *f);
 /* The path of a cgroup from the cgroup2 root, or NULL (removed since). */
 const char *pg_evfmt_cgroup(struct pg_evfmt *f, uint64_t id);
 /* One line for a bind event, text or JSON (with the newline). */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "events.h"
 #include "cgroup.h"
 #include "cmd.h"
 #include "policy.h"
@@ -136,11 +137,131 @@ const struct pg_opts *pg_agent_opts(const struct pg_agent *a)
 }
 
 /*
+ * The BPF event stream: refused binds are logged, and a cgroup made where a
+ * glob selector may match it makes the agent apply again (exact selectors
+ * need nothing: the cgroup_mkdir program gives such a cgroup its node
+ * inside mkdir(2)).
+ */
+static struct {
+	struct pg_sub sub;
+	struct pg_evfmt fmt;
+	bool on;
+	char why[600];
+} ev_src;
+
+/* Selectors with globs in the policy in force (from its image). */
+static bool glob_may_match(struct pg_agent *a, const char *path)
+{
+	struct pg_evfmt *f = &ev_src.fmt;
+	size_t i;
+
+	(void)a;
+	if (pg_evfmt_meta(f) < 0)
+		return true; /* cannot tell: apply and let the compiler decide */
+	for (i = 0; i < f->meta.nrules; i++) {
+		char sel[4096];
+		const char *t = f->meta.rules[i].text, *sp;
+
+		/* "ACTION SELECTOR ...": the selector is the second word */
+		if (!(sp = strchr(t, ' ')))
+			continue;
+		snprintf(sel, sizeof(sel), "%s", sp + 1);
+		if (strchr(sel, ' '))
+			*strchr(sel, ' ') = 0;
+		if (!pg_selector_is_exact(sel) && pg_selector_match(sel, path))
+			return true;
+	}
+	return false;
+}
+
+static int on_event(void *ud, const struct pg_event *ev)
+{
+	struct pg_agent *a = ud;
+
+	if (ev->kind == PG_EVK_MKDIR) {
+		const char *path = pg_evfmt_cgroup(&ev_src.fmt, ev->cgid);
+
+		if (path && glob_may_match(a, path)) {
+			snprintf(ev_src.why, sizeof(ev_src.why),
+				 "cgroup %s was made (a glob selector matches it)", path);
+			pg_agent_reload(a, ev_src.why);
+		}
+		return 0;
+	}
+	if (ev->kind == PG_EVK_BIND) {
+		char *line = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&line, &len);
+
+		if (!m)
+			return 0;
+		pg_evfmt_print(&ev_src.fmt, ev, false, m);
+		fclose(m);
+		if (len && line[len - 1] == '\n')
+			line[len - 1] = 0;
+		pg_log("deny", "%s", line);
+		free(line);
+	}
+	return 0;
+}
+
+static int on_ring(struct pg_agent *a, int fd, short revents, void *ud)
+{
+	uint64_t lost;
+	int err;
+
+	(void)fd;
+	(void)revents;
+	(void)ud;
+	err = pg_sub_consume(&ev_src.sub);
+	if (err < 0 && err != -EINTR) {
+		pg_log("error", "cannot read the event ring buffer: %s; events stop here",
+		       strerror(-err));
+		return 1;
+	}
+	lost = pg_sub_lost(&ev_src.sub);
+	if (lost) {
+		pg_log("warning", "%llu events lost: the ring buffer was full",
+		       (unsigned long long)lost);
+		/* a lost mkdir may have been one a glob matches */
+		pg_agent_reload(a, "events were lost");
+	}
+	return 0;
+}
+
+static int start_events(struct pg_agent *a)
+{
+	const struct pg_opts *o = pg_agent_opts(a);
+
+	if (pg_evfmt_init(&ev_src.fmt, o->pin_dir))
+		return -1;
+	if (pg_sub_open(&ev_src.sub, o->pin_dir, PG_EVM_DENY | PG_EVM_MKDIR, on_event, a)) {
+		pg_evfmt_free(&ev_src.fmt);
+		return -1;
+	}
+	ev_src.on = true;
+	if (pg_agent_add_fd(a, pg_sub_fd(&ev_src.sub), POLLIN, on_ring, NULL)) {
+		pg_log("error", "cannot add the event ring buffer to the loop");
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_events(void)
+{
+	if (!ev_src.on)
+		return;
+	pg_sub_close(&ev_src.sub);
+	pg_evfmt_free(&ev_src.fmt);
+	ev_src.on = false;
+}
+
+/*
  * Further event sources, started after the first apply succeeded: each
  * adds its fds to the loop; nonzero (after saying why) ends the agent.
  */
 static int (*const sources[])(struct pg_agent *a) = {
-	NULL, /* the BPF ring buffer of bind events goes here */
+	start_events,
 };
 
 static int start_sources(struct pg_agent *a)
@@ -1147,11 +1268,13 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 		snprintf(why, sizeof(why),
 			 "an event source failed to start; enforcement left in "
 			 "place");
+		stop_events();
 		remove_ready(a);
 		finish(a, why);
 		goto out;
 	}
 	status = loop(a);
+	stop_events();
 	if (a->stop_sig)
 		snprintf(sig, sizeof(sig), "SIG%s", sigabbrev_np(a->stop_sig));
 	else
