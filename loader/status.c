@@ -44,6 +44,10 @@ struct view {
 	struct pg_cgroup *tree;
 	size_t ntree;
 	uint64_t mem;
+	uint64_t stats[PG_ST__NR];
+	bool have_stats;
+	uint32_t ev_pid[PG_EV_SLOTS];
+	uint64_t store_user_new, store_user_del;
 	/* the agent following this pin directory, from its state file */
 	char agent_path[PATH_MAX];
 	struct pg_agent_state agent;
@@ -118,6 +122,20 @@ static int gather(struct view *v, const char *pin_dir)
 		pg_state_counters(&v->st, v->img[0].hdr.slot, v->img[0].hdr.cnt_stride, &v->cnt);
 	}
 	pg_netns_saved(&v->st, &v->saved, &v->nsaved);
+	v->have_stats = !pg_state_stats(&v->st, v->stats);
+	if (v->st.ctl) {
+		for (i = 0; i < PG_EV_SLOTS; i++) {
+			uint64_t t = 0;
+
+			/* only live ones: a killed subscriber's slot waits to be taken over */
+			if (v->st.ctl->ev_pid[i] &&
+			    !pg_proc_starttime((pid_t)v->st.ctl->ev_pid[i], &t) &&
+			    t == v->st.ctl->ev_start[i])
+				v->ev_pid[i] = v->st.ctl->ev_pid[i];
+		}
+		v->store_user_new = v->st.ctl->store_new;
+		v->store_user_del = v->st.ctl->store_del;
+	}
 	for (i = 0; i < PG_NMAPS; i++)
 		if (v->st.map[i] >= 0)
 			v->mem += pg_map_memory(v->st.map[i]);
@@ -328,6 +346,26 @@ static void status_text(const struct view *v, const char *pin_dir)
 						 "apply)"
 					       : "not attached");
 	}
+	if (v->have_stats) {
+		uint64_t lost = 0;
+		int64_t entries = (int64_t)(v->stats[PG_ST_STORE_NEW] + v->store_user_new) -
+				  (int64_t)(v->stats[PG_ST_STORE_DEL] + v->store_user_del);
+
+		for (k = 0; k < PG_EV_SLOTS; k++)
+			lost += v->stats[PG_ST_EV_DROP0 + k];
+		printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
+		       "%lld cgroups hold portgate state\n",
+		       (unsigned long long)v->stats[PG_ST_MKDIR],
+		       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
+		       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)entries);
+		printf("events:     subscribers");
+		for (k = 0, i = 0; k < PG_EV_SLOTS; k++)
+			if (v->ev_pid[k]) {
+				printf(" %u", v->ev_pid[k]);
+				i++;
+			}
+		printf("%s, %llu lost\n", i ? "" : " none", (unsigned long long)lost);
+	}
 	if (h) {
 		printf("verdicts:  ");
 		for (k = 0; k < PG_V__NR; k++)
@@ -448,6 +486,35 @@ static void status_json(const struct view *v, const char *pin_dir)
 		pg_json_obj_end(&j);
 	}
 	pg_json_arr_end(&j);
+	if (v->have_stats) {
+		uint64_t lost = 0;
+
+		for (k = 0; k < PG_EV_SLOTS; k++)
+			lost += v->stats[PG_ST_EV_DROP0 + k];
+		pg_json_key(&j, "cgroup_hooks");
+		pg_json_obj(&j);
+		pg_json_key(&j, "mkdirs");
+		pg_json_u64(&j, v->stats[PG_ST_MKDIR]);
+		pg_json_key(&j, "mkdir_got_node");
+		pg_json_u64(&j, v->stats[PG_ST_MKDIR_NODE]);
+		pg_json_key(&j, "mkdir_got_path");
+		pg_json_u64(&j, v->stats[PG_ST_MKDIR_PATH]);
+		pg_json_key(&j, "entries");
+		pg_json_i64(&j, (int64_t)(v->stats[PG_ST_STORE_NEW] + v->store_user_new) -
+				    (int64_t)(v->stats[PG_ST_STORE_DEL] + v->store_user_del));
+		pg_json_obj_end(&j);
+		pg_json_key(&j, "events");
+		pg_json_obj(&j);
+		pg_json_key(&j, "subscribers");
+		pg_json_arr(&j);
+		for (k = 0; k < PG_EV_SLOTS; k++)
+			if (v->ev_pid[k])
+				pg_json_u64(&j, v->ev_pid[k]);
+		pg_json_arr_end(&j);
+		pg_json_key(&j, "lost");
+		pg_json_u64(&j, lost);
+		pg_json_obj_end(&j);
+	}
 	if (h) {
 		pg_json_key(&j, "verdicts");
 		pg_json_obj(&j);
@@ -623,6 +690,32 @@ static void prom_rules(FILE *f, const struct view *v)
 	}
 }
 
+static void prom_hooks(FILE *f, const struct view *v)
+{
+	uint64_t lost = 0;
+	int k;
+
+	if (!v->have_stats)
+		return;
+	for (k = 0; k < PG_EV_SLOTS; k++)
+		lost += v->stats[PG_ST_EV_DROP0 + k];
+	prom_head(f, "portgate_cgroup_mkdirs_total", "counter",
+		  "cgroup2 cgroups made since portgate was loaded.");
+	prom_sample(f, "portgate_cgroup_mkdirs_total", v->stats[PG_ST_MKDIR], NULL);
+	prom_head(f, "portgate_cgroup_mkdir_nodes_total", "counter",
+		  "New cgroups given their node by the path table inside mkdir.");
+	prom_sample(f, "portgate_cgroup_mkdir_nodes_total", v->stats[PG_ST_MKDIR_NODE], NULL);
+	prom_head(f, "portgate_cgroup_state_entries", "gauge",
+		  "Cgroups holding portgate state (pg_nodes entries).");
+	prom_sample(f, "portgate_cgroup_state_entries",
+		    v->stats[PG_ST_STORE_NEW] + v->store_user_new -
+			(v->stats[PG_ST_STORE_DEL] + v->store_user_del),
+		    NULL);
+	prom_head(f, "portgate_events_lost_total", "counter",
+		  "Events dropped because a subscriber's ring buffer was full.");
+	prom_sample(f, "portgate_events_lost_total", lost, NULL);
+}
+
 static void prom_agent(FILE *f, const struct view *v)
 {
 	const struct pg_agent_state *a = &v->agent;
@@ -714,6 +807,7 @@ static void status_prometheus(FILE *f, const struct view *v)
 	prom_head(f, "portgate_map_memory_bytes", "gauge", "Kernel memory of the pinned maps.");
 	prom_sample(f, "portgate_map_memory_bytes", v->mem, NULL);
 	prom_agent(f, v);
+	prom_hooks(f, v);
 }
 
 int pg_status_in_force(const char *pin_dir, uint64_t *gen, char hash[65])
