@@ -746,22 +746,6 @@ static void remove_ready(struct pg_agent *a)
 		pg_err("cannot remove the ready file %s: %s", a->ready_file, strerror(errno));
 }
 
-static const char *status_word(int status)
-{
-	switch (status) {
-	case PG_EXIT_OK:
-		return "ok";
-	case PG_EXIT_USAGE:
-		return "usage";
-	case PG_EXIT_POLICY:
-		return "invalid policy";
-	case PG_EXIT_KERNEL:
-		return "kernel unsupported";
-	default:
-		return "failed";
-	}
-}
-
 /* --------------------------------------------------------------- applying */
 
 /*
@@ -780,19 +764,19 @@ static void log_failed_reload(struct pg_agent *a, const char *trigger, int statu
 		       "reload: %s failed (%s; exit status %d, %s): the policy in force is "
 		       "unchanged, generation %llu sha256 %s; fix the file, or send SIGHUP to "
 		       "retry",
-		       a->file, trigger, status, status_word(status), (unsigned long long)gen,
+		       a->file, trigger, status, pg_exit_word(status), (unsigned long long)gen,
 		       hash);
 	else if (!err)
 		pg_log("error",
 		       "reload: %s failed (%s; exit status %d, %s): in force now: generation %llu "
 		       "sha256 %s (see the errors above)",
-		       a->file, trigger, status, status_word(status), (unsigned long long)gen,
+		       a->file, trigger, status, pg_exit_word(status), (unsigned long long)gen,
 		       hash);
 	else
 		pg_log("error",
 		       "reload: %s failed (%s; exit status %d, %s), and what is in force cannot "
 		       "be read: %s",
-		       a->file, trigger, status, status_word(status),
+		       a->file, trigger, status, pg_exit_word(status),
 		       err == -ENOENT ? "no policy installed" : strerror(-err));
 }
 
@@ -833,7 +817,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 		if (!a->st.last_error[0])
 			snprintf(a->st.last_error, sizeof(a->st.last_error),
 				 "error: apply exited with status %d (%s)", status,
-				 status_word(status));
+				 pg_exit_word(status));
 		a->st.last_error_at = a->st.last_attempt_at;
 		if (!first) {
 			a->st.reloads_failed++;
@@ -842,7 +826,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 			pg_log("error",
 			       "apply: %s failed (exit status %d, %s): the agent did not start "
 			       "following it",
-			       a->file, status, status_word(status));
+			       a->file, status, pg_exit_word(status));
 		}
 	}
 	free(text);
@@ -1259,7 +1243,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 	status = look(a, "start", true);
 	if (status) {
 		snprintf(why, sizeof(why), "the first apply failed with exit status %d (%s)",
-			 status, status_word(status));
+			 status, pg_exit_word(status));
 		finish(a, why);
 		goto out;
 	}

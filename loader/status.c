@@ -175,22 +175,6 @@ static const char *bypass_word(const struct view *v)
 	return v->st.ctl->bypass == 2 ? "yes" : "no";
 }
 
-static const char *exit_word(int64_t status)
-{
-	switch (status) {
-	case PG_EXIT_OK:
-		return "ok";
-	case PG_EXIT_USAGE:
-		return "usage";
-	case PG_EXIT_POLICY:
-		return "invalid policy";
-	case PG_EXIT_KERNEL:
-		return "kernel unsupported";
-	default:
-		return "failed";
-	}
-}
-
 /* "agent:" lines: the agent's state file, and whether its pid still runs. */
 static void agent_text(const struct view *v)
 {
@@ -221,7 +205,7 @@ static void agent_text(const struct view *v)
 		       a->last_attempt_ok ? "ok" : "failed");
 		if (!a->last_attempt_ok)
 			printf(", exit status %lld (%s)", (long long)a->last_attempt_status,
-			       exit_word(a->last_attempt_status));
+			       pg_exit_word(a->last_attempt_status));
 		printf("\n");
 	}
 	if (a->last_success_at) {

@@ -365,3 +365,19 @@ void pg_fmt_time(uint64_t secs, char *out, size_t len)
 	if (!gmtime_r(&t, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, len, "%llu", (unsigned long long)secs);
 }
+
+const char *pg_exit_word(int64_t status)
+{
+	switch (status) {
+	case PG_EXIT_OK:
+		return "ok";
+	case PG_EXIT_USAGE:
+		return "usage";
+	case PG_EXIT_POLICY:
+		return "invalid policy";
+	case PG_EXIT_KERNEL:
+		return "kernel unsupported";
+	default:
+		return "failed";
+	}
+}

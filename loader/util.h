@@ -56,6 +56,9 @@ void pg_json_null(struct pg_json *j);
 /* Finish the document with a newline. */
 void pg_json_end(struct pg_json *j);
 
+/* An exit status as a word: "ok", "usage", "invalid policy", ... */
+const char *pg_exit_word(int64_t status);
+
 /* Parse a decimal unsigned in [min, max]; 0 or -EINVAL / -ERANGE. */
 int pg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
