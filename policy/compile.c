@@ -754,14 +754,14 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		if ((err = node_entries(p, cg, node, rl, nr, &ents, &alts, &seen, diags)))
 			goto out;
 	}
-	if (__builtin_popcountll(levels) > PG_MAX_LEVELS && out->nnodes) {
+	if (diags->nerrors > errors0) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (__builtin_popcountll(levels) > PG_MAX_LEVELS) {
 		pg_diags_add(diags, PG_SEV_ERROR, p->rules[0].sel_loc,
 			     "rules sit at %d different cgroup levels; at most %d can carry rules",
 			     __builtin_popcountll(levels), PG_MAX_LEVELS);
-		err = -E2BIG;
-		goto out;
-	}
-	if (diags->nerrors > errors0) {
 		err = -EINVAL;
 		goto out;
 	}

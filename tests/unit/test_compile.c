@@ -827,12 +827,26 @@ static void test_level_limit(void **state)
 	for (l = 0; l <= 65; l++)
 		tree[l] = (struct pg_cgroup){ paths[l], 1000 + (uint64_t)l, l == 65 ? 64 : l };
 
-	/* Levels 0..63 all carry rules: every bit of levels. */
-	fx_ok(&f, "allow /** tcp/80\n", tree, 64, NULL);
-	assert_int_equal(f.img.nnodes, 64);
-	assert_int_equal(hdr(&f)->levels, ~0ull);
-	assert_int_equal(f.img.nodes[63].level, 63);
-	assert_int_equal(f.img.nents, 64);
+	/* Levels 0..31 all carry rules: 32 levels, the most there may be. */
+	fx_ok(&f, "allow /** tcp/80\n", tree, 32, NULL);
+	assert_int_equal(f.img.nnodes, 32);
+	assert_int_equal(hdr(&f)->levels, 0xffffffffull);
+	assert_int_equal(f.img.nodes[31].level, 31);
+	assert_int_equal(f.img.nents, 32);
+	fx_free(&f);
+	/* 33 levels is an error; so is 64, but a rule may sit at level 63 */
+	assert_int_equal(fx_build(&f, "allow /** tcp/80\n", tree, 33, NULL), -EINVAL);
+	assert_int_equal(f.d.nerrors, 1);
+	assert_string_equal(f.d.v[0].msg,
+			    "rules sit at 33 different cgroup levels; at most 32 can carry rules");
+	fx_free(&f);
+	fx_ok(&f,
+	      "allow /l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/"
+	      "l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l/l tcp/80\n",
+	      tree, 64, NULL);
+	assert_int_equal(f.img.nnodes, 1);
+	assert_int_equal(f.img.nodes[0].level, 63);
+	assert_int_equal(hdr(&f)->levels, 1ull << 63);
 	fx_free(&f);
 
 	/* Level 64 is an error, named by path and depth. */
