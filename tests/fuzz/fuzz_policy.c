@@ -20,9 +20,20 @@
  *    from the policy; pg_image_decide() over the image must agree, with
  *    nodes[] built as the bind hook's walk sees them;
  *  - the reference predicts whether pg_compile() must refuse the policy (an
- *    allow and a deny meeting on one cgroup, protocol and protected port, or
- *    more than 16 conditional rules there), and the image's header, nodes,
- *    levels, entries and unmatched selectors;
+ *    allow and a deny meeting on one cgroup, protocol and protected port,
+ *    more than 16 conditional rules there, or rules at more than 32 levels),
+ *    the errors it reports, and the image's header, layout, nodes, levels,
+ *    entries and unmatched selectors;
+ *  - the cgroups of the reference are the tree's plus every exact selector
+ *    and ancestor of one that is not in the tree: a cgroup made there later
+ *    gets its node from the path table, so such a path is a node when rules
+ *    name it (exact rules, and globs unless its nearest existing ancestor is
+ *    delegated), and binds there are decided as in any other cgroup, with
+ *    nodes[] as the cgroup_mkdir program records them;
+ *  - the path table: every exact selector and ancestor resolves, component
+ *    by component from the root, to the path id and node the image lists,
+ *    and names that are not paths (siblings, prefixes, longer names, other
+ *    parents) do not;
  *  - the parsed policy keeps the promises of policy.h (sorted and merged
  *    ranges, host bits zero, ...), each rule's text and pg_rule_spec() parse
  *    back to the same rule, pg_diags_print() prints every diagnostic.
@@ -57,8 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Random queries per compiled image, and rules swept over every cgroup. */
 #define NQUERIES    32
 #define SWEEP_RULES 8
+#define SWEEP_VIRT  24 /* cgroups not in the tree swept, at most */
 #define MAX_ALT	    16
-#define ANCESTORS   8
+#define ANCESTORS   (MAX_COMPS + 1) /* a cgroup and its ancestors, at most */
+/*
+ * The reference matches every glob against every cgroup, its own and the
+ * paths of exact selectors, at a cost up to (glob bytes) x (path bytes):
+ * past this, the input is not compiled either.
+ */
+#define MATCH_CAP 40000000ull
 
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -155,8 +173,8 @@ static const struct {
 };
 
 #define NTREE	  ARRAY_SIZE(tree_src)
-#define MAX_COMPS 64
-#define MAX_CLEN  128
+#define MAX_COMPS 64  /* PG_POL_MAX_DEPTH, and more */
+#define MAX_CLEN  256 /* PG_POL_MAX_COMPONENT, and more */
 
 static struct pg_cgroup tree[NTREE];
 static int parent_of[NTREE];
@@ -1074,6 +1092,8 @@ static bool ref_comp(const char *p, size_t pn, const char *s, size_t sn)
 	bool dp[MAX_CLEN + 1], nx[MAX_CLEN + 1];
 	size_t i, j;
 
+	if (sn > MAX_CLEN)
+		fail("path component of %zu bytes", sn);
 	dp[0] = true;
 	for (j = 1; j <= sn; j++)
 		dp[j] = false;
@@ -1093,10 +1113,9 @@ static bool ref_comp(const char *p, size_t pn, const char *s, size_t sn)
 	return dp[sn];
 }
 
-/* A selector against a tree path, "**" any run of whole components. */
-static bool ref_glob(const char *sel, size_t cg)
+/* A selector against a path split in components, "**" any run of whole components. */
+static bool ref_glob(const char *sel, const struct comps *s)
 {
-	const struct comps *s = &tree_comps[cg];
 	bool dp[ANCESTORS + 1], nx[ANCESTORS + 1];
 	struct comps p;
 	size_t i, j;
@@ -1123,56 +1142,251 @@ static bool ref_glob(const char *sel, size_t cg)
 	return dp[s->k];
 }
 
+/*
+ * A cgroup of the reference: the tree's (index < NTREE, as in tree[]), then
+ * the paths of the path table that are not in the tree, "virtual": a cgroup
+ * made there later is found by path, so rules that name the path make it a
+ * node now (portgate.conf(5), CGROUPS THAT APPEAR LATER).
+ */
+struct ucg {
+	const char *path;
+	struct comps comps;
+	int parent;	/* -1 for "/" */
+	int level;	/* components */
+	bool exists;	/* in the tree */
+	bool delegated; /* the tree's flag; virtual: its nearest existing ancestor's */
+	long pix;	/* index into ref.paths, or -1: not in the path table */
+	int kid, sib;	/* first child, next sibling; -1 none */
+};
+
 struct ref {
 	const struct pg_policy *p;
 	size_t nr;
-	uint8_t *m;	       /* m[cg * nr + i]: rule i's selector names cgroup cg */
-	uint32_t *uid, *gid;   /* per rule, when it has user= / group= */
-	bool node[NTREE];      /* some rule names the cgroup */
-	uint32_t *list;	       /* the rules each cgroup carries, ascending: */
-	size_t off[NTREE + 1]; /* cgroup cg's are list[off[cg] .. off[cg + 1]) */
-	uint64_t levels;       /* levels of those cgroups */
-	size_t nnodes;
-	uint64_t nents;	  /* (cgroup, protocol class, protected port) with a rule */
-	uint64_t work;	  /* (cgroup, protocol class, port) that pg_compile() visits */
-	bool refuse;	  /* compile must fail */
-	char why[256];	  /* why it must */
-	char **unmatched; /* distinct selectors that name no cgroup */
+	struct ucg *u; /* NTREE of the tree, then the virtual ones */
+	size_t nu;
+	char **paths;		/* the path table: exact selectors but "/", and their */
+	size_t npaths;		/* ancestors but "/", sorted (strcmp), distinct */
+	size_t *path_u;		/* the cgroup of each path */
+	uint64_t grans;		/* 16-byte granules of the paths' last components */
+	uint32_t *uid, *gid;	/* per rule, when it has user= / group= */
+	uint32_t *rcg;		/* the cgroups each rule names, ascending: */
+	size_t *roff;		/* rule i's are rcg[roff[i] .. roff[i + 1]) */
+	uint32_t *list;		/* the rules each cgroup carries, ascending: */
+	size_t *off;		/* cgroup c's are list[off[c] .. off[c + 1]) */
+	bool *node;		/* some rule names the cgroup */
+	uint64_t levels;	/* levels of those cgroups */
+	size_t nnodes, nvnodes; /* nodes, and of them virtual ones */
+	uint64_t nents;		/* (cgroup, protocol class, protected port) with a rule */
+	uint64_t work;		/* (cgroup, protocol class, port) that pg_compile() visits */
+	uint64_t match;		/* cost of matching every glob against every cgroup */
+	bool globs;		/* some selector has a '*' */
+	bool refuse;		/* compile must fail: a conflict or too many alternatives */
+	bool refuse_levels;	/* ... or, with neither, rules at too many levels */
+	char why[256];		/* why it must */
+	char **unmatched;	/* distinct selectors that name no cgroup of the tree */
 	size_t nunmatched;
 };
 
-static bool names(const struct ref *R, size_t cg, size_t i)
+static int cmp_str(const void *a, const void *b)
 {
-	return R->m[cg * R->nr + i];
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void ref_matches(struct ref *R)
+/* Index into R->paths of path, or -1. */
+static long ref_path_ix(const struct ref *R, const char *path)
+{
+	char *const *at;
+
+	if (!R->npaths)
+		return -1;
+	at = bsearch(&path, R->paths, R->npaths, sizeof(*R->paths), cmp_str);
+	return at ? (long)(at - R->paths) : -1;
+}
+
+/* The reference cgroup at path, or -1. */
+static long ref_find(const struct ref *R, const char *path)
+{
+	long k;
+	size_t cg;
+
+	for (cg = 0; cg < NTREE; cg++)
+		if (!strcmp(tree[cg].path, path))
+			return (long)cg;
+	k = ref_path_ix(R, path);
+	return k < 0 ? -1 : (long)R->path_u[k];
+}
+
+/* Bytes of the last component of a path ("/a/bc": 2). */
+static size_t last_len(const char *path)
+{
+	return strlen(strrchr(path, '/') + 1);
+}
+
+/*
+ * The path table's paths, and the cgroups of the reference: the tree, then
+ * each path not in it, with its parent (a path's ancestors are paths, or
+ * "/") and, for globs, the delegated flag of its nearest existing ancestor.
+ */
+static void ref_universe(struct ref *R)
 {
 	const struct pg_policy *p = R->p;
-	size_t i, cg, j;
+	size_t i, k, n = 0, cap = 0;
+	char **v = NULL;
 
+	for (i = 0; i < p->nrules; i++) {
+		const char *sel = p->rules[i].selector, *c;
+
+		if (strchr(sel, '*') || !strcmp(sel, "/"))
+			continue;
+		for (c = sel + 1;; c++) {
+			if (*c && *c != '/')
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				v = realloc(v, cap * sizeof(*v));
+				if (!v)
+					fail("out of memory");
+			}
+			v[n] = strndup(sel, (size_t)(c - sel));
+			if (!v[n++])
+				fail("out of memory");
+			if (!*c)
+				break;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	for (i = k = 0; i < n; i++) {
+		if (k && !strcmp(v[k - 1], v[i]))
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	R->paths = v;
+	R->npaths = k;
+	R->path_u = xcalloc(k, sizeof(*R->path_u));
+	R->u = xcalloc(NTREE + k, sizeof(*R->u));
+	for (i = 0; i < NTREE; i++)
+		R->u[i] = (struct ucg){ .path = tree[i].path,
+					.comps = tree_comps[i],
+					.parent = parent_of[i],
+					.level = tree[i].level,
+					.exists = true,
+					.delegated = tree[i].delegated,
+					.pix = -1 };
+	R->nu = NTREE;
+	for (k = 0; k < R->npaths; k++) {
+		const char *path = R->paths[k];
+		struct ucg *c;
+		char *up;
+		long pu;
+
+		R->grans += (last_len(path) + PG_GRAN - 1) / PG_GRAN;
+		for (i = 0; i < NTREE && strcmp(tree[i].path, path); i++)
+			;
+		if (i < NTREE) {
+			R->u[i].pix = (long)k;
+			R->path_u[k] = i;
+			continue;
+		}
+		c = &R->u[R->nu];
+		*c = (struct ucg){ .path = path, .pix = (long)k };
+		if (!split_comps(path, &c->comps) || c->comps.k < 1)
+			fail("path table: bad path %s", path);
+		c->level = (int)c->comps.k;
+		/* Sorted: the parent ("/a" of "/a/b") is placed already. */
+		up = strndup(path, (size_t)(strrchr(path, '/') - path));
+		if (!up)
+			fail("out of memory");
+		pu = *up ? ref_find(R, up) : 0;
+		if (pu < 0 || pu >= (long)R->nu)
+			fail("path table: no parent for %s", path);
+		free(up);
+		c->parent = (int)pu;
+		c->delegated = R->u[pu].delegated;
+		R->path_u[k] = R->nu++;
+	}
+	for (i = 0; i < R->nu; i++)
+		R->u[i].kid = R->u[i].sib = -1;
+	for (i = R->nu; i-- > 1;) {
+		struct ucg *par = &R->u[R->u[i].parent];
+
+		R->u[i].sib = par->kid;
+		par->kid = (int)i;
+	}
+}
+
+/* Does rule i name cgroup c? */
+static bool names(const struct ref *R, size_t c, size_t i)
+{
+	const uint32_t key = (uint32_t)i;
+
+	return R->off[c + 1] > R->off[c] &&
+	       bsearch(&key, R->list + R->off[c], R->off[c + 1] - R->off[c], sizeof(key), cmp_u32);
+}
+
+/* False when matching would cost past MATCH_CAP. */
+static bool ref_matches(struct ref *R)
+{
+	const struct pg_policy *p = R->p;
+	size_t i, c, j, x, nc, n = 0, cap = 0;
+	uint64_t gbytes = 0, pbytes = 0;
+	struct {
+		uint32_t c, rule;
+	} *mv = NULL;
+
+	for (c = 0; c < R->nu; c++)
+		pbytes += strlen(R->u[c].path);
+	for (i = 0; i < p->nrules; i++)
+		if (strchr(p->rules[i].selector, '*'))
+			gbytes += strlen(p->rules[i].selector);
+	R->match = gbytes * pbytes;
+	if (R->match > MATCH_CAP)
+		return false;
+
+	R->roff = xcalloc(p->nrules + 1, sizeof(*R->roff));
 	for (i = 0; i < p->nrules; i++) {
 		const char *sel = p->rules[i].selector;
 		bool exact = !strchr(sel, '*'), any = false;
+		long at = exact ? ref_find(R, sel) : -1;
 
-		for (cg = 0; cg < NTREE; cg++) {
-			bool g = ref_glob(sel, cg), lib = pg_selector_match(sel, tree[cg].path);
+		if (pg_selector_is_exact(sel) != exact)
+			fail("pg_selector_is_exact(\"%s\") = %d", sel, !exact);
+		R->globs = R->globs || !exact;
+		R->roff[i] = n;
+		/* An exact selector names only its own path: past the tree, it
+		 * is looked up, not matched against every virtual path. */
+		nc = exact ? NTREE + (at >= (long)NTREE) : R->nu;
+		for (x = 0; x < nc; x++) {
+			size_t cg = exact && x == NTREE ? (size_t)at : x;
+			const struct ucg *u = &R->u[cg];
+			bool g, lib, hit;
 
+			g = ref_glob(sel, &u->comps);
+			lib = pg_selector_match(sel, u->path);
 			if (g != lib)
 				fail(
 				    "pg_selector_match(\"%s\", \"%s\") = %d, the reference says %d",
-				    sel, tree[cg].path, lib, g);
-			if (exact && g != !strcmp(sel, tree[cg].path))
+				    sel, u->path, lib, g);
+			if (exact && g != !strcmp(sel, u->path))
 				fail("exact selector \"%s\" against \"%s\": glob %d, strcmp %d",
-				     sel, tree[cg].path, g, !strcmp(sel, tree[cg].path));
-			if (exact ? !strcmp(sel, tree[cg].path) : (g && !tree[cg].delegated)) {
-				R->m[cg * R->nr + i] = 1;
-				R->node[cg] = true;
-				any = true;
+				     sel, u->path, g, !strcmp(sel, u->path));
+			/* Globs never reach into a delegated subtree; for a path
+			 * not made yet, it counts as its nearest existing
+			 * ancestor does. */
+			hit = exact ? (long)cg == at : g && !u->delegated;
+			if (!hit)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				mv = realloc(mv, cap * sizeof(*mv));
+				if (!mv)
+					fail("out of memory");
 			}
+			mv[n].c = (uint32_t)cg;
+			mv[n++].rule = (uint32_t)i;
+			any = any || u->exists;
 		}
-		if (pg_selector_is_exact(sel) != exact)
-			fail("pg_selector_is_exact(\"%s\") = %d", sel, !exact);
 		if (any)
 			continue;
 		for (j = 0; j < R->nunmatched; j++)
@@ -1181,21 +1395,35 @@ static void ref_matches(struct ref *R)
 		if (j == R->nunmatched)
 			R->unmatched[R->nunmatched++] = p->rules[i].selector;
 	}
-	for (cg = 0, j = 0; cg < NTREE; cg++)
-		for (i = 0; i < p->nrules; i++)
-			j += names(R, cg, i);
-	R->list = xcalloc(j, sizeof(*R->list));
-	for (cg = 0, j = 0; cg < NTREE; cg++) {
-		R->off[cg] = j;
-		for (i = 0; i < p->nrules; i++)
-			if (names(R, cg, i))
-				R->list[j++] = (uint32_t)i;
-		if (!R->node[cg])
-			continue;
-		R->nnodes++;
-		R->levels |= 1ULL << tree[cg].level;
+	R->roff[p->nrules] = n;
+	R->rcg = xcalloc(n, sizeof(*R->rcg));
+	R->list = xcalloc(n, sizeof(*R->list));
+	R->off = xcalloc(R->nu + 1, sizeof(*R->off));
+	R->node = xcalloc(R->nu, sizeof(*R->node));
+	/* By rule as matched; by cgroup, rules ascending (a counting sort). */
+	for (j = 0; j < n; j++) {
+		R->rcg[j] = mv[j].c;
+		R->off[mv[j].c + 1]++;
 	}
-	R->off[NTREE] = j;
+	for (c = 0; c < R->nu; c++)
+		R->off[c + 1] += R->off[c];
+	{
+		size_t *fill = xcalloc(R->nu, sizeof(*fill));
+
+		for (j = 0; j < n; j++)
+			R->list[R->off[mv[j].c] + fill[mv[j].c]++] = mv[j].rule;
+		free(fill);
+	}
+	free(mv);
+	for (c = 0; c < R->nu; c++) {
+		if (R->off[c + 1] == R->off[c])
+			continue;
+		R->node[c] = true;
+		R->nnodes++;
+		R->nvnodes += !R->u[c].exists;
+		R->levels |= 1ULL << R->u[c].level;
+	}
+	return true;
 }
 
 static int cmp_ev(const void *a, const void *b)
@@ -1208,7 +1436,8 @@ static int cmp_ev(const void *a, const void *b)
 /*
  * Entries and refusals, per cgroup and protocol class, over protected ports
  * only: allow and deny rules meeting on a port, or more than 16 conditional
- * rules on one, make compile fail.
+ * rules on one, make compile fail; so do, with neither, rules at more than
+ * PG_MAX_LEVELS levels (a chain the BPF walk could not hold).
  */
 static void ref_entries(struct ref *R)
 {
@@ -1218,7 +1447,7 @@ static void ref_entries(struct ref *R)
 	size_t evcap = 0, cg, i;
 	uint32_t proto;
 
-	for (cg = 0; cg < NTREE; cg++) {
+	for (cg = 0; cg < R->nu; cg++) {
 		if (!R->node[cg])
 			continue;
 		for (proto = PG_P_TCP; proto <= PG_P_OTHER; proto++) {
@@ -1264,7 +1493,7 @@ static void ref_entries(struct ref *R)
 				R->refuse = true;
 				snprintf(R->why, sizeof(R->why),
 					 "allow and deny rules meet on cgroup %s for %s/%u",
-					 tree[cg].path, proto_str(proto), both.v[0].lo);
+					 R->u[cg].path, proto_str(proto), both.v[0].lo);
 			}
 			if (ncond <= MAX_ALT)
 				continue;
@@ -1276,11 +1505,16 @@ static void ref_entries(struct ref *R)
 					snprintf(R->why, sizeof(R->why),
 						 "more than %d conditional rules on cgroup %s for "
 						 "%s/%u",
-						 MAX_ALT, tree[cg].path, proto_str(proto),
+						 MAX_ALT, R->u[cg].path, proto_str(proto),
 						 (unsigned int)(ev[k] / 2));
 				}
 			}
 		}
+	}
+	if (!R->refuse && __builtin_popcountll(R->levels) > PG_MAX_LEVELS) {
+		R->refuse_levels = true;
+		snprintf(R->why, sizeof(R->why), "rules sit at %d levels (%#llx)",
+			 __builtin_popcountll(R->levels), (unsigned long long)R->levels);
 	}
 	free(act[0].v);
 	free(act[1].v);
@@ -1290,14 +1524,14 @@ static void ref_entries(struct ref *R)
 	free(ev);
 }
 
-static void ref_init(struct ref *R, const struct pg_policy *p)
+/* False when the input is too costly to check (MATCH_CAP). */
+static bool ref_init(struct ref *R, const struct pg_policy *p)
 {
 	size_t i;
 
 	memset(R, 0, sizeof(*R));
 	R->p = p;
 	R->nr = p->nrules;
-	R->m = xcalloc(NTREE * (p->nrules ? p->nrules : 1), 1);
 	R->uid = xcalloc(p->nrules, sizeof(*R->uid));
 	R->gid = xcalloc(p->nrules, sizeof(*R->gid));
 	R->unmatched = xcalloc(p->nrules, sizeof(*R->unmatched));
@@ -1309,14 +1543,27 @@ static void ref_init(struct ref *R, const struct pg_policy *p)
 		if (c->has_group && (R->gid[i] = ref_id(c->group, false)) != c->gid)
 			fail("group=%s resolved to %u, expected %u", c->group, c->gid, R->gid[i]);
 	}
-	ref_matches(R);
+	ref_universe(R);
+	if (!ref_matches(R))
+		return false;
 	ref_entries(R);
+	return true;
 }
 
 static void ref_free(struct ref *R)
 {
-	free(R->m);
+	size_t i;
+
+	for (i = 0; i < R->npaths; i++)
+		free(R->paths[i]);
+	free(R->paths);
+	free(R->path_u);
+	free(R->u);
+	free(R->rcg);
+	free(R->roff);
 	free(R->list);
+	free(R->off);
+	free(R->node);
 	free(R->uid);
 	free(R->gid);
 	free(R->unmatched);
@@ -1391,7 +1638,7 @@ static struct answer ref_decide(const struct ref *R, enum pg_mode mode, const st
 
 	if (!ref_protected(p, q->port))
 		return a;
-	for (c = (int)q->cg, depth = 0; c >= 0; c = parent_of[c], depth++) {
+	for (c = (int)q->cg, depth = 0; c >= 0; c = R->u[c].parent, depth++) {
 		long uncond = -1, cond = -1;
 		bool any = false;
 		size_t k;
@@ -1444,34 +1691,32 @@ static const uint8_t fixed_addrs[][16] = {
 	{ [10] = 0xff, [11] = 0xfe, 10, 0, 0, 1 },
 };
 
+/* A cgroup rule i names (ok), or any cgroup of the reference. */
 static size_t pick_cg_of_rule(const struct ref *R, size_t i, bool *ok)
 {
-	size_t cg, n = 0, k;
+	size_t n = R->roff[i + 1] - R->roff[i];
 
-	for (cg = 0; cg < NTREE; cg++)
-		n += names(R, cg, i);
 	*ok = n > 0;
 	if (!n)
-		return below(NTREE);
-	k = below((uint32_t)n);
-	for (cg = 0; cg < NTREE; cg++)
-		if (names(R, cg, i) && !k--)
-			return cg;
-	return 0;
+		return below((uint32_t)R->nu);
+	return R->rcg[R->roff[i] + below((uint32_t)n)];
 }
 
-/* A random descendant (or the cgroup itself). */
-static size_t descend(size_t cg)
+/* A random descendant (or the cgroup itself), made yet or not. */
+static size_t descend(const struct ref *R, size_t cg)
 {
 	while (rnd() & 1) {
-		size_t kids[NTREE], n = 0, c;
+		size_t n = 0, k;
+		int c;
 
-		for (c = 0; c < NTREE; c++)
-			if (parent_of[c] == (int)cg)
-				kids[n++] = c;
+		for (c = R->u[cg].kid; c >= 0; c = R->u[c].sib)
+			n++;
 		if (!n)
 			break;
-		cg = kids[below((uint32_t)n)];
+		k = below((uint32_t)n);
+		for (c = R->u[cg].kid; k--; c = R->u[c].sib)
+			;
+		cg = (size_t)c;
 	}
 	return cg;
 }
@@ -1553,9 +1798,9 @@ static void gen_query(const struct ref *R, struct query *q, long focus)
 		focus = below((uint32_t)p->nrules);
 	if (focus >= 0)
 		r = &p->rules[focus];
-	q->cg = r ? pick_cg_of_rule(R, (size_t)focus, &ok) : below(NTREE);
+	q->cg = r ? pick_cg_of_rule(R, (size_t)focus, &ok) : below((uint32_t)R->nu);
 	if (ok)
-		q->cg = descend(q->cg);
+		q->cg = descend(R, q->cg);
 	q->proto = 1 + below(3);
 	if (r && (rnd() & 3)) {
 		do
@@ -1600,20 +1845,22 @@ static const char *vname(int v)
 	return v < 0 ? "not-protected" : pg_verdict_name(v);
 }
 
-static void fmt_query(const struct query *q, char *buf, size_t size)
+static void fmt_query(const struct ref *R, const struct query *q, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN];
 
 	inet_ntop(AF_INET6, q->addr, a, sizeof(a));
-	snprintf(buf, size, "%s/%u uid %u gid %u addr %s in %s", proto_str(q->proto), q->port,
-		 q->uid, q->gid, a, tree[q->cg].path);
+	snprintf(buf, size, "%s/%u uid %u gid %u addr %s in %s%s", proto_str(q->proto), q->port,
+		 q->uid, q->gid, a, R->u[q->cg].path,
+		 R->u[q->cg].exists ? "" : " (made after the apply)");
 }
 
 struct image_ctx {
 	const struct ref *R;
 	const struct pg_image *img;
 	const struct pg_compile_opts *o;
-	uint32_t node_of[NTREE];
+	uint32_t *node_of; /* per reference cgroup, 0: not a node */
+	uint32_t *tid;	   /* per path of R->paths: its path id in the image */
 };
 
 static const char *mode_str(enum pg_mode m)
@@ -1624,9 +1871,9 @@ static const char *mode_str(enum pg_mode m)
 static void mismatch(const struct image_ctx *X, const struct query *q, const struct answer *want,
 		     int v, uint32_t rule, int depth, const char *what)
 {
-	char b[512];
+	char b[1024];
 
-	fmt_query(q, b, sizeof(b));
+	fmt_query(X->R, q, b, sizeof(b));
 	fail("MISMATCH (%s, %s mode): bind %s: reference %s (rule %d, %d levels up), image %s "
 	     "(rule %d, %d levels up)",
 	     what, mode_str(X->o->mode), b, vname(want->v), (int)want->rule, want->depth, vname(v),
@@ -1655,9 +1902,9 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 	size_t n = 0, wn = 0;
 
 	if (pg_image_protects(bl, nb, q->port) != (want.v >= 0)) {
-		char b[512];
+		char b[1024];
 
-		fmt_query(q, b, sizeof(b));
+		fmt_query(R, q, b, sizeof(b));
 		fail("MISMATCH (protect set, %s mode): bind %s: reference says %sprotected, "
 		     "pg_image_protects() the opposite",
 		     mode_str(X->o->mode), b, want.v >= 0 ? "" : "not ");
@@ -1666,8 +1913,13 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 	if (want.v < 0)
 		return;
 
-	/* The socket's cgroup and every ancestor, nearest first. */
-	for (c = (int)q->cg; c >= 0; c = parent_of[c])
+	/*
+	 * The socket's cgroup and every ancestor, nearest first: the node of
+	 * each as pg_nodes holds it, by id for a cgroup of the tree, and for one
+	 * made after the apply (and its ancestors made after it) what the
+	 * cgroup_mkdir program recorded from the path table.
+	 */
+	for (c = (int)q->cg; c >= 0; c = R->u[c].parent)
 		nodes[n++] = X->node_of[c];
 	v = pg_image_decide(bl, nb, nodes, n, q->port, q->proto, q->uid, q->gid, q->addr, &rule,
 			    &depth);
@@ -1682,7 +1934,7 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 		int at = (int)q->cg, k;
 
 		for (k = 0; k < depth; k++)
-			at = parent_of[at];
+			at = R->u[at].parent;
 		if (rule >= p->nrules || has_cond(&p->rules[rule]) || !names(R, (size_t)at, rule) ||
 		    !(p->rules[rule].protos & proto_bit(q->proto)) ||
 		    !in_ranges(p->rules[rule].ports, p->rules[rule].nports, q->port) ||
@@ -1694,13 +1946,13 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 
 	/* The bind hook's walk: only the levels in hdr.levels, nearest first. */
 	mask = bl[0].hdr.levels;
-	lvl = tree[q->cg].level;
+	lvl = R->u[q->cg].level;
 	if (lvl < PG_MAX_LEVEL)
 		mask &= (2ULL << lvl) - 1;
 	while (mask) {
 		int target = 63 - __builtin_clzll(mask);
 
-		for (c = (int)q->cg; tree[c].level > target; c = parent_of[c])
+		for (c = (int)q->cg; R->u[c].level > target; c = R->u[c].parent)
 			;
 		wlvl[wn] = target;
 		wnodes[wn++] = X->node_of[c];
@@ -1712,6 +1964,201 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 	    (wdepth >= 0 && lvl - wlvl[wdepth] != depth))
 		mismatch(X, q, &want, wv, wrule, wdepth >= 0 ? lvl - wlvl[wdepth] : -1,
 			 "walk over hdr.levels");
+}
+
+static uint32_t blocks_of(uint64_t n, uint32_t per)
+{
+	return (uint32_t)((n + per - 1) / per);
+}
+
+/*
+ * The regions of bpf/pg_abi.h, in order, each big enough for what it
+ * holds: rules, addr= conditions, alternatives, buckets, the path table's
+ * slots and names, then meta at the end.
+ */
+static void check_layout(const struct image_ctx *X)
+{
+	const struct ref *R = X->R;
+	const struct pg_policy *p = R->p;
+	const struct pg_image *img = X->img;
+	const struct pg_hdr *h = &img->blocks[0].hdr;
+	const struct pg_hdr2 *h2 = &img->blocks[1].hdr2;
+	uint32_t naddr = 0, i;
+
+	for (i = 0; i < p->nrules; i++)
+		naddr += p->rules[i].cond.has_addr;
+	if (img->nblocks < PG_RULE_OFF || h->meta_off != img->nblocks)
+		fail("image layout: meta_off %u, %u blocks (the protect bitmap ends at %u)",
+		     h->meta_off, img->nblocks, PG_RULE_OFF);
+	if (h->addr_off < PG_RULE_OFF + blocks_of(p->nrules, 4))
+		fail("image layout: rules %u..%u, too few for %zu rules", PG_RULE_OFF, h->addr_off,
+		     p->nrules);
+	if (h->alt_off < h->addr_off + blocks_of(naddr, 2))
+		fail("image layout: addr= records %u..%u, too few for %u conditions", h->addr_off,
+		     h->alt_off, naddr);
+	if (h->bkt_off < h->alt_off + blocks_of(img->nalts, 16))
+		fail("image layout: alternatives %u..%u, too few for %u", h->alt_off, h->bkt_off,
+		     img->nalts);
+	if (h->nbkt * 4ull < img->nents || (!img->nents) != (!h->nbkt))
+		fail("image layout: %u buckets for %u entries", h->nbkt, img->nents);
+	if (h2->trie_off != h->bkt_off + h->nbkt)
+		fail("image layout: path table at %u, buckets %u+%u end at %u", h2->trie_off,
+		     h->bkt_off, h->nbkt, h->bkt_off + h->nbkt);
+	if (h2->ntrie % 4 || h2->ntrie < R->npaths || (!h2->ntrie) != (!R->npaths))
+		fail("image layout: %u path table slots for %zu paths", h2->ntrie, R->npaths);
+	if (h2->names_off != h2->trie_off + h2->ntrie / 4)
+		fail("image layout: names at %u, %u slots from %u end at %u", h2->names_off,
+		     h2->ntrie, h2->trie_off, h2->trie_off + h2->ntrie / 4);
+	if (h->meta_off != h2->names_off + blocks_of(R->grans, 4))
+		fail("image layout: meta at %u, names from %u hold %llu granules (%u blocks)",
+		     h->meta_off, h2->names_off, (unsigned long long)R->grans,
+		     blocks_of(R->grans, 4));
+	if (h2->npaths != R->npaths || h2->probe > PG_TRIE_PROBE || (!h2->probe) != (!R->npaths))
+		fail("image path table header: %u paths (reference %zu), probe %u", h2->npaths,
+		     R->npaths, h2->probe);
+	for (i = 0; i < ARRAY_SIZE(h2->pad); i++)
+		if (h2->pad[i])
+			fail("image path table header: pad[%u] = %#x", i, h2->pad[i]);
+}
+
+/*
+ * What the cgroup_mkdir program sees: name under the path id ptid (of the
+ * path parent, "/" for the root) resolves iff parent/name is a path, to its
+ * path id and node.
+ */
+static void check_lookup(const struct image_ctx *X, uint32_t ptid, const char *parent,
+			 const char *name, const char *what)
+{
+	const struct ref *R = X->R;
+	size_t plen = strcmp(parent, "/") ? strlen(parent) : 0, nlen = strlen(name);
+	char *full = xmalloc(plen + nlen + 2);
+	uint32_t tid = 0, node = 0;
+	long k;
+	int rc;
+
+	memcpy(full, parent, plen);
+	full[plen] = '/';
+	memcpy(full + plen + 1, name, nlen + 1);
+	k = ref_path_ix(R, full);
+	rc = pg_image_path(X->img->blocks, X->img->nblocks, ptid, name, &tid, &node);
+	if (k < 0 && rc != -ENOENT)
+		fail("path table: %s: '%s' under path id %u (%s) gives %d, tid %u node %u; "
+		     "%s is not a path",
+		     what, name, ptid, parent, rc, tid, node, full);
+	if (k >= 0 && (rc || tid != X->tid[k] || node != X->node_of[R->path_u[k]]))
+		fail("path table: %s: '%s' under path id %u (%s) gives %d, tid %u node %u; "
+		     "want tid %u node %u",
+		     what, name, ptid, parent, rc, tid, node, X->tid[k], X->node_of[R->path_u[k]]);
+	free(full);
+}
+
+/*
+ * img->paths lists the reference's paths, with their nodes; each resolves
+ * by walking its components from the root; names that are not paths do
+ * not resolve. Sets X->tid.
+ */
+static void check_paths(struct image_ctx *X)
+{
+	const struct ref *R = X->R;
+	const struct pg_image *img = X->img;
+	const struct pg_hdr2 *h2 = &img->blocks[1].hdr2;
+	uint32_t *ptid = xcalloc(R->npaths, sizeof(*ptid)), live = 0, s;
+	bool *seen = xcalloc(R->npaths, 1);
+	char name[PG_NAME_MAX + 2];
+	size_t i, k;
+
+	if (img->npaths != R->npaths)
+		fail("image has %zu paths, reference %zu", img->npaths, R->npaths);
+	for (i = 0; i < img->npaths; i++) {
+		const struct pg_path_out *po = &img->paths[i];
+		long at = ref_path_ix(R, po->path);
+
+		if (at < 0)
+			fail("image path %zu: %s is no exact selector nor an ancestor of one", i,
+			     po->path);
+		if (seen[at])
+			fail("image path %zu: %s twice", i, po->path);
+		seen[at] = true;
+		if (po->tid < 2 || po->tid >= h2->ntrie + 2)
+			fail("image path %s: path id %u, the table has %u slots", po->path, po->tid,
+			     h2->ntrie);
+		if (po->node != X->node_of[R->path_u[at]])
+			fail("image path %s: node %u, the image's node for that %s is %u", po->path,
+			     po->node, R->u[R->path_u[at]].exists ? "cgroup" : "path",
+			     X->node_of[R->path_u[at]]);
+		X->tid[at] = po->tid;
+	}
+	for (k = 0; k < R->npaths; k++)
+		for (i = 0; i < k; i++)
+			if (X->tid[i] == X->tid[k])
+				fail("path table: %s and %s share path id %u", R->paths[i],
+				     R->paths[k], X->tid[k]);
+	for (s = 0; s < h2->ntrie; s++) {
+		const struct pg_trie_ent *e = &img->blocks[h2->trie_off + s / 4].trie[s % 4];
+
+		if (!e->ptid)
+			continue;
+		live++;
+		if ((e->name >> 8) + ((e->name & 0xff) + PG_GRAN - 1) / PG_GRAN > R->grans ||
+		    !(e->name & 0xff))
+			fail("path table slot %u: name %u bytes at granule %u of %llu", s,
+			     e->name & 0xff, e->name >> 8, (unsigned long long)R->grans);
+	}
+	if (live != R->npaths)
+		fail("path table: %u live slots for %zu paths", live, R->npaths);
+
+	/* Walk: sorted, so a path's parent comes before it. */
+	for (k = 0; k < R->npaths; k++) {
+		const struct ucg *u = &R->u[R->path_u[k]];
+		const struct ucg *up = &R->u[u->parent];
+		const char *nm = strrchr(R->paths[k], '/') + 1;
+		size_t len = strlen(nm);
+
+		if (u->parent && up->pix < 0)
+			fail("path table: the parent of %s is not a path", R->paths[k]);
+		ptid[k] = u->parent ? X->tid[up->pix] : PG_TRIE_ROOT;
+		check_lookup(X, ptid[k], up->path, nm, "walk from the root");
+		/* Not paths, unless the reference says so: longer and shorter
+		 * names, the name under its grandparent. */
+		if (len + 1 < PG_NAME_MAX) {
+			memcpy(name, nm, len);
+			name[len] = "x_.-*"[k % 5];
+			name[len + 1] = 0;
+			check_lookup(X, ptid[k], up->path, name, "a longer name");
+		}
+		if (len > 1) {
+			memcpy(name, nm, len - 1);
+			name[len - 1] = 0;
+			check_lookup(X, ptid[k], up->path, name, "a prefix of the name");
+		}
+		if (u->parent) {
+			const struct ucg *gp = &R->u[up->parent];
+
+			check_lookup(X, up->parent ? X->tid[gp->pix] : PG_TRIE_ROOT, gp->path, nm,
+				     "the name one level up");
+		}
+	}
+	/* Siblings: the tree's cgroups under a parent that is a path. */
+	for (i = 1; i < NTREE; i++) {
+		const struct ucg *up = &R->u[parent_of[i]];
+
+		if (parent_of[i] && up->pix < 0)
+			continue;
+		check_lookup(X, parent_of[i] ? X->tid[up->pix] : PG_TRIE_ROOT, up->path,
+			     strrchr(tree[i].path, '/') + 1, "a cgroup of the tree");
+	}
+	check_lookup(X, PG_TRIE_ROOT, "/", "", "the empty name");
+	if (R->npaths) {
+		uint32_t tid = 0, node = 0;
+		int rc = pg_image_path(img->blocks, img->nblocks, 0, strrchr(R->paths[0], '/') + 1,
+				       &tid, &node);
+
+		if (rc != -ENOENT)
+			fail("path table: '%s' under path id 0 gives %d, tid %u node %u",
+			     strrchr(R->paths[0], '/') + 1, rc, tid, node);
+	}
+	free(ptid);
+	free(seen);
 }
 
 static void check_image(struct image_ctx *X)
@@ -1728,7 +2175,9 @@ static void check_image(struct image_ctx *X)
 		def = X->o->mode == PG_MODE_GRANT ? PG_DEFAULT_KERNEL : PG_DEFAULT_DENY;
 	flags = (p->exempt_root ? PG_HF_EXEMPT_ROOT : 0) | (X->o->bypass ? PG_HF_BYPASS : 0) |
 		(p->nprotect == 1 ? PG_HF_PROTECT_RANGE : 0) |
-		(X->o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0);
+		(X->o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0) | (R->globs ? PG_HF_GLOBS : 0);
+	if (img->nblocks < 2)
+		fail("image of %u blocks", img->nblocks);
 	if (h->magic != PG_MAGIC || h->abi != PG_ABI_VERSION || h->slot != (X->o->slot & 1) ||
 	    h->gen != X->o->gen || h->nrules != p->nrules || h->flags != flags ||
 	    h->def != (def == PG_DEFAULT_KERNEL ? PG_DEF_KERNEL : PG_DEF_DENY) ||
@@ -1740,32 +2189,58 @@ static void check_image(struct image_ctx *X)
 	if (h->levels != R->levels)
 		fail("image levels %#llx, reference %#llx", (unsigned long long)h->levels,
 		     (unsigned long long)R->levels);
-	if (h->meta_off != img->nblocks || h->bkt_off + h->nbkt != h->meta_off ||
-	    h->addr_off > h->alt_off || h->alt_off > h->bkt_off || h->addr_off < PG_RULE_OFF)
-		fail("image layout: addr %u alt %u bkt %u+%u meta %u of %u blocks", h->addr_off,
-		     h->alt_off, h->bkt_off, h->nbkt, h->meta_off, img->nblocks);
+	check_layout(X);
 
-	/* Nodes: exactly the cgroups that some selector names. */
+	/* Nodes: exactly the cgroups that some selector names, the tree's by
+	 * id, the paths not in it by path (cgid 0). */
 	if (img->nnodes != R->nnodes)
-		fail("image has %zu nodes, reference %zu", img->nnodes, R->nnodes);
-	memset(X->node_of, 0, sizeof(X->node_of));
+		fail("image has %zu nodes, reference %zu (%zu of them for paths not in the tree)",
+		     img->nnodes, R->nnodes, R->nvnodes);
+	memset(X->node_of, 0, R->nu * sizeof(*X->node_of));
 	for (i = 0; i < img->nnodes; i++) {
 		const struct pg_node_out *nd = &img->nodes[i];
+		const struct ucg *u;
+		long at;
 
-		for (cg = 0; cg < NTREE && tree[cg].id != nd->cgid; cg++)
-			;
-		if (cg == NTREE || !R->node[cg] || X->node_of[cg] || nd->node == 0 ||
-		    nd->node > img->nnodes || nd->level != tree[cg].level ||
-		    nd->path != tree[cg].path)
-			fail("image node %zu: cgid %llu node %u level %d", i,
-			     (unsigned long long)nd->cgid, nd->node, nd->level);
+		if (nd->cgid) {
+			for (cg = 0; cg < NTREE && tree[cg].id != nd->cgid; cg++)
+				;
+			if (cg == NTREE)
+				fail("image node %zu: cgid %llu is in no cgroup of the tree", i,
+				     (unsigned long long)nd->cgid);
+			if (nd->path != tree[cg].path)
+				fail("image node %zu: cgid %llu of %s, path %s", i,
+				     (unsigned long long)nd->cgid, tree[cg].path,
+				     nd->path ? nd->path : "(null)");
+		} else {
+			at = nd->path ? ref_path_ix(R, nd->path) : -1;
+			if (at < 0)
+				fail("image node %zu: cgid 0 and path %s, not a path of the path "
+				     "table",
+				     i, nd->path ? nd->path : "(null)");
+			cg = R->path_u[at];
+			if (R->u[cg].exists)
+				fail("image node %zu: cgid 0 for %s, a cgroup of the tree", i,
+				     nd->path);
+		}
+		u = &R->u[cg];
+		if (!R->node[cg])
+			fail("image node %zu: %s carries no rule", i, u->path);
+		if (X->node_of[cg])
+			fail("image node %zu: %s is node %u already", i, u->path, X->node_of[cg]);
+		if (nd->node == 0 || nd->node > img->nnodes || nd->level != u->level)
+			fail("image node %zu: %s: node %u level %d (want level %d)", i, u->path,
+			     nd->node, nd->level, u->level);
+		if (nd->by_path != (u->pix >= 0))
+			fail("image node %zu: %s: by_path %d, but it is %sin the path table", i,
+			     u->path, nd->by_path, u->pix >= 0 ? "" : "not ");
 		for (j = 0; j < i; j++)
 			if (img->nodes[j].node == nd->node)
 				fail("image node id %u twice", nd->node);
 		X->node_of[cg] = nd->node;
 	}
 
-	/* Unmatched selectors. */
+	/* Unmatched selectors: none of the tree's cgroups. */
 	if (img->nunmatched != R->nunmatched)
 		fail("image lists %zu unmatched selectors, reference %zu", img->nunmatched,
 		     R->nunmatched);
@@ -1800,6 +2275,8 @@ static void check_image(struct image_ctx *X)
 	if (live != img->nents || live != R->nents)
 		fail("image has %u live entries (nents %u), reference %llu", live, img->nents,
 		     (unsigned long long)R->nents);
+
+	check_paths(X);
 }
 
 /* Counters and the meta area appended for userspace leave the decisions alone. */
@@ -1828,33 +2305,167 @@ static void check_meta(struct image_ctx *X, struct pg_image *img)
 			fail("meta of %zu bytes: byte %zu not zeroed", len, i);
 }
 
+/*
+ * The rules of cgroup c on proto/port (protected): n[a] of action a
+ * (PG_ALLOW, PG_DENY), nc[a] of them with conditions.
+ */
+static void ref_at(const struct ref *R, size_t c, uint32_t proto, uint32_t port, size_t n[3],
+		   size_t nc[3])
+{
+	const struct pg_policy *p = R->p;
+	size_t k;
+
+	memset(n, 0, 3 * sizeof(*n));
+	memset(nc, 0, 3 * sizeof(*nc));
+	if (!ref_protected(p, port))
+		return;
+	for (k = R->off[c]; k < R->off[c + 1]; k++) {
+		const struct pg_rule *r = &p->rules[R->list[k]];
+		int a = r->action == PG_DENY ? PG_DENY : PG_ALLOW;
+
+		if (!(r->protos & proto_bit(proto)) || !in_ranges(r->ports, r->nports, port))
+			continue;
+		n[a]++;
+		nc[a] += has_cond(r);
+	}
+}
+
+/*
+ * msg names "<pre>PATH<post>PROTO/PORT" at its end, where the reference
+ * has an allow and a deny (conflict) or more than 16 conditional rules of
+ * one action (!conflict) on the cgroup at PATH for PROTO/PORT. A path may
+ * hold pre or post itself: every split is tried.
+ */
+static bool msg_names_problem(const struct ref *R, const char *msg, const char *pre,
+			      const char *post, bool conflict)
+{
+	const char *s, *e;
+
+	for (s = strstr(msg, pre); s; s = strstr(s + 1, pre)) {
+		const char *path = s + strlen(pre);
+
+		for (e = strstr(path, post); e; e = strstr(e + 1, post)) {
+			const char *tail = e + strlen(post), *num;
+			uint32_t proto;
+			unsigned long port;
+			char *path_s, *end;
+			size_t n[3], nc[3];
+			long c;
+
+			if (starts(tail, "tcp/"))
+				proto = PG_P_TCP, num = tail + 4;
+			else if (starts(tail, "udp/"))
+				proto = PG_P_UDP, num = tail + 4;
+			else if (starts(tail, "other/"))
+				proto = PG_P_OTHER, num = tail + 6;
+			else
+				continue;
+			port = strtoul(num, &end, 10);
+			if (end == num || *end || port > 65535)
+				continue;
+			path_s = strndup(path, (size_t)(e - path));
+			if (!path_s)
+				fail("out of memory");
+			c = ref_find(R, path_s);
+			free(path_s);
+			if (c < 0)
+				continue;
+			ref_at(R, (size_t)c, proto, (uint32_t)port, n, nc);
+			if (conflict ? n[PG_ALLOW] && n[PG_DENY]
+				     : nc[PG_ALLOW] > MAX_ALT || nc[PG_DENY] > MAX_ALT)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A refused compile's errors: each names a cgroup (of the tree or a path
+ * not made yet), protocol and port where the reference sees the problem, or
+ * is the one about levels, which comes only without the others.
+ */
+static void check_refusal(const struct ref *R, const struct pg_diags *d)
+{
+	char lev[160];
+	size_t i, nrule = 0, nlev = 0;
+
+	snprintf(lev, sizeof(lev),
+		 "rules sit at %d different cgroup levels; at most %d can carry rules",
+		 __builtin_popcountll(R->levels), PG_MAX_LEVELS);
+	for (i = 0; i < d->n; i++) {
+		const char *m = d->v[i].msg;
+		char pre[64];
+
+		if (d->v[i].sev != PG_SEV_ERROR)
+			continue;
+		if (!strcmp(m, lev)) {
+			nlev++;
+		} else if (starts(m, "rules sit at ")) {
+			fail("compile: '%s'; the reference has rules at %d levels", m,
+			     __builtin_popcountll(R->levels));
+		} else if (starts(m, "allow conflicts with ") ||
+			   starts(m, "deny conflicts with ")) {
+			if (!msg_names_problem(R, m, " on cgroup ", " for ", true))
+				fail("compile: '%s': the reference sees no allow and deny meet "
+				     "there",
+				     m);
+			nrule++;
+		} else if (snprintf(pre, sizeof(pre), "more than %d conditional rules for cgroup ",
+				    MAX_ALT),
+			   starts(m, pre)) {
+			if (!msg_names_problem(R, m, pre, " on ", false))
+				fail("compile: '%s': the reference sees at most %d conditional "
+				     "rules of an action there",
+				     m, MAX_ALT);
+			nrule++;
+		} else {
+			fail("compile: unexpected error '%s'", m);
+		}
+	}
+	if (R->refuse && (nlev || !nrule))
+		fail("compile refused with %zu conflict errors and %zu about levels; the "
+		     "reference: %s",
+		     nrule, nlev, R->why);
+	if (R->refuse_levels && (nlev != 1 || nrule))
+		fail("compile refused with %zu conflict errors and %zu about levels; the "
+		     "reference: %s, so only '%s'",
+		     nrule, nlev, R->why, lev);
+}
+
 static void differential(const struct pg_policy *p)
 {
 	static const enum pg_mode modes[2] = { PG_MODE_GRANT, PG_MODE_SYSCTL };
 	struct ref R;
 	struct query *qs;
-	size_t nq = 0, i, cg, mi;
+	size_t nq = 0, i, cg, mi, nsweep = 0, *sweep;
 
-	ref_init(&R, p);
-	if (R.nents > ENTRY_CAP || R.work > WORK_CAP) {
+	if (!ref_init(&R, p) || R.nents > ENTRY_CAP || R.work > WORK_CAP) {
 		if (verbose)
-			fprintf(stderr, "  %llu entries, %llu ports to visit: not compiled\n",
-				(unsigned long long)R.nents, (unsigned long long)R.work);
+			fprintf(stderr,
+				"  %llu glob x path bytes, %llu entries, %llu ports to visit: not "
+				"compiled\n",
+				(unsigned long long)R.match, (unsigned long long)R.nents,
+				(unsigned long long)R.work);
 		ref_free(&R);
 		return;
 	}
 
 	/* The same binds for both modes: random ones, and for each of the
-	 * first rules, a port at or near it from every cgroup of the tree. */
-	qs = xcalloc(NQUERIES + SWEEP_RULES * NTREE, sizeof(*qs));
+	 * first rules, a port at or near it from every cgroup of the tree and
+	 * from the first virtual nodes. */
+	sweep = xcalloc(NTREE + SWEEP_VIRT, sizeof(*sweep));
+	for (cg = 0; cg < R.nu; cg++)
+		if (cg < NTREE || (R.node[cg] && nsweep < NTREE + SWEEP_VIRT))
+			sweep[nsweep++] = cg;
+	qs = xcalloc(NQUERIES + SWEEP_RULES * nsweep, sizeof(*qs));
 	for (i = 0; i < NQUERIES; i++)
 		gen_query(&R, &qs[nq++], -1);
 	for (i = 0; i < p->nrules && i < SWEEP_RULES; i++) {
-		for (cg = 0; cg < NTREE; cg++) {
+		for (cg = 0; cg < nsweep; cg++) {
 			struct query *q = &qs[nq++];
 
 			gen_query(&R, q, (long)i);
-			q->cg = cg;
+			q->cg = sweep[cg];
 			q->port = port_near(p->rules[i].ports, p->rules[i].nports);
 		}
 	}
@@ -1867,18 +2478,21 @@ static void differential(const struct pg_policy *p)
 					     .seed = (uint32_t)rnd() };
 		struct pg_diags d = { 0 };
 		struct pg_image img;
-		struct image_ctx X = { &R, &img, &o, { 0 } };
+		struct image_ctx X = { &R, &img, &o, xcalloc(R.nu, sizeof(uint32_t)),
+				       xcalloc(R.npaths, sizeof(uint32_t)) };
 		int rc = pg_compile(p, tree, NTREE, &o, &img, &d);
 
 		check_diags(&d, p);
-		if (R.refuse) {
+		if (R.refuse || R.refuse_levels) {
 			if (rc != -EINVAL || !d.nerrors || img.blocks)
 				fail("compile returned %d with %zu errors, but %s", rc, d.nerrors,
 				     R.why);
+			check_refusal(&R, &d);
 		} else if (rc || d.nerrors) {
 			pg_diags_print(&d, p, stderr);
-			fail("compile returned %d with %zu errors; the reference sees no conflict",
-			     rc, d.nerrors);
+			fail("compile returned %d with %zu errors; the reference sees no conflict "
+			     "and rules at %d levels",
+			     rc, d.nerrors, __builtin_popcountll(R.levels));
 		} else {
 			check_image(&X);
 			memset(nverdicts, 0, sizeof(nverdicts));
@@ -1888,20 +2502,24 @@ static void differential(const struct pg_policy *p)
 			for (i = 0; i < NQUERIES; i++)
 				check_query(&X, &qs[i]);
 		}
-		if (verbose && R.refuse)
+		if (verbose && (R.refuse || R.refuse_levels))
 			fprintf(stderr, "  %s: refused as expected: %s\n", mode_str(o.mode), R.why);
 		else if (verbose)
 			fprintf(stderr,
-				"  %s: %zu nodes, %u entries, %zu binds: %u grant, %u deny, %u "
-				"deny-default, %u kernel, %u exempt, %u unprotected\n",
-				mode_str(o.mode), img.nnodes, img.nents, nq, nverdicts[PG_V_GRANT],
-				nverdicts[PG_V_DENY_RULE], nverdicts[PG_V_DENY_DEFAULT],
-				nverdicts[PG_V_KERNEL], nverdicts[PG_V_EXEMPT],
-				nverdicts[PG_V__NR]);
+				"  %s: %zu nodes (%zu not made yet), %zu paths, %u entries, %zu "
+				"binds: %u grant, %u deny, %u deny-default, %u kernel, %u exempt, "
+				"%u unprotected\n",
+				mode_str(o.mode), img.nnodes, R.nvnodes, img.npaths, img.nents, nq,
+				nverdicts[PG_V_GRANT], nverdicts[PG_V_DENY_RULE],
+				nverdicts[PG_V_DENY_DEFAULT], nverdicts[PG_V_KERNEL],
+				nverdicts[PG_V_EXEMPT], nverdicts[PG_V__NR]);
 		pg_image_free(&img);
 		pg_diags_free(&d);
+		free(X.node_of);
+		free(X.tid);
 	}
 	free(qs);
+	free(sweep);
 	ref_free(&R);
 }
 
