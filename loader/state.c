@@ -807,8 +807,6 @@ static int write_array(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* One cgroup's pg_nodes value in slot := (node, tid) of the image. Only
- * ever races with the bind hooks' cache stores, tagged by generation. */
 /* Is the cgroup open at fd still the one at path? */
 static bool still_there(const char *mount, const char *path, int fd)
 {
@@ -823,6 +821,8 @@ static bool still_there(const char *mount, const char *path, int fd)
 	return now == id;
 }
 
+/* One cgroup's pg_nodes value in slot := (node, tid) of the image. Only
+ * ever races with the bind hooks' cache stores, tagged by generation. */
 static int record_node(const struct pg_state *st, int fd, const struct pg_hdr *h, uint32_t node,
 		       uint32_t tid)
 {
@@ -1037,9 +1037,9 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
-	/* pg_cur has it now; a stale pg_next only costs the mkdir program a lookup */
-	if (bpf_map_delete_elem(st->map[PG_MAP_NEXT], &zero) && errno != ENOENT)
-		pg_dbg("cannot clear pg_next: %s", strerror(errno));
+	/* pg_next keeps the same image until the next apply replaces it: the
+	 * mkdir program finds the same node twice, and clearing it would cost
+	 * this apply another wait for running programs (synchronize_rcu). */
 	pg_dbg("phase: prune");
 	prune_nodes(st, img, mount, old, nold);
 	err = 0;
