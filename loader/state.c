@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -807,6 +808,82 @@ static int write_array(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* The subdirectories of one directory, sorted: a cache of the last one read. */
+struct dirlist {
+	char dir[PATH_MAX];
+	char **names;
+	size_t n;
+	bool valid;
+};
+
+static void dirlist_free(struct dirlist *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->names[i]);
+	free(d->names);
+	memset(d, 0, sizeof(*d));
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Might the cgroup at path (from the cgroup2 root) exist? false only when
+ * its parent has no such entry, or no parent; true when it cannot tell. */
+static bool dirlist_has(struct dirlist *d, const char *mount, const char *path)
+{
+	const char *slash = strrchr(path, '/'), *name = slash + 1;
+	char dir[PATH_MAX];
+	struct dirent *de;
+	size_t len = slash == path ? 1 : (size_t)(slash - path), cap = 0;
+	DIR *dp;
+
+	if (len >= sizeof(dir))
+		return true;
+	memcpy(dir, path, len);
+	dir[len] = 0;
+	if (!d->valid || strcmp(d->dir, dir)) {
+		char full[PATH_MAX * 2];
+
+		dirlist_free(d);
+		snprintf(d->dir, sizeof(d->dir), "%s", dir);
+		snprintf(full, sizeof(full), "%s%s", mount, strcmp(dir, "/") ? dir : "");
+		dp = opendir(full);
+		if (!dp) {
+			d->valid = true; /* no parent: no child either */
+			return false;
+		}
+		while ((de = readdir(dp))) {
+			char **nv;
+
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			if (d->n == cap) {
+				cap = cap ? cap * 2 : 64;
+				nv = realloc(d->names, cap * sizeof(*nv));
+				if (!nv)
+					break;
+				d->names = nv;
+			}
+			if (!(d->names[d->n] = strdup(de->d_name)))
+				break;
+			d->n++;
+		}
+		closedir(dp);
+		if (de) { /* out of memory: cannot tell */
+			dirlist_free(d);
+			return true;
+		}
+		if (d->n)
+			qsort(d->names, d->n, sizeof(*d->names), cmp_name);
+		d->valid = true;
+	}
+	return d->n && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name);
+}
+
 /* Is the cgroup open at fd still the one at path? */
 static bool still_there(const char *mount, const char *path, int fd)
 {
@@ -860,10 +937,18 @@ static int publish_nodes(const struct pg_state *st, const struct pg_image *img, 
 	int err = 0;
 	size_t i;
 
+	struct dirlist dl = { 0 };
+
 	for (i = 0; i < img->npaths && !err; i++) {
 		const struct pg_path_out *pp = &img->paths[i];
-		int fd = pg_cg_open(mount, pp->path);
+		int fd;
 
+		/* Paths of cgroups not made yet are common (pods to come): one
+		 * readdir of the parent instead of a failed open each. What is
+		 * made after this look was made with pg_next published. */
+		if (!dirlist_has(&dl, mount, pp->path))
+			continue;
+		fd = pg_cg_open(mount, pp->path);
 		if (fd < 0)
 			continue; /* not made yet: the mkdir program will see it */
 		err = record_node(st, fd, h, pp->node, pp->tid);
@@ -878,6 +963,7 @@ static int publish_nodes(const struct pg_state *st, const struct pg_image *img, 
 		if (fd >= 0)
 			close(fd);
 	}
+	dirlist_free(&dl);
 	for (i = 0; i < img->nnodes && !err; i++) {
 		const struct pg_node_out *n = &img->nodes[i];
 		int fd;
@@ -901,14 +987,16 @@ static int publish_nodes(const struct pg_state *st, const struct pg_image *img, 
 	return err;
 }
 
+static int cmp_path(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct pg_path_out *)elem)->path);
+}
+
+/* img->paths is sorted by path. */
 static bool in_paths(const struct pg_image *img, const char *path)
 {
-	size_t i;
-
-	for (i = 0; i < img->npaths; i++)
-		if (!strcmp(img->paths[i].path, path))
-			return true;
-	return false;
+	return img->npaths &&
+	       bsearch(path, img->paths, img->npaths, sizeof(*img->paths), cmp_path) != NULL;
 }
 
 /* After the swap: the storage of cgroups that were nodes and are nothing now. */

@@ -616,7 +616,8 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	struct pg_cgroup *all = NULL;
 	size_t nall = ntree, allcap = 0, ntp = 0;
 	char **tp = NULL;
-	uint32_t *node_of = NULL, *node_of_tp = NULL, *tids = NULL;
+	uint32_t *node_of = NULL, *node_of_tp = NULL, *tids = NULL, *um = NULL;
+	size_t um_mask = 0, um_cap = 0;
 	struct pg_trie_ent *slots = NULL;
 	int err = 0, rebuild;
 
@@ -668,6 +669,13 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	}
 
 	/* Which cgroups each selector names. */
+	for (um_mask = 15; um_mask < 2 * p->nrules; um_mask = um_mask * 2 + 1)
+		;
+	um = calloc(um_mask + 1, sizeof(*um));
+	if (!um) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < p->nrules; i++) {
 		const struct pg_rule *r = &p->rules[i];
 		bool any = false; /* a cgroup that exists now */
@@ -695,20 +703,22 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 			}
 		}
 		if (!any) {
-			for (j = 0; j < out->nunmatched; j++)
-				if (!strcmp(out->unmatched[j], r->selector))
-					break;
-			if (j == out->nunmatched) {
-				char **nu = realloc(out->unmatched, (j + 1) * sizeof(*nu));
+			/* each selector once, in the order of first use */
+			size_t hs = fnv1a(r->selector) & um_mask;
 
-				if (!nu || !(nu[j] = strdup(r->selector))) {
-					if (nu)
-						out->unmatched = nu;
+			while (um[hs] && strcmp(out->unmatched[um[hs] - 1], r->selector))
+				hs = (hs + 1) & um_mask;
+			if (!um[hs]) {
+				char *d = strdup(r->selector);
+
+				if (!d || (err = grow((void **)&out->unmatched, &um_cap,
+						      out->nunmatched + 1, sizeof(char *)))) {
+					free(d);
 					err = -ENOMEM;
 					goto out;
 				}
-				out->unmatched = nu;
-				out->nunmatched++;
+				out->unmatched[out->nunmatched++] = d;
+				um[hs] = (uint32_t)out->nunmatched;
 			}
 		}
 	}
@@ -934,6 +944,7 @@ out:
 	free(node_of_tp);
 	free(tids);
 	free(slots);
+	free(um);
 	free(pi.slot);
 	free(mv);
 	free(ents.v);

@@ -44,7 +44,7 @@ struct pg_image {
 	uint32_t nalts;	  /* alternative slots used */
 	char **unmatched; /* selectors that match no cgroup now */
 	size_t nunmatched;
-	struct pg_path_out *paths; /* every exact selector and its ancestors */
+	struct pg_path_out *paths; /* every exact selector and its ancestors, sorted */
 	size_t npaths;
 	char **owned; /* strings the image owns */
 	size_t nowned;
