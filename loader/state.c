@@ -611,12 +611,19 @@ int pg_state_check_attach(const struct pg_state *st, int cgfd, const char *cgpat
 
 int pg_state_attach(struct pg_state *st, int cgfd, const char *cgpath)
 {
-	int err, i;
+	int err, i, k;
 
 	if ((err = pg_state_check_attach(st, cgfd, cgpath)))
 		return err;
-	for (i = 0; i < PG_NLINKS; i++) {
+	/*
+	 * The tracepoint links first, then the cgroup ones: once binds are
+	 * policed, every cgroup made gets its node; and a command killed in
+	 * between leaves binds not policed at all, which status says.
+	 */
+	for (k = 0; k < PG_NLINKS; k++) {
 		uint32_t pid = 0;
+
+		i = (k + PG_NCGLINKS) % PG_NLINKS;
 
 		if (st->link[i] < 0) {
 			st->link[i] = bpf_link_create(st->prog[i], i < PG_NCGLINKS ? cgfd : 0,

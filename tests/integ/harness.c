@@ -151,6 +151,11 @@ int hx_init(struct hx *h)
 		perror("making mounts private");
 		return -1;
 	}
+	/* portgate run keeps its state file in /run/portgate: a /run of our own */
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) {
+		perror("mounting a private tmpfs on /run");
+		return -1;
+	}
 	if ((err = lo_up())) {
 		fprintf(stderr, "cannot bring lo up: %s\n", strerror(-err));
 		return -1;

@@ -4,8 +4,9 @@
  *
  * Safety, on every exit path:
  *  - hx_init() moves the test process into private mount and network
- *    namespaces: the bpffs it mounts and every sysctl it changes vanish
- *    with it and never touch the host's.
+ *    namespaces: the bpffs it mounts, the tmpfs on /run (where portgate
+ *    run keeps its state file) and every sysctl it changes vanish with it
+ *    and never touch the host's.
  *  - each test gets its own cgroup under a unique directory of the
  *    cgroup2 root, and portgate attaches there (--attach), never at the
  *    root; hx_teardown() stops portgate, ends the processes it started (by

@@ -430,6 +430,13 @@ int hs_status(struct hx *h, struct hs_status *s)
 	if (hx_run(h, "status", "--json", NULL) != 0 || !strchr(h->out, '{'))
 		return -1;
 	s->have_state = true;
+	/* the agent's section has a generation and sha256 of its own: not the kernel's */
+	{
+		char *agent = strstr(h->out, "\"agent\":");
+
+		if (agent)
+			*agent = 0;
+	}
 	p = json_after(h->out, "\"enforcing\":");
 	s->enforcing = p && !strncmp(p, "true", 4);
 	p = json_after(h->out, "\"transitional\":");

@@ -241,9 +241,11 @@ static void collect_ids(struct nobody_probe *p)
 static void nobody_cannot_reach_the_state(void **state)
 {
 	static const char *const documented[] = {
-		"pg_cur",     "pg_cnt",	    "pg_nodes",	   "pg_ctl",	  "pg_netns",
-		"pg_saved",   "prog_bind4", "prog_bind6",  "prog_sysctl", "prog_sockcr",
-		"link_bind4", "link_bind6", "link_sysctl", "link_sockcr",
+		"pg_cur",     "pg_cnt",	     "pg_nodes",    "pg_ctl",	   "pg_netns",
+		"pg_saved",   "pg_next",     "pg_stats",    "pg_ev",	   "prog_bind4",
+		"prog_bind6", "prog_sysctl", "prog_sockcr", "prog_mkdir",  "prog_rmdir",
+		"link_bind4", "link_bind6",  "link_sysctl", "link_sockcr", "link_mkdir",
+		"link_rmdir",
 	};
 	struct nobody_probe *p;
 	char gen0[64], sha0[128], gen1[64], sha1[128], policy[PATH_MAX];
@@ -313,7 +315,7 @@ static void nobody_cannot_reach_the_state(void **state)
 	}
 	if (!refused(p->opendir_pin))
 		fail_msg("nobody can list %s: %s", H.pin, hx_errname(p->opendir_pin));
-	assert_true(p->nmaps >= 6 && p->nprogs == 4 && p->nlinks == 4);
+	assert_true(p->nmaps >= 9 && p->nprogs == 6 && p->nlinks == 6);
 	for (i = 0; i < p->nmaps; i++)
 		if (!refused(p->map_by_id[i]))
 			fail_msg("nobody got map id %u by BPF_MAP_GET_FD_BY_ID: %s", p->map_ids[i],

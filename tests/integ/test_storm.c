@@ -10,14 +10,17 @@
  *    after a randomly chosen phase line ("portgate: phase: NAME" of
  *    apply -v); after each kill the kernel enforces exactly the old or the
  *    new policy (never nothing), status agrees with the kernel, a lowered
- *    threshold is guarded, and the next command recovers;
+ *    threshold is guarded, and the next command recovers; the agent,
+ *    portgate run, is killed the same way at random delays over its first
+ *    apply (it shows apply's phase lines only once the apply is over);
  *  - concurrent applies serialise on the pin directory's lock: all succeed,
  *    one program per hook, the generation counts every apply.
  *
  * Sizes for CI by default; raise them with STORM_APPLIES (applies of the
  * main storm, default 300; the other storms make a third of that),
  * CRASH_ITER (apply kills of the grant-mode crash test, default 200; the
- * sysctl-mode one makes half, the protect-change one a quarter) and
+ * sysctl-mode one makes half, the protect-change one a quarter; those of
+ * portgate run as many as their apply counterparts) and
  * CONC_ROUNDS (rounds of concurrent applies, default 30).
  * For investigation: STORM_SEED=N repeats the random kill points (the seed
  * is printed), STORM_VERBOSE=1 prints every kill with its phase timeline,
@@ -552,7 +555,12 @@ struct crash {
 	long stop_kills, stop_out[4]; /* enforcing, stopped, partial, finished first */
 	char last_out[2048];	      /* tail of the last killed apply's output */
 	bool no_trace;		      /* HX_WRAP: the ptrace strategy is off */
+	bool via_run;		      /* kill portgate run (its first apply), not apply */
+	long run_mid, run_after;      /* run kills before / after its apply was in force */
 };
+
+/* crash_run(): kill the agent, portgate run, instead of apply. */
+static bool crash_via_run;
 
 static void learn(struct crash *c, bool fresh, const long nsys[HS_PH__NR])
 {
@@ -571,11 +579,11 @@ static void crash_summary(const struct crash *c, const char *title)
 {
 	int ph;
 
-	say("%s: %ld apply kills (%ld of a first apply; %ld at a random delay, %ld "
+	say("%s: %ld %s kills (%ld of a first apply; %ld at a random delay, %ld "
 	    "when a chosen phase line showed, %ld at a random system call of a chosen "
 	    "phase), %ld stop kills\n",
-	    title, c->kills, c->fresh_kills, c->strat[S_DELAY], c->strat[S_PHASE],
-	    c->strat[S_TRACE], c->stop_kills);
+	    title, c->kills, c->via_run ? "run" : "apply", c->fresh_kills, c->strat[S_DELAY],
+	    c->strat[S_PHASE], c->strat[S_TRACE], c->stop_kills);
 	say("  last phase seen at the kill      all  first-apply\n");
 	for (ph = 0; ph < HS_PH__NR; ph++)
 		if (c->hits[0][ph] + c->hits[1][ph])
@@ -789,7 +797,13 @@ static void kill_apply(struct crash *c, enum pol target, enum hs_phase force)
 	char timeline[1024] = "";
 	uint64_t killed_at;
 
-	if (s == S_DELAY) {
+	if (c->via_run) {
+		/* run relays apply's phase lines only once the apply is over, and
+		 * makes system calls of its own first: kill at a delay, over the
+		 * whole first apply and a little past it */
+		s = S_DELAY;
+		delay = rnd((unsigned)(c->cal_apply[fresh] * 1.5) + 20000);
+	} else if (s == S_DELAY) {
 		delay = rnd((unsigned)(c->cal_apply[fresh] * 1.2) + 1);
 	} else {
 		do
@@ -813,7 +827,10 @@ static void kill_apply(struct crash *c, enum pol target, enum hs_phase force)
 			extra = 0;
 		}
 	}
-	if (s == S_TRACE) {
+	if (c->via_run) {
+		if (hs_start(&H, &p, "run", "-v", c->file[target], "--attach", H.cg, NULL))
+			fail_msg("cannot start run");
+	} else if (s == S_TRACE) {
 		if (hs_start_traced(&H, &p, "apply", "-v", c->file[target], "--attach", H.cg, NULL))
 			fail_msg("cannot start a traced apply");
 		hs_trace_kill(&p, aim, k, nsys);
@@ -859,8 +876,10 @@ static void kill_apply(struct crash *c, enum pol target, enum hs_phase force)
 	if (e == 0)
 		last = HS_PH_EXITED;
 	else if (e != -SIGKILL)
-		CRASH_FAIL(c, "apply of %s exited %d by itself before the kill:\n%s",
-			   pol_name[target], e, p.out);
+		CRASH_FAIL(c, "%s of %s exited %d by itself before the kill:\n%s",
+			   c->via_run ? "run" : "apply", pol_name[target], e, p.out);
+	if (c->via_run && e == 0)
+		CRASH_FAIL(c, "run of %s exited 0 by itself:\n%s", pol_name[target], p.out);
 	if (verbose)
 		say("kill %ld: %s%s aim %s +%lluus/+%ld calls / delay %llu, killed at "
 		    "%llu -> %s;%s\n",
@@ -871,8 +890,9 @@ static void kill_apply(struct crash *c, enum pol target, enum hs_phase force)
 	c->fresh_kills += fresh;
 	c->strat[s]++;
 	c->hits[fresh][last]++;
-	snprintf(what, sizeof(what), "apply %s -> %s killed %s (last phase seen: %s)",
-		 pol_name[old], pol_name[target], strat_name[s], hs_phase_names[last]);
+	snprintf(what, sizeof(what), "%s %s -> %s killed %s (last phase seen: %s)",
+		 c->via_run ? "run" : "apply", pol_name[old], pol_name[target], strat_name[s],
+		 hs_phase_names[last]);
 	if (s == S_PHASE)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), ", aimed at %s +%lluus",
 			 hs_phase_names[aim], (unsigned long long)extra);
@@ -891,6 +911,12 @@ static void kill_apply(struct crash *c, enum pol target, enum hs_phase force)
 		CRASH_FAIL(c, "%s: IPv4 enforces %s, IPv6 %s: %s\napply said:\n%s", what,
 			   pol_name[r.fam[0]], pol_name[r.fam[1]], r.text, c->last_out);
 
+	if (c->via_run) {
+		if (r.fam[0] == (int)target && r.fam[1] == (int)target && old != target)
+			c->run_after++;
+		else
+			c->run_mid++;
+	}
 	/* status agrees with the kernel */
 	if (hs_status(&H, &st))
 		CRASH_FAIL(c, "%s: status --json failed:\n%s", what, H.out);
@@ -1069,6 +1095,8 @@ static void crash_run(bool sysctl, bool narrow, long iters)
 
 	rng_init();
 	c = crash_setup(sysctl, narrow);
+	c->via_run = crash_via_run;
+	crash_via_run = false; /* a failure longjmps out: the next test must not inherit it */
 
 	/* How long whole commands take: the range of the random delays. */
 	rc = timed_apply(P_A, c, &c->cal_apply[1]);
@@ -1138,9 +1166,14 @@ static void crash_run(bool sysctl, bool narrow, long iters)
 	/* The last stop of the test may be killed too, then recovered. */
 	kill_stop(c);
 
-	crash_summary(c, sysctl ? narrow ? "crash, sysctl mode, B protects 10-1023"
-					 : "crash, sysctl mode"
-				: "crash, grant mode");
+	crash_summary(c, c->via_run ? sysctl ? "crash of portgate run, sysctl mode"
+					     : "crash of portgate run, grant mode"
+			 : sysctl   ? narrow ? "crash, sysctl mode, B protects 10-1023"
+					     : "crash, sysctl mode"
+				    : "crash, grant mode");
+	if (c->via_run)
+		say("  run killed %ld times: %ld before its new policy was in force, %ld after\n",
+		    c->kills, c->run_mid, c->run_after);
 	say("  %.1f s\n", (double)(hs_now_us() - t0) / 1e6);
 	{
 		char cgdir[PATH_MAX + 32];
@@ -1166,6 +1199,14 @@ static void crash_run(bool sysctl, bool narrow, long iters)
 	if (wrapped) {
 		/* under a wrapper nothing can be traced: the short phases are left to chance */
 		say("  HX_WRAP: phase coverage not checked\n");
+		return;
+	}
+	if (c->via_run) {
+		/* no phase lines while run applies: both sides of the swap must be hit */
+		if (c->run_mid < min_hits || c->run_after < min_hits)
+			fail_msg("run was killed %ld times before its policy was in force and %ld "
+				 "after; want %ld of each",
+				 c->run_mid, c->run_after, min_hits);
 		return;
 	}
 	for (ph = 0; ph < (int)(sizeof(must) / sizeof(must[0])); ph++)
@@ -1284,6 +1325,21 @@ static void crash_apply_and_stop_grant_mode(void **state)
 {
 	(void)state;
 	crash_run(false, false, crash_iters());
+}
+
+/* The same with the agent: portgate run killed anywhere in its first apply. */
+static void crash_run_agent_grant_mode(void **state)
+{
+	(void)state;
+	crash_via_run = true;
+	crash_run(false, false, crash_iters());
+}
+
+static void crash_run_agent_sysctl_mode(void **state)
+{
+	(void)state;
+	crash_via_run = true;
+	crash_run(true, false, crash_iters() / 2);
 }
 
 static void crash_apply_and_stop_sysctl_mode(void **state)
@@ -1484,6 +1540,8 @@ int main(void)
 		T(storm_sysctl_mode_protect_set_changes),
 		T(crash_apply_and_stop_grant_mode),
 		T(crash_apply_and_stop_sysctl_mode),
+		T(crash_run_agent_grant_mode),
+		T(crash_run_agent_sysctl_mode),
 		T(crash_sysctl_mode_protect_set_changes),
 		T(crash_at_swap_then_the_old_policy_again),
 		T(crash_sysctl_before_raising_the_threshold),
