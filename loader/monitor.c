@@ -33,7 +33,8 @@ static int on_event(void *ud, const struct pg_event *ev)
 {
 	struct mon *m = ud;
 
-	if (ev->kind != PG_EVK_BIND)
+	/* libbpf goes on through what is queued whatever this returns */
+	if (ev->kind != PG_EVK_BIND || (m->max && m->seen >= m->max))
 		return 0;
 	pg_evfmt_print(&m->fmt, ev, m->json, stdout);
 	m->seen++;
