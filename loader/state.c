@@ -860,13 +860,16 @@ static bool dirlist_has(struct dirlist *d, const char *mount, const char *path)
 		snprintf(full, sizeof(full), "%s%s", mount, strcmp(dir, "/") ? dir : "");
 		dp = opendir(full);
 		if (!dp) {
-			d->valid = true; /* no parent: no child either */
+			if (errno != ENOENT && errno != ENOTDIR)
+				return true; /* cannot tell: open the path itself */
+			d->valid = true;     /* no parent: no child either */
 			return false;
 		}
 		while ((de = readdir(dp))) {
 			char **nv;
 
-			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+			    !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
 			if (d->n == cap) {
 				cap = cap ? cap * 2 : 64;

@@ -390,6 +390,26 @@ static void glob_grant_latency(void **state)
 	free(lat);
 }
 
+/*
+ * Cgroups that exist at apply time are recorded by path (one readdir of
+ * each parent): names starting with a dot are cgroup names too.
+ */
+static void existing_cgroups_by_path(void **state)
+{
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, ".dot"), 0);
+	assert_int_equal(hx_mkcg(&H, "p/.q/r"), 0);
+	APPLY_OK(
+	    "default deny\nallow @/.dot tcp/80\nallow @/p/.q/r tcp/81\nallow @/p/none tcp/82\n");
+	EXPECT_BIND(0, .cg = ".dot", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "p/.q/r", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "p/.q", .port = 81, .uid = NOBODY);
+	/* and after a second apply, from the other slot */
+	APPLY_OK("default deny\nallow @/.dot tcp/80\nallow @/p/.q/r tcp/81,83\n");
+	EXPECT_BIND(0, .cg = "p/.q/r", .port = 83, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = ".dot", .port = 80, .uid = NOBODY);
+}
+
 /* stop removes the tracepoint programs too: mkdir no longer consults a policy. */
 static void stop_removes_mkdir_program(void **state)
 {
@@ -413,9 +433,9 @@ static void stop_removes_mkdir_program(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(restart_loop_exact_path),    T(restart_during_applies),
-		T(entries_go_with_cgroups),    T(glob_grant_latency),
-		T(stop_removes_mkdir_program),
+		T(restart_loop_exact_path),  T(restart_during_applies),
+		T(entries_go_with_cgroups),  T(glob_grant_latency),
+		T(existing_cgroups_by_path), T(stop_removes_mkdir_program),
 	};
 	int rc;
 
