@@ -287,3 +287,31 @@ void pg_meta_free(struct pg_meta *m)
 	free(m->unmatched);
 	memset(m, 0, sizeof(*m));
 }
+
+const char *pg_meta_token(const char **p, char *out, size_t len)
+{
+	const char *s = *p;
+	size_t o = 0;
+
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return NULL;
+	if (*s == '"') {
+		for (s++; *s && *s != '"'; s++) {
+			if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+				s++;
+			if (o + 1 < len)
+				out[o++] = *s;
+		}
+		if (*s == '"')
+			s++;
+	} else {
+		for (; *s && *s != ' '; s++)
+			if (o + 1 < len)
+				out[o++] = *s;
+	}
+	out[o] = 0;
+	*p = s;
+	return out;
+}

@@ -64,4 +64,8 @@ int pg_meta_pack(const char *text, size_t len, char **out, size_t *outlen);
 int pg_meta_parse(const union pg_block *blocks, uint32_t nblocks, struct pg_meta *m);
 void pg_meta_free(struct pg_meta *m);
 
+/* Next word of a rule's text into out, quotes removed ("ACTION SELECTOR
+ * PORTS COND..."); NULL at the end. *p moves past it. */
+const char *pg_meta_token(const char **p, char *out, size_t len);
+
 #endif

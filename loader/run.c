@@ -159,15 +159,13 @@ static bool glob_may_match(struct pg_agent *a, const char *path)
 	if (pg_evfmt_meta(f) < 0)
 		return true; /* cannot tell: apply and let the compiler decide */
 	for (i = 0; i < f->meta.nrules; i++) {
-		char sel[4096];
-		const char *t = f->meta.rules[i].text, *sp;
+		char action[16], sel[4096];
+		const char *t = f->meta.rules[i].text;
 
-		/* "ACTION SELECTOR ...": the selector is the second word */
-		if (!(sp = strchr(t, ' ')))
+		/* "ACTION SELECTOR ...", the selector quoted if it holds spaces */
+		if (!pg_meta_token(&t, action, sizeof(action)) ||
+		    !pg_meta_token(&t, sel, sizeof(sel)))
 			continue;
-		snprintf(sel, sizeof(sel), "%s", sp + 1);
-		if (strchr(sel, ' '))
-			*strchr(sel, ' ') = 0;
 		if (!pg_selector_is_exact(sel) && pg_selector_match(sel, path))
 			return true;
 	}

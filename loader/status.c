@@ -616,35 +616,6 @@ static void prom_sample(FILE *f, const char *name, uint64_t value, ...)
 	fprintf(f, "%s %llu\n", any ? "}" : "", (unsigned long long)value);
 }
 
-/* Next token of a rule's text (quotes removed); NULL at the end. */
-static const char *rule_token(const char **p, char *out, size_t len)
-{
-	const char *s = *p;
-	size_t o = 0;
-
-	while (*s == ' ')
-		s++;
-	if (!*s)
-		return NULL;
-	if (*s == '"') {
-		for (s++; *s && *s != '"'; s++) {
-			if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
-				s++;
-			if (o + 1 < len)
-				out[o++] = *s;
-		}
-		if (*s == '"')
-			s++;
-	} else {
-		for (; *s && *s != ' '; s++)
-			if (o + 1 < len)
-				out[o++] = *s;
-	}
-	out[o] = 0;
-	*p = s;
-	return out;
-}
-
 static void prom_rules(FILE *f, const struct view *v)
 {
 	size_t i;
@@ -658,10 +629,10 @@ static void prom_rules(FILE *f, const struct view *v)
 		const char *p = r->text;
 		size_t n = 0;
 
-		rule_token(&p, action, sizeof(action));
-		rule_token(&p, sel, sizeof(sel));
-		rule_token(&p, ports, sizeof(ports));
-		while (rule_token(&p, tok, sizeof(tok)))
+		pg_meta_token(&p, action, sizeof(action));
+		pg_meta_token(&p, sel, sizeof(sel));
+		pg_meta_token(&p, ports, sizeof(ports));
+		while (pg_meta_token(&p, tok, sizeof(tok)))
 			n += (size_t)snprintf(cond + n, n < sizeof(cond) ? sizeof(cond) - n : 0,
 					      "%s%s", n ? " " : "", tok);
 		snprintf(idx, sizeof(idx), "%zu", i);
