@@ -469,7 +469,6 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 		res->nrules = p->nrules;
 		res->nnodes = img.nnodes;
 		res->grant = pl.mode == PG_MODE_GRANT;
-		res->globs = pg_policy_has_globs(p);
 	}
 	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
 	       "sha256 %.12s\n",

@@ -31,7 +31,6 @@ struct pg_apply_result {
 	size_t nrules;
 	size_t nnodes;
 	bool grant; /* grant mode, else sysctl */
-	bool globs; /* some selector is a glob */
 };
 
 /*

@@ -30,6 +30,13 @@ static uint64_t proc_start(uint32_t pid)
 	return pg_proc_starttime((pid_t)pid, &t) ? 0 : t;
 }
 
+bool pg_sub_slot_alive(const struct pg_ctl *ctl, int slot)
+{
+	uint32_t pid = ctl->ev_pid[slot];
+
+	return pid && ctl->ev_start[slot] && proc_start(pid) == ctl->ev_start[slot];
+}
+
 static void slot_clear(struct pg_state *st, int slot)
 {
 	__u32 key = (__u32)slot;
@@ -86,7 +93,7 @@ int pg_sub_open(struct pg_sub *s, const char *pin_dir, uint32_t mask, pg_event_f
 	for (i = 0; i < PG_EV_SLOTS; i++) {
 		uint32_t pid = st.ctl->ev_pid[i];
 
-		if (pid && proc_start(pid) == st.ctl->ev_start[i] && st.ctl->ev_start[i])
+		if (pg_sub_slot_alive(st.ctl, i))
 			continue; /* taken, its owner alive */
 		if (pid)
 			pg_dbg("event slot %d: owner %u is gone; taking it over", i, pid);

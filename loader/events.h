@@ -36,6 +36,8 @@ struct pg_sub {
  * state's lock is held only while subscribing. 0 or -errno (printed).
  */
 int pg_sub_open(struct pg_sub *s, const char *pin_dir, uint32_t mask, pg_event_fn fn, void *ud);
+/* Is slot taken by a live process (its pid, with the start time it had)? */
+bool pg_sub_slot_alive(const struct pg_ctl *ctl, int slot);
 /* Give the slot back. */
 void pg_sub_close(struct pg_sub *s);
 /* fd to poll for readable events. */

@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "cgroup.h"
+#include "events.h"
 #include "cmd.h"
 #include "compile.h"
 #include "meta.h"
@@ -46,8 +47,9 @@ struct view {
 	uint64_t mem;
 	uint64_t stats[PG_ST__NR];
 	bool have_stats;
-	uint32_t ev_pid[PG_EV_SLOTS];
-	uint64_t store_user_new, store_user_del;
+	uint32_t ev_pid[PG_EV_SLOTS]; /* live subscribers, 0 for a free or dead slot */
+	int64_t entries;	      /* cgroups holding portgate state */
+	uint64_t lost;		      /* events lost, all slots */
 	/* the agent following this pin directory, from its state file */
 	char agent_path[PATH_MAX];
 	struct pg_agent_state agent;
@@ -123,18 +125,15 @@ static int gather(struct view *v, const char *pin_dir)
 	}
 	pg_netns_saved(&v->st, &v->saved, &v->nsaved);
 	v->have_stats = !pg_state_stats(&v->st, v->stats);
-	if (v->st.ctl) {
+	if (v->st.ctl && v->have_stats) {
+		/* only live ones: a killed subscriber's slot waits to be taken over */
 		for (i = 0; i < PG_EV_SLOTS; i++) {
-			uint64_t t = 0;
-
-			/* only live ones: a killed subscriber's slot waits to be taken over */
-			if (v->st.ctl->ev_pid[i] &&
-			    !pg_proc_starttime((pid_t)v->st.ctl->ev_pid[i], &t) &&
-			    t == v->st.ctl->ev_start[i])
+			if (pg_sub_slot_alive(v->st.ctl, (int)i))
 				v->ev_pid[i] = v->st.ctl->ev_pid[i];
+			v->lost += v->stats[PG_ST_EV_DROP0 + i];
 		}
-		v->store_user_new = v->st.ctl->store_new;
-		v->store_user_del = v->st.ctl->store_del;
+		v->entries = (int64_t)(v->stats[PG_ST_STORE_NEW] + v->st.ctl->store_new) -
+			     (int64_t)(v->stats[PG_ST_STORE_DEL] + v->st.ctl->store_del);
 	}
 	for (i = 0; i < PG_NMAPS; i++)
 		if (v->st.map[i] >= 0)
@@ -331,24 +330,18 @@ static void status_text(const struct view *v, const char *pin_dir)
 					       : "not attached");
 	}
 	if (v->have_stats) {
-		uint64_t lost = 0;
-		int64_t entries = (int64_t)(v->stats[PG_ST_STORE_NEW] + v->store_user_new) -
-				  (int64_t)(v->stats[PG_ST_STORE_DEL] + v->store_user_del);
-
-		for (k = 0; k < PG_EV_SLOTS; k++)
-			lost += v->stats[PG_ST_EV_DROP0 + k];
 		printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
 		       "%lld cgroups hold portgate state\n",
 		       (unsigned long long)v->stats[PG_ST_MKDIR],
 		       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
-		       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)entries);
+		       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)v->entries);
 		printf("events:     subscribers");
 		for (k = 0, i = 0; k < PG_EV_SLOTS; k++)
 			if (v->ev_pid[k]) {
 				printf(" %u", v->ev_pid[k]);
 				i++;
 			}
-		printf("%s, %llu lost\n", i ? "" : " none", (unsigned long long)lost);
+		printf("%s, %llu lost\n", i ? "" : " none", (unsigned long long)v->lost);
 	}
 	if (h) {
 		printf("verdicts:  ");
@@ -471,10 +464,6 @@ static void status_json(const struct view *v, const char *pin_dir)
 	}
 	pg_json_arr_end(&j);
 	if (v->have_stats) {
-		uint64_t lost = 0;
-
-		for (k = 0; k < PG_EV_SLOTS; k++)
-			lost += v->stats[PG_ST_EV_DROP0 + k];
 		pg_json_key(&j, "cgroup_hooks");
 		pg_json_obj(&j);
 		pg_json_key(&j, "mkdirs");
@@ -484,8 +473,7 @@ static void status_json(const struct view *v, const char *pin_dir)
 		pg_json_key(&j, "mkdir_got_path");
 		pg_json_u64(&j, v->stats[PG_ST_MKDIR_PATH]);
 		pg_json_key(&j, "entries");
-		pg_json_i64(&j, (int64_t)(v->stats[PG_ST_STORE_NEW] + v->store_user_new) -
-				    (int64_t)(v->stats[PG_ST_STORE_DEL] + v->store_user_del));
+		pg_json_i64(&j, v->entries);
 		pg_json_obj_end(&j);
 		pg_json_key(&j, "events");
 		pg_json_obj(&j);
@@ -496,7 +484,7 @@ static void status_json(const struct view *v, const char *pin_dir)
 				pg_json_u64(&j, v->ev_pid[k]);
 		pg_json_arr_end(&j);
 		pg_json_key(&j, "lost");
-		pg_json_u64(&j, lost);
+		pg_json_u64(&j, v->lost);
 		pg_json_obj_end(&j);
 	}
 	if (h) {
@@ -647,13 +635,8 @@ static void prom_rules(FILE *f, const struct view *v)
 
 static void prom_hooks(FILE *f, const struct view *v)
 {
-	uint64_t lost = 0;
-	int k;
-
 	if (!v->have_stats)
 		return;
-	for (k = 0; k < PG_EV_SLOTS; k++)
-		lost += v->stats[PG_ST_EV_DROP0 + k];
 	prom_head(f, "portgate_cgroup_mkdirs_total", "counter",
 		  "cgroup2 cgroups made since portgate was loaded.");
 	prom_sample(f, "portgate_cgroup_mkdirs_total", v->stats[PG_ST_MKDIR], NULL);
@@ -662,13 +645,10 @@ static void prom_hooks(FILE *f, const struct view *v)
 	prom_sample(f, "portgate_cgroup_mkdir_nodes_total", v->stats[PG_ST_MKDIR_NODE], NULL);
 	prom_head(f, "portgate_cgroup_state_entries", "gauge",
 		  "Cgroups holding portgate state (pg_nodes entries).");
-	prom_sample(f, "portgate_cgroup_state_entries",
-		    v->stats[PG_ST_STORE_NEW] + v->store_user_new -
-			(v->stats[PG_ST_STORE_DEL] + v->store_user_del),
-		    NULL);
+	prom_sample(f, "portgate_cgroup_state_entries", (uint64_t)v->entries, NULL);
 	prom_head(f, "portgate_events_lost_total", "counter",
 		  "Events dropped because a subscriber's ring buffer was full.");
-	prom_sample(f, "portgate_events_lost_total", lost, NULL);
+	prom_sample(f, "portgate_events_lost_total", v->lost, NULL);
 }
 
 static void prom_agent(FILE *f, const struct view *v)
