@@ -941,17 +941,35 @@ static int record_node(const struct pg_state *st, int fd, const struct pg_hdr *h
  * recorded it), so it is found here. Other nodes (glob matches) go by id:
  * one whose cgroup went away since the tree was read gets nothing.
  */
+/*
+ * record_node() for the cgroup open at fd, then close fd. A cgroup removed
+ * meanwhile (a restart racing this apply) is no error: whatever is made at
+ * its path next gets its node from the mkdir program.
+ */
+static int record_open(const struct pg_state *st, int fd, const struct pg_hdr *h, uint32_t node,
+		       uint32_t tid, const char *mount, const char *path)
+{
+	int err = record_node(st, fd, h, node, tid);
+
+	if (err && !still_there(mount, path, fd)) {
+		pg_dbg("cgroup %s went away while being recorded", path);
+		err = 0;
+	}
+	if (err)
+		pg_err("cannot record cgroup %s in pg_nodes: %s", path, strerror(-err));
+	close(fd);
+	return err;
+}
+
 static int publish_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
-	int err = 0;
-	size_t i;
-
 	struct dirlist dl = { 0 };
+	int err = 0, fd;
+	size_t i;
 
 	for (i = 0; i < img->npaths && !err; i++) {
 		const struct pg_path_out *pp = &img->paths[i];
-		int fd;
 
 		/* Paths of cgroups not made yet are common (pods to come): one
 		 * readdir of the parent instead of a failed open each. What is
@@ -961,22 +979,11 @@ static int publish_nodes(const struct pg_state *st, const struct pg_image *img, 
 		fd = pg_cg_open(mount, pp->path);
 		if (fd < 0)
 			continue; /* not made yet: the mkdir program will see it */
-		err = record_node(st, fd, h, pp->node, pp->tid);
-		/* Removed meanwhile (a restart racing this apply): whatever is made
-		 * there next gets its node from the mkdir program. */
-		if (err && !still_there(mount, pp->path, fd)) {
-			pg_dbg("cgroup %s went away while being recorded", pp->path);
-			err = 0;
-		}
-		if (err)
-			pg_err("cannot record cgroup %s in pg_nodes: %s", pp->path, strerror(-err));
-		if (fd >= 0)
-			close(fd);
+		err = record_open(st, fd, h, pp->node, pp->tid, mount, pp->path);
 	}
 	dirlist_free(&dl);
 	for (i = 0; i < img->nnodes && !err; i++) {
 		const struct pg_node_out *n = &img->nodes[i];
-		int fd;
 
 		if (n->by_path)
 			continue;
@@ -985,14 +992,7 @@ static int publish_nodes(const struct pg_state *st, const struct pg_image *img, 
 			pg_dbg("cgroup %s is gone since the tree was read", n->path);
 			continue;
 		}
-		err = record_node(st, fd, h, n->node, 0);
-		if (err && !still_there(mount, n->path, fd)) {
-			pg_dbg("cgroup %s went away while being recorded", n->path);
-			err = 0;
-		}
-		if (err)
-			pg_err("cannot record cgroup %s in pg_nodes: %s", n->path, strerror(-err));
-		close(fd);
+		err = record_open(st, fd, h, n->node, 0, mount, n->path);
 	}
 	return err;
 }
