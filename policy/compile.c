@@ -617,6 +617,7 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 	size_t nall = ntree, allcap = 0, ntp = 0;
 	char **tp = NULL;
 	uint32_t *node_of = NULL, *node_of_tp = NULL, *tids = NULL, *um = NULL;
+	bool *tp_deleg = NULL; /* per path of tp: delegated as its nearest existing ancestor */
 	size_t um_mask = 0, um_cap = 0;
 	struct pg_trie_ent *slots = NULL;
 	int err = 0, rebuild;
@@ -638,24 +639,29 @@ int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t n
 		goto out;
 	for (i = 0; i < ntree; i++)
 		all[i] = tree[i];
+	/* tp is sorted, so a path's parent (in the tree, or in tp) comes first */
+	tp_deleg = calloc(ntp + 1, sizeof(*tp_deleg));
+	if (!tp_deleg) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < ntp; i++) {
-		char up[PG_NAME_MAX * (PG_MAX_LEVEL + 2)];
-		long c;
+		char parent[PG_NAME_MAX * (PG_MAX_LEVEL + 2)];
+		long c = path_index_find(&pi, tree, tp[i]), k;
 
-		if (path_index_find(&pi, tree, tp[i]) >= 0)
+		if (c >= 0) {
+			tp_deleg[i] = tree[c].delegated;
 			continue;
-		snprintf(up, sizeof(up), "%s", tp[i]);
-		do {
-			char tmp[sizeof(up)];
-
-			parent_of(up, tmp, sizeof(tmp));
-			memcpy(up, tmp, sizeof(up));
-			c = path_index_find(&pi, tree, up);
-		} while (c < 0 && strcmp(up, "/"));
+		}
+		parent_of(tp[i], parent, sizeof(parent));
+		if ((c = path_index_find(&pi, tree, parent)) >= 0)
+			tp_deleg[i] = tree[c].delegated;
+		else if ((k = trie_find(tp, ntp, parent)) >= 0)
+			tp_deleg[i] = tp_deleg[k];
 		all[nall++] = (struct pg_cgroup){ .path = tp[i],
 						  .id = 0,
 						  .level = pg_selector_depth(tp[i]),
-						  .delegated = c >= 0 && tree[c].delegated };
+						  .delegated = tp_deleg[i] };
 	}
 	free(pi.slot);
 	pi.slot = NULL;
@@ -945,6 +951,7 @@ out:
 	free(tids);
 	free(slots);
 	free(um);
+	free(tp_deleg);
 	free(pi.slot);
 	free(mv);
 	free(ents.v);
