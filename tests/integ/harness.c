@@ -378,7 +378,7 @@ const char *hx_errname(int e)
 	}
 }
 
-static int run_argv(struct hx *h, char *const argv[])
+int hx_run_argv(struct hx *h, char *const argv[], int (*pre)(void *arg), void *arg)
 {
 	int pipefd[2], status;
 	size_t off = 0;
@@ -393,6 +393,8 @@ static int run_argv(struct hx *h, char *const argv[])
 	if (!pid) {
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
+		if (pre && pre(arg))
+			_exit(126);
 		hx_exec(h, argv);
 	}
 	close(pipefd[1]);
@@ -433,7 +435,7 @@ int hx_run(struct hx *h, const char *cmd, ...)
 	va_start(ap, cmd);
 	hx_argv(h, argv, 64, cmd, ap);
 	va_end(ap);
-	return run_argv(h, argv);
+	return hx_run_argv(h, argv, NULL, NULL);
 }
 
 int hx_apply(struct hx *h, const char *policy_text)

@@ -69,6 +69,9 @@ const char *hx_policy(struct hx *h, const char *name, const char *text);
  * environment (e.g. "valgrind --error-exitcode=99"), portgate runs under it.
  */
 int hx_run(struct hx *h, const char *cmd, ...);
+/* The same with argv built (hx_argv()); pre, if not NULL, runs in the child
+ * before the exec (nonzero: the child exits 126). */
+int hx_run_argv(struct hx *h, char *const argv[], int (*pre)(void *arg), void *arg);
 /* The same, with "--attach h->cg" added (apply). */
 int hx_apply(struct hx *h, const char *policy_text);
 

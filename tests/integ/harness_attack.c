@@ -74,39 +74,20 @@ static int drop(uid_t uid)
 	return 0;
 }
 
+static int drop_hook(void *arg)
+{
+	return drop(*(const uid_t *)arg);
+}
+
 int hxa_run_as(struct hx *h, uid_t uid, const char *cmd, ...)
 {
 	char *argv[64];
-	int pipefd[2], status;
-	size_t off = 0;
-	ssize_t r;
 	va_list ap;
-	pid_t pid;
 
 	va_start(ap, cmd);
 	hx_argv(h, argv, 64, cmd, ap);
 	va_end(ap);
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		if (drop(uid))
-			_exit(126);
-		hx_exec(h, argv);
-	}
-	close(pipefd[1]);
-	while ((r = read(pipefd[0], h->out + off, sizeof(h->out) - 1 - off)) > 0)
-		off += (size_t)r;
-	h->out[off] = 0;
-	close(pipefd[0]);
-	status = wait_child(pid);
-	if (getenv("HX_VERBOSE"))
-		fprintf(stderr, "--- portgate %s as uid %u -> %d\n%s", cmd, uid, status, h->out);
-	return status;
+	return hx_run_argv(h, argv, drop_hook, &uid);
 }
 
 void *hxa_shared(size_t len)
