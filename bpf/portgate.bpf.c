@@ -688,6 +688,8 @@ struct pg_mk {
 	__u32 found; /* bit per slot */
 	__u32 tid[2], node[2];
 	__u64 gen[2];
+	__u32 searched; /* bit per slot: an image of generation sgen[slot] was */
+	__u64 sgen[2];
 };
 
 /* Scratch for pg_mkdir (too big for the stack). mkdir and rmdir run under
@@ -740,6 +742,14 @@ static __always_inline void pg_mk_image(struct pg_mk *mk, void *outer, struct pg
 	if (!hb || !hb2 || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION)
 		return;
 	slot = hb->hdr.slot & 1;
+	/* pg_next still holds the image now in pg_cur once an apply is over */
+	if ((mk->searched >> slot) & 1 && mk->sgen[slot] == hb->hdr.gen)
+		return;
+	mk->searched |= 1u << slot;
+	if (slot) /* branches, not an index: see below */
+		mk->sgen[1] = hb->hdr.gen;
+	else
+		mk->sgen[0] = hb->hdr.gen;
 	if (root_parent)
 		f.ptid = PG_TRIE_ROOT;
 	else if (pv && pv->gen[slot] == hb->hdr.gen)
