@@ -58,20 +58,29 @@ HDRS := $(wildcard policy/*.h loader/*.h) $(BPF_HDRS)
 all: $(B)/portgate
 
 # --- BPF: clang -> bpftool gen object (static link) -> skeleton ------------
-$(B)/portgate.bpf.o: bpf/portgate.bpf.c $(BPF_HDRS) | $(B)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+# One object per program variant (bpf/pg_whose.h), all embedded; the loader
+# runs the best one the kernel takes.
+VARIANTS := sk task
+PG_SK_CGROUP_sk := 1
+PG_SK_CGROUP_task := 0
+SKELS := $(VARIANTS:%=$(B)/portgate_%.skel.h)
+# kept, not deleted as intermediates of the pattern chain
+.SECONDARY: $(SKELS) $(VARIANTS:%=$(B)/portgate_%.o) $(VARIANTS:%=$(B)/portgate_%.bpf.o)
 
-$(B)/portgate.o: $(B)/portgate.bpf.o
+$(B)/portgate_%.bpf.o: bpf/portgate.bpf.c $(BPF_HDRS) | $(B)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DPG_SK_CGROUP=$(PG_SK_CGROUP_$*) -c $< -o $@
+
+$(B)/portgate_%.o: $(B)/portgate_%.bpf.o
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $<
 
-$(B)/portgate.skel.h: $(B)/portgate.o
+$(B)/portgate_%.skel.h: $(B)/portgate_%.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name portgate > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name portgate_$* > $@
 
 # --- userspace ---------------------------------------------------------------
-$(B)/%.o: %.c $(HDRS) $(B)/portgate.skel.h | $(B)
+$(B)/%.o: %.c $(HDRS) $(SKELS) | $(B)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -81,7 +90,7 @@ $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_SRCS:%.c=$(B)/%.o)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
-$(T)/%.o: %.c $(HDRS) $(B)/portgate.skel.h
+$(T)/%.o: %.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -c $< -o $@

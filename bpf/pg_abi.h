@@ -22,9 +22,10 @@
  *   names_off..          the path table's names, in 16-byte granules
  *   meta_off..           opaque bytes for userspace (status, explain)
  *
- * Which cgroups carry rules is kept outside the image, in pg_nodes, cgroup
- * local storage: cgroup -> node id, with one value per image slot (0 or 1)
- * so that the next image can be prepared while the current one enforces.
+ * Which cgroups carry rules is kept outside the image, in pg_nodes, a hash
+ * keyed by cgroup id: cgroup -> node id, with one value per image slot (0
+ * or 1) so that the next image can be prepared while the current one
+ * enforces.
  *
  * How a bind is decided
  * ---------------------
@@ -82,7 +83,7 @@
 
 #include <linux/types.h>
 
-#define PG_ABI_VERSION 2
+#define PG_ABI_VERSION 3
 #define PG_MAGIC       0x50474154u /* "PGAT" */
 #define PG_TAG	       0xa5
 #define PG_BLOCK_SIZE  64
@@ -97,6 +98,9 @@
 #define PG_MAX_ALT    16 /* conditional rules per cgroup, proto and port */
 #define PG_MAX_RULES  262144
 #define PG_MAX_NODES  65536 /* rule-bearing cgroups (pg_nodes entries) */
+/* pg_nodes entries in all: nodes, the paths above exact selectors, and the
+ * caches of cgroups that bound a protected port. Allocated as used. */
+#define PG_NODES_MAX  131072
 #define PG_MAX_BLOCKS (1u << 24)
 
 /* Protocol classes: MPTCP reaches the hook as IPPROTO_TCP. */
@@ -225,11 +229,11 @@ union pg_block {
 };
 
 /*
- * pg_nodes: cgroup local storage (BPF_MAP_TYPE_CGRP_STORAGE, Linux 6.2): the
- * node a cgroup is in each image slot. A slot counts only while its gen is
- * the gen of the image reading it, so a value left by an apply that died
- * before its swap, or by an older image, can never match; and the kernel
- * frees a cgroup's entry with the cgroup.
+ * pg_nodes, keyed by cgroup id: the node a cgroup is in each image slot. A
+ * slot counts only while its gen is the gen of the image reading it, so a
+ * value left by an apply that died before its swap, or by an older image,
+ * can never match; the rmdir program deletes a cgroup's entry with the
+ * cgroup, and ids are not reused within a boot.
  */
 #define PG_CHAIN      6 /* nodes cached per socket cgroup; more: always walk */
 #define PG_CHAIN_LONG 0xffffffffu
@@ -335,6 +339,8 @@ struct pg_ctl {
 	__u64 store_del;	     /* ... and deleted by userspace */
 	__u32 ev_pid[PG_EV_SLOTS];   /* subscriber of each pg_ev slot, 0 free */
 	__u64 ev_start[PG_EV_SLOTS]; /* its start time (/proc/PID/stat field 22) */
+	__u32 variant;		     /* the programs' variant (loader/probe.h) */
+	__u32 pad;
 };
 
 /*

@@ -26,6 +26,17 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the loader before load: the kernel honours bind return value 3. */
 const volatile __u32 pg_can_bypass = 0;
 
+/*
+ * Set by the loader before load: bind programs may call these helpers
+ * (cgroup sock_addr programs got them in different releases). A frozen
+ * zero makes the verifier drop the call as dead code.
+ */
+const volatile __u32 pg_has_pid = 0;
+const volatile __u32 pg_has_comm = 0;
+
+/* What a cgroup's pg_nodes entry starts as, when a program makes it. */
+const volatile struct pg_node_val pg_nv_zero = {};
+
 struct pg_tab {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
@@ -91,15 +102,18 @@ struct {
 	__array(values, struct pg_cnts);
 } pg_cnt SEC(".maps");
 
-#ifndef BPF_MAP_TYPE_CGRP_STORAGE
-#define BPF_MAP_TYPE_CGRP_STORAGE 32 /* Linux 6.2; newer than Debian 12's headers */
-#endif
-
-/* cgroup -> node, per image slot: see struct pg_node_val. */
+/*
+ * cgroup id -> node, per image slot, and the socket cgroup's caches: see
+ * struct pg_node_val. A hash keyed by id, not cgroup local storage: every
+ * kernel has it, and it needs no trusted cgroup pointer, which kernels of
+ * one version grant differently (README, "Supported kernels"). The rmdir
+ * program deletes a cgroup's entry; ids are never reused within a boot.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(max_entries, PG_NODES_MAX);
+	__type(key, __u64);
 	__type(value, struct pg_node_val);
 } pg_nodes SEC(".maps");
 
@@ -138,8 +152,6 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 #define PG_BUCKET_FN __noinline
 #include "pg_decide.h"
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
 /*
  * One counter per bind: the deciding rule's, or the verdict's when no rule
  * decided (a rule's verdict follows from its action). A CPU only writes its
@@ -161,12 +173,18 @@ static __always_inline void pg_count(__u32 slot, __u32 stride, int verdict, __u3
 		*c += 1;
 }
 
+/*
+ * Atomic although per CPU: a program can be preempted on its CPU by another
+ * run of itself (preemptible kernels only disable migration), and a plain
+ * increment then loses a count; a lost count of lost events would hide a
+ * loss from the agent, which resyncs on every counted one.
+ */
 static __always_inline void pg_stat(__u32 k)
 {
 	__u64 *c = bpf_map_lookup_elem(&pg_stats, &k);
 
 	if (c)
-		*c += 1;
+		__sync_fetch_and_add(c, 1);
 }
 
 /* One event to every subscriber whose mask has bit; a full ring counts a drop. */
@@ -191,229 +209,6 @@ static __noinline int pg_emit(struct pg_event *ev, __u32 mask, __u32 bit)
 static __always_inline int pg_denied(int v)
 {
 	return v == PG_V_DENY_RULE || v == PG_V_DENY_DEFAULT || v == PG_V_NO_POLICY;
-}
-
-/* A bind decision as an event, for the subscribers that want its kind. */
-#define PG_EVW(gen, proto, port, v)                                                                \
-	(((__u64)(__u32)(gen) << 32) | ((__u32)(__u8)(proto) << 24) | ((__u32)(port) << 8) |       \
-	 (__u8)(v))
-
-/*
- * A bind decision as an event, for the subscribers that want its kind. rq
- * holds who and where (pg_who()); what: PG_EVW(generation, protocol, port,
- * verdict), packed since BPF functions take five arguments.
- */
-static __always_inline int pg_bind_event(const struct pg_req *rq, struct cgroup *cg, __u32 mask,
-					 __u64 what, __u32 rule)
-{
-	int v = (__u8)what, s;
-	__u32 bit = pg_denied(v) ? PG_EVM_DENY : PG_EVM_GRANT;
-	__u64 cgid, now, pid;
-
-	if (!rq || !PG_EVM_ANY(mask, bit))
-		return 0;
-	cgid = cg ? BPF_CORE_READ(cg, kn, id) : 0;
-	now = bpf_ktime_get_boot_ns();
-	pid = bpf_get_current_pid_tgid() >> 32;
-	/* Written in place in each ring: the bind hook's stack has no room. */
-#pragma unroll
-	for (s = 0; s < PG_EV_SLOTS; s++) {
-		struct pg_event *ev;
-		__u32 key = s;
-		void *ring;
-
-		if (!(mask & (bit << (8 * s))))
-			continue;
-		ring = bpf_map_lookup_elem(&pg_ev, &key);
-		if (!ring)
-			continue;
-		ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
-		if (!ev) {
-			pg_stat(PG_ST_EV_DROP0 + s);
-			continue;
-		}
-		ev->time = now;
-		ev->cgid = cgid;
-		ev->gen = what >> 32;
-		ev->pid = (__u32)pid;
-		ev->uid = rq->uid;
-		ev->gid = rq->gid;
-		ev->rule = rule;
-		ev->addr[0] = rq->addr[0];
-		ev->addr[1] = rq->addr[1];
-		ev->addr[2] = rq->addr[2];
-		ev->addr[3] = rq->addr[3];
-		ev->port = (__u16)(what >> 8);
-		ev->kind = PG_EVK_BIND;
-		ev->verdict = (__u8)v;
-		ev->family = (__u8)rq->fam;
-		ev->proto = (__u8)(what >> 24);
-		ev->pad[0] = ev->pad[1] = 0;
-		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-		bpf_ringbuf_submit(ev, 0);
-	}
-	return 0;
-}
-
-/* The event of a bind, reading who and where first when not yet read. */
-#define PG_BIND_EVENT(gen, v, rule, known)                                                         \
-	do {                                                                                       \
-		if (!(known))                                                                      \
-			pg_who(ctx, rq, v6);                                                       \
-		pg_bind_event(rq, cg, ctl->evmask, PG_EVW(gen, ctx->protocol, rq->port, v), rule); \
-	} while (0)
-
-static __always_inline struct cgroup *pg_parent(struct cgroup *cg)
-{
-	struct cgroup_subsys_state *p = cg->self.parent;
-
-	return p ? p->cgroup : 0;
-}
-
-/*
- * The walk, on a cache miss: the socket's cgroup and its ancestors, nearest
- * first, stopping only at the levels set in hdr.levels (levels where some
- * cgroup carries rules), to collect the nodes among them. One bpf_loop()
- * step per such level: the verifier checks the step once; climbing between
- * them costs two loads per level. The chain it finds is cached in the
- * socket cgroup's pg_nodes entry, so later binds there skip the walk.
- */
-struct pg_walk {
-	const struct pg_hdr *h;
-	struct cgroup *cg; /* at level lvl */
-	__u64 mask;	   /* rule-bearing levels not yet visited */
-	__u32 lvl;
-	__u32 n;		   /* nodes found */
-	__u32 node[PG_MAX_LEVELS]; /* nearest first */
-};
-
-/*
- * Index of the highest set bit of x != 0, without branches: a value the
- * verifier keeps unknown, so it checks the step once rather than once per
- * possible level.
- */
-static __always_inline __u32 pg_fls64(__u64 x)
-{
-	x |= x >> 1;
-	x |= x >> 2;
-	x |= x >> 4;
-	x |= x >> 8;
-	x |= x >> 16;
-	x |= x >> 32;
-	x = x - ((x >> 1) & 0x5555555555555555ULL);
-	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (__u32)((x * 0x0101010101010101ULL) >> 56) - 1;
-}
-
-static long pg_walk_step(__u32 i, void *arg)
-{
-	struct pg_walk *w = arg;
-	struct cgroup *cg = w->cg;
-	struct pg_node_val *nv;
-	__u32 target, lvl = w->lvl, k, slot = w->h->slot & 1;
-
-	if (!w->mask || !cg)
-		return 1;
-	target = pg_fls64(w->mask) & 63;
-	for (k = 0; k < 64; k++) {
-		if (lvl <= target)
-			break;
-		cg = pg_parent(cg);
-		if (!cg)
-			return 1;
-		lvl--;
-	}
-	w->cg = cg;
-	w->lvl = lvl;
-	if (lvl > target)
-		return 0; /* a deep cgroup: go on climbing in the next step */
-	w->mask &= ~(1ULL << target);
-	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
-	if (nv && nv->gen[slot] == w->h->gen && nv->node[slot] && w->n < PG_MAX_LEVELS)
-		w->node[w->n++ & (PG_MAX_LEVELS - 1)] = nv->node[slot];
-	return 0;
-}
-
-/*
- * w->node[0..w->n): the nodes among the socket's cgroup and its ancestors,
- * nearest first; from the cache when it holds this image's chain, else by
- * the walk, whose result is then cached (a chain longer than the cache is
- * marked so, and walked every time).
- */
-static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, struct cgroup *cg,
-						    struct pg_node_val *nv)
-{
-	const struct pg_hdr *h = w->h;
-	__u32 gen = (__u32)h->gen, lvl, i;
-
-	w->n = 0;
-	if (nv) {
-		for (i = 0; i < PG_CHAIN; i++) {
-			__u64 c = *(volatile __u64 *)&nv->chain[i]; /* one load */
-			__u32 node = (__u32)c;
-
-			if ((__u32)(c >> 32) != gen || node == PG_CHAIN_LONG)
-				break;
-			if (!node)
-				return nv;
-			w->node[i] = node;
-			w->n = i + 1;
-		}
-	}
-	lvl = cg->level;
-	w->mask = h->levels;
-	if (lvl < PG_MAX_LEVEL)
-		w->mask &= (2ULL << lvl) - 1;
-	w->cg = cg;
-	w->lvl = lvl;
-	w->n = 0;
-	bpf_loop(1 << 16, pg_walk_step, w, 0);
-	if (!nv) {
-		nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!nv)
-			return 0; /* no memory for the cache: correct, only slower */
-		pg_stat(PG_ST_STORE_NEW);
-	}
-	for (i = 0; i < PG_CHAIN; i++) {
-		__u32 node = 0;
-
-		if (i < w->n)
-			node = i == PG_CHAIN - 1 ? PG_CHAIN_LONG : w->node[i];
-		*(volatile __u64 *)&nv->chain[i] = PG_CHAIN_ENT(node, gen); /* one store */
-		if (!node || node == PG_CHAIN_LONG)
-			break;
-	}
-	return nv;
-}
-
-/* The entry of the nearest node with a rule for this protocol and port:
- * one bpf_loop() step per node, so the verifier checks pg_find() once. */
-struct pg_near {
-	void *tab;
-	const struct pg_walk *w;
-	const struct pg_req *rq;
-	const struct pg_ent *ent;
-};
-
-static long pg_near_step(__u32 i, void *arg)
-{
-	struct pg_near *n = arg;
-	const struct pg_walk *w = n->w;
-
-	if (i >= w->n)
-		return 1;
-	n->ent = pg_find(n->tab, w->h, w->node[i & (PG_MAX_LEVELS - 1)], n->rq);
-	return n->ent ? 1 : 0;
-}
-
-static __always_inline const struct pg_ent *pg_nearest(void *tab, const struct pg_walk *w,
-						       const struct pg_req *rq)
-{
-	struct pg_near n = { .tab = tab, .w = w, .rq = rq };
-
-	bpf_loop(PG_MAX_LEVELS, pg_near_step, &n, 0);
-	return n.ent;
 }
 
 static __always_inline int pg_ret(int bypass, int v)
@@ -456,22 +251,132 @@ static __always_inline __u32 pg_dc_idx(__u32 port, __u32 proto)
 	return (port ^ (proto << 1)) & (PG_DC_N - 1);
 }
 
+/* A decision, as counted and reported. */
+struct pg_dec {
+	__u64 cgid;  /* the deciding cgroup (pg_whose.h) */
+	__u64 gen;   /* of the image that decided; 0: none */
+	__u32 rule;  /* ~0: no rule */
+	__u32 proto; /* IPPROTO_*, for events */
+	int verdict;
+};
+
+/*
+ * A bind decision as an event, for the subscribers that want its kind: rq
+ * holds who and where (pg_who() has run), d the decision.
+ */
+static __always_inline int pg_bind_event(const struct pg_req *rq, const struct pg_dec *d,
+					 __u32 mask)
+{
+	int v = d->verdict, s;
+	__u32 bit = pg_denied(v) ? PG_EVM_DENY : PG_EVM_GRANT;
+	__u64 now, pid;
+
+	if (!PG_EVM_ANY(mask, bit))
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	pid = pg_has_pid ? bpf_get_current_pid_tgid() >> 32 : 0;
+	/* Written in place in each ring: the bind hook's stack has no room. */
+#pragma unroll
+	for (s = 0; s < PG_EV_SLOTS; s++) {
+		struct pg_event *ev;
+		__u32 key = s;
+		void *ring;
+
+		if (!(mask & (bit << (8 * s))))
+			continue;
+		ring = bpf_map_lookup_elem(&pg_ev, &key);
+		if (!ring)
+			continue;
+		ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
+		if (!ev) {
+			pg_stat(PG_ST_EV_DROP0 + s);
+			continue;
+		}
+		ev->time = now;
+		ev->cgid = d->cgid;
+		ev->gen = d->gen;
+		ev->pid = (__u32)pid;
+		ev->uid = rq->uid;
+		ev->gid = rq->gid;
+		ev->rule = d->rule;
+		ev->addr[0] = rq->addr[0];
+		ev->addr[1] = rq->addr[1];
+		ev->addr[2] = rq->addr[2];
+		ev->addr[3] = rq->addr[3];
+		ev->port = (__u16)rq->port;
+		ev->kind = PG_EVK_BIND;
+		ev->verdict = (__u8)v;
+		ev->family = (__u8)rq->fam;
+		ev->proto = (__u8)d->proto;
+		ev->pad[0] = ev->pad[1] = 0;
+		if (pg_has_comm)
+			bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+		else
+			__builtin_memset(ev->comm, 0, sizeof(ev->comm));
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return 0;
+}
+
+/* Count a decision and report it to the subscribers that asked. */
+static __always_inline void pg_account(struct bpf_sock_addr *ctx, struct pg_req *rq,
+				       const struct pg_dec *d, __u32 slot, __u32 stride,
+				       __u32 evmask, int who_read, int v6)
+{
+	pg_count(slot, stride, d->verdict, d->rule);
+	if (!evmask)
+		return;
+	if (!who_read)
+		pg_who(ctx, rq, v6);
+	pg_bind_event(rq, d, evmask);
+}
+
+#include "pg_whose.h"
+
+static __always_inline __u32 pg_proto_class(__u32 protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP: /* MPTCP reports IPPROTO_TCP here */
+		return PG_P_TCP;
+	case IPPROTO_UDP:
+		return PG_P_UDP;
+	default:
+		return PG_P_OTHER;
+	}
+}
+
+/*
+ * A repeat of a decision this cgroup already had under the live image:
+ * the verdict, with d->rule set, or -1 when the cache has none.
+ */
+static __always_inline int pg_cached(const struct pg_node_val *nv, __u32 i, __u32 gen,
+				     const struct pg_req *rq, struct pg_dec *d)
+{
+	__u64 dc = *(volatile __u64 *)&nv->dc[i & (PG_DC_N - 1)];
+	__u32 r;
+
+	if ((dc & 0x00ffffffffffffffULL) != PG_DC_KEY(gen, rq->port, rq->proto))
+		return -1;
+	r = nv->dcr[i & (PG_DC_N - 1)];
+	if ((r >> 18) == (gen & 0x3fff) && (r & 0x3ffff) != PG_DCR_NONE)
+		d->rule = r & 0x3ffff;
+	return PG_DC_VERDICT(dc);
+}
+
 static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 {
-	struct bpf_sock_addr_kern *kctx;
 	const union pg_block *hb;
 	const struct pg_hdr *h;
 	const struct pg_ent *e;
 	struct pg_node_val *nv;
-	struct pg_walk w;
 	struct pg_req req, *rq = &req;
+	struct pg_dec d = { .rule = ~0u };
+	struct pg_cgref c;
 	struct pg_ctl *ctl;
-	struct cgroup *cg;
-	struct sock *sk;
-	__u32 zero = 0, rule = ~0u, hull, i, gen;
-	__u64 live, dc;
+	__u32 zero = 0, hull, i;
+	__u64 live;
 	void *tab;
-	int v, cacheable;
+	int v, cacheable, kern;
 
 	rq->port = bpf_ntohs((__u16)ctx->user_port);
 	if (!rq->port)
@@ -484,49 +389,28 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 		return 1;
 	live = ctl->live;
 
-	kctx = bpf_cast_to_kern_ctx(ctx);
-	sk = kctx->sk;
-	cg = sk->sk_cgrp_data.cgroup;
-	if (!cg)
+	if (pg_whose(ctx, &c, &kern))
 		return 0;
-	/*
-	 * Kernel sockets made by kernel threads (NFS and SUNRPC reserved ports)
-	 * live in the root cgroup and are left to the kernel. Kernel sockets
-	 * elsewhere are policed: an MPTCP bind reaches this hook through its
-	 * first subflow, a kernel socket that carries its owner's cgroup.
-	 */
-	if (cg->level == 0 && BPF_CORE_READ_BITFIELD(sk, sk_kern_sock)) {
+	if (kern) {
 		pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), PG_V_KERN_SOCK, ~0u);
 		return 1;
 	}
-	switch (ctx->protocol) {
-	case IPPROTO_TCP: /* MPTCP reports IPPROTO_TCP here */
-		rq->proto = PG_P_TCP;
-		break;
-	case IPPROTO_UDP:
-		rq->proto = PG_P_UDP;
-		break;
-	default:
-		rq->proto = PG_P_OTHER;
-	}
+	d.cgid = c.id;
+	d.proto = ctx->protocol;
+	rq->proto = pg_proto_class(ctx->protocol);
 
 	/* A repeat of a decision this cgroup already had under this image. */
 	i = pg_dc_idx(rq->port, rq->proto);
-	gen = PG_LIVE_GEN(live);
-	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, 0);
+	nv = bpf_map_lookup_elem(&pg_nodes, &c.id);
 	if (nv) {
-		dc = *(volatile __u64 *)&nv->dc[i];
-		if ((dc & 0x00ffffffffffffffULL) == PG_DC_KEY(gen, rq->port, rq->proto)) {
-			__u32 r = nv->dcr[i];
-
-			v = PG_DC_VERDICT(dc);
-			if (v == PG_V_UNPROTECTED)
-				return 1;
-			if ((r >> 18) == (gen & 0x3fff) && (r & 0x3ffff) != PG_DCR_NONE)
-				rule = r & 0x3ffff;
-			pg_count(PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live), v, rule);
-			if (ctl->evmask)
-				PG_BIND_EVENT(gen, v, rule, 0);
+		v = pg_cached(nv, i, PG_LIVE_GEN(live), rq, &d);
+		if (v == PG_V_UNPROTECTED)
+			return 1;
+		if (v >= 0) {
+			d.verdict = v;
+			d.gen = PG_LIVE_GEN(live);
+			pg_account(ctx, rq, &d, PG_LIVE_SLOT(live), PG_LIVE_STRIDE(live),
+				   ctl->evmask, 0, v6);
 			return pg_ret((live >> 52) & 1, v);
 		}
 	}
@@ -535,13 +419,11 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	tab = bpf_map_lookup_elem(&pg_cur, &zero);
 	hb = tab ? pg_blk(tab, 0) : 0;
 	if (!hb || hb->hdr.magic != PG_MAGIC || hb->hdr.abi != PG_ABI_VERSION) {
-		pg_count(0, 0, PG_V_NO_POLICY, ~0u);
-		if (ctl->evmask)
-			PG_BIND_EVENT(0, PG_V_NO_POLICY, ~0u, 0);
+		d.verdict = PG_V_NO_POLICY;
+		pg_account(ctx, rq, &d, 0, 0, ctl->evmask, 0, v6);
 		return 0;
 	}
 	h = &hb->hdr;
-	gen = (__u32)h->gen; /* what is cached is this image's */
 	if (!pg_protected(tab, h, rq->port)) {
 		v = PG_V_UNPROTECTED;
 		goto cache;
@@ -551,21 +433,22 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	rq->wild = 1;
 	rq->addr[0] = rq->addr[1] = rq->addr[2] = rq->addr[3] = 0;
 
-	w.h = h;
-	nv = pg_chain(&w, cg, nv);
-	e = pg_nearest(tab, &w, rq);
+	e = pg_lookup(tab, h, &c, rq, &nv);
 	cacheable = e ? (e->flags & PG_EF_UNCOND) : !(h->flags & PG_HF_EXEMPT_ROOT);
 	if (!cacheable)
 		pg_who(ctx, rq, v6);
-	v = e ? pg_decide_ent(tab, h, e, rq, &rule) : pg_default(h, rq);
-	pg_count(h->slot & 1, h->cnt_stride, v, rule);
-	if (ctl->evmask)
-		PG_BIND_EVENT(h->gen, v, rule, !cacheable);
+	v = e ? pg_decide_ent(tab, h, e, rq, &d.rule) : pg_default(h, rq);
+	d.verdict = v;
+	d.gen = h->gen;
+	pg_account(ctx, rq, &d, h->slot & 1, h->cnt_stride, ctl->evmask, !cacheable, v6);
 	if (!cacheable)
 		return pg_ret(h->flags & PG_HF_BYPASS, v);
 cache:
 	if (nv) {
-		nv->dcr[i & (PG_DC_N - 1)] = PG_DCR(gen, rule == ~0u ? PG_DCR_NONE : rule);
+		/* tagged with this image's generation: what is cached is its */
+		__u32 gen = (__u32)h->gen;
+
+		nv->dcr[i & (PG_DC_N - 1)] = PG_DCR(gen, d.rule == ~0u ? PG_DCR_NONE : d.rule);
 		*(volatile __u64 *)&nv->dc[i & (PG_DC_N - 1)] = PG_DC(gen, rq->port, rq->proto, v);
 	}
 	return v == PG_V_UNPROTECTED ? 1 : pg_ret(h->flags & PG_HF_BYPASS, v);
@@ -758,7 +641,7 @@ static __always_inline void pg_mk_image(struct pg_mk *mk, void *outer, struct pg
 		return;
 	f.h2 = &hb2->hdr2;
 	f.hash = pg_name_hash(hb2->hdr2.trie_seed, f.ptid, mk->name);
-	bpf_loop(PG_TRIE_PROBE, pg_mk_step, &f, 0);
+	PG_LOOP(PG_TRIE_PROBE, pg_mk_step, &f);
 	if (!f.e)
 		return;
 	/* branches, not an index: clang turns &mk->tid[slot] into a pointer OR */
@@ -774,8 +657,35 @@ static __always_inline void pg_mk_image(struct pg_mk *mk, void *outer, struct pg
 	mk->found |= 1u << slot;
 }
 
+#if !PG_SK_CGROUP
+/*
+ * pg_mk_image() for pg_cur (which 0) or pg_next (1), with the parent's
+ * entry looked up by its id, for kernels without bpf_loop(): a global
+ * function, which the verifier checks once, alone, with unknown
+ * arguments. Inlined as a plain loop into the program, the 64 probes'
+ * states multiply with the caller's past the verifier's limit.
+ */
+__noinline int pg_mk_search(__u32 which, __u64 parent_id, __u32 root_parent)
+{
+	struct pg_node_val *pv = 0;
+	struct pg_mk *mk;
+	__u32 zero = 0;
+
+	mk = bpf_map_lookup_elem(&pg_mk_scratch, &zero);
+	if (!mk)
+		return 0;
+	if (!root_parent)
+		pv = bpf_map_lookup_elem(&pg_nodes, &parent_id);
+	if (which)
+		pg_mk_image(mk, &pg_next, pv, root_parent);
+	else
+		pg_mk_image(mk, &pg_cur, pv, root_parent);
+	return 0;
+}
+#endif
+
 /* The agent resolves glob selectors for new cgroups: tell it of each one. */
-static __always_inline void pg_mk_notify(struct cgroup *cg)
+static __always_inline void pg_mk_notify(__u64 cgid)
 {
 	struct pg_event ev = {};
 	struct pg_ctl *ctl;
@@ -789,7 +699,7 @@ static __always_inline void pg_mk_notify(struct cgroup *cg)
 		return;
 	ev.kind = PG_EVK_MKDIR;
 	ev.time = bpf_ktime_get_boot_ns();
-	ev.cgid = BPF_CORE_READ(cg, kn, id);
+	ev.cgid = cgid;
 	ev.pid = bpf_get_current_pid_tgid() >> 32;
 	ev.uid = (__u32)bpf_get_current_uid_gid();
 	ev.rule = ~0u;
@@ -797,40 +707,64 @@ static __always_inline void pg_mk_notify(struct cgroup *cg)
 	pg_emit(&ev, mask, PG_EVM_MKDIR);
 }
 
+/* The new cgroup's entry, made empty if it has none (an apply racing this
+ * mkdir may have made it), or NULL when pg_nodes is full. */
+static __always_inline struct pg_node_val *pg_mk_entry(__u64 id)
+{
+	if (!bpf_map_update_elem(&pg_nodes, &id, (void *)&pg_nv_zero, BPF_NOEXIST))
+		pg_stat(PG_ST_STORE_NEW);
+	return bpf_map_lookup_elem(&pg_nodes, &id);
+}
+
+/*
+ * Only ids are read from the cgroup and its parent, by probe reads: no
+ * helper is handed a cgroup pointer, so no kernel's pointer trust rules
+ * matter here.
+ */
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
 {
-	struct pg_node_val *pv = 0, *nv;
-	struct cgroup *parent;
+#if PG_SK_CGROUP
+	struct pg_node_val *pv = 0;
+#endif
+	struct pg_node_val *nv;
 	const char *name;
 	struct pg_mk *mk;
+	__u64 id, pid;
 	__u32 zero = 0;
+	int level;
 	long n;
 
 	if (BPF_CORE_READ(cg, root, hierarchy_id) != 0)
 		return 0; /* a cgroup v1 hierarchy */
 	pg_stat(PG_ST_MKDIR);
-	parent = pg_parent(cg);
+	level = BPF_CORE_READ(cg, level);
 	mk = bpf_map_lookup_elem(&pg_mk_scratch, &zero);
-	if (!parent || !mk)
+	if (level <= 0 || !mk)
 		return 0;
 	__builtin_memset(mk, 0, sizeof(*mk));
+	id = BPF_CORE_READ(cg, kn, id);
+	pid = BPF_CORE_READ(cg, self.parent, cgroup, kn, id);
 	name = BPF_CORE_READ(cg, kn, name);
 	n = bpf_probe_read_kernel_str(mk->name, sizeof(mk->name), name);
 	if (n <= 1)
 		return 0;
 	mk->len = (__u32)n - 1;
-	if (parent->level)
-		pv = bpf_cgrp_storage_get(&pg_nodes, parent, 0, 0);
-	pg_mk_image(mk, &pg_cur, pv, !parent->level);
-	pg_mk_image(mk, &pg_next, pv, !parent->level);
-	pg_mk_notify(cg);
+#if PG_SK_CGROUP
+	if (level > 1)
+		pv = bpf_map_lookup_elem(&pg_nodes, &pid);
+	pg_mk_image(mk, &pg_cur, pv, level == 1);
+	pg_mk_image(mk, &pg_next, pv, level == 1);
+#else
+	pg_mk_search(0, pid, level == 1);
+	pg_mk_search(1, pid, level == 1);
+#endif
+	pg_mk_notify(id);
 	if (!mk->found)
 		return 0;
-	nv = bpf_cgrp_storage_get(&pg_nodes, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	nv = pg_mk_entry(id);
 	if (!nv)
 		return 0;
-	pg_stat(PG_ST_STORE_NEW);
 	if (mk->found & 1) {
 		nv->node[0] = mk->node[0];
 		nv->tid[0] = mk->tid[0];
@@ -849,9 +783,12 @@ int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(pg_rmdir, struct cgroup *cg, const char *path)
 {
+	__u64 id;
+
 	if (BPF_CORE_READ(cg, root, hierarchy_id) != 0)
 		return 0;
-	if (!bpf_cgrp_storage_delete(&pg_nodes, cg))
+	id = BPF_CORE_READ(cg, kn, id);
+	if (!bpf_map_delete_elem(&pg_nodes, &id))
 		pg_stat(PG_ST_STORE_DEL);
 	return 0;
 }

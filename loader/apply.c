@@ -276,7 +276,8 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 	uint64_t *keep = NULL, gen = 1;
 	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
 	struct pg_saved_ent *saved = NULL;
-	char mount[4096], why[256], hash[65];
+	char mount[4096], why[512], hash[65];
+	int variants[PG_NVARIANTS + 1] = { PG_VARIANT_NONE };
 	struct plan pl = { 0 };
 	uint8_t slot = 0;
 	int status = PG_EXIT_FAIL, attach_fd = -1, err;
@@ -325,9 +326,14 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 	fresh = !pg_state_loaded(&st);
 	/* Programs already loaded prove the kernel has what they need; reading the
 	 * kernel's BTF to check costs tens of milliseconds, so only when fresh. */
-	if (fresh && pg_probe_required(why, sizeof(why))) {
-		pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
-		status = PG_EXIT_KERNEL;
+	if (fresh && (err = pg_probe_variants(variants, why, sizeof(why)))) {
+		if (err == -EINVAL) {
+			pg_err("%s", why);
+			status = PG_EXIT_USAGE;
+		} else {
+			pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
+			status = PG_EXIT_KERNEL;
+		}
 		goto out;
 	}
 	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
@@ -400,12 +406,15 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 
 	/* From here on the kernel changes. */
 	pg_dbg("phase: load");
-	if (fresh) {
-		if (pg_state_load(&st, pl.bypass))
-			goto out;
-	} else if (pg_state_upgrade(&st, pl.bypass)) {
-		goto out;
+	err = fresh ? pg_state_load(&st, pl.bypass, variants) : pg_state_upgrade(&st, pl.bypass);
+	if (err == -ENOTSUP) {
+		pg_err("kernel %s: no program variant loads (%s); the sysctl mode needs the same "
+		       "programs, so nothing can enforce here",
+		       pg_kernel_release(), why);
+		status = PG_EXIT_KERNEL;
 	}
+	if (err)
+		goto out;
 	st.ctl->bypass = pl.bypass ? 2 : 1;
 	st.ctl->boot = pg_boot_hash();
 	/* Reserve this apply's generations before anything is stamped with them. */

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,35 +21,92 @@
 #include "probe.h"
 #include "util.h"
 
-int pg_probe_required(char *why, size_t len)
+const char *pg_variant_name(int variant)
 {
-	struct btf *vmlinux;
-	int err;
+	switch (variant) {
+	case PG_VARIANT_SK:
+		return "socket";
+	case PG_VARIANT_TASK:
+		return "task";
+	default:
+		return "none";
+	}
+}
 
-	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) != 1) {
+const char *pg_variant_what(int variant)
+{
+	switch (variant) {
+	case PG_VARIANT_SK:
+		return "the socket's cgroup decides";
+	case PG_VARIANT_TASK:
+		return "the binding task's cgroup decides";
+	default:
+		return "nothing loaded";
+	}
+}
+
+static bool has_kfunc(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id;
+
+	if (libbpf_get_error(vmlinux))
+		return false;
+	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	return id > 0;
+}
+
+void pg_probe_features(struct pg_features *f)
+{
+	enum bpf_prog_type t = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+
+	f->sock_addr = libbpf_probe_bpf_prog_type(t, NULL) == 1;
+	f->btf = !access("/sys/kernel/btf/vmlinux", R_OK);
+	f->loop = libbpf_probe_bpf_helper(t, BPF_FUNC_loop, NULL) == 1;
+	f->kern_ctx = f->btf && has_kfunc("bpf_cast_to_kern_ctx");
+	f->ancestor_id =
+	    libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1;
+}
+
+int pg_probe_variants(int *out, char *why, size_t len)
+{
+	const char *want = getenv("PORTGATE_VARIANT");
+	struct pg_features f;
+	bool sk, task, any = !want || !*want;
+	int n = 0;
+
+	out[0] = PG_VARIANT_NONE;
+	if (!any && strcmp(want, "socket") && strcmp(want, "task")) {
+		snprintf(why, len, "PORTGATE_VARIANT is '%s'; it must be socket or task", want);
+		return -EINVAL;
+	}
+	pg_probe_features(&f);
+	if (!f.sock_addr) {
 		snprintf(why, len, "the kernel lacks cgroup sock_addr BPF programs (Linux 4.17+)");
 		return -ENOTSUP;
 	}
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_loop, NULL) != 1) {
-		snprintf(why, len, "the kernel lacks the bpf_loop helper (Linux 5.17+)");
-		return -ENOTSUP;
-	}
-	vmlinux = btf__load_vmlinux_btf();
-	err = libbpf_get_error(vmlinux);
-	if (err) {
-		snprintf(why, len, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s",
-			 strerror(-err));
-		return -ENOTSUP;
-	}
-	err = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC);
-	btf__free(vmlinux);
-	if (err < 0) {
+	if (!f.btf) {
 		snprintf(why, len,
-			 "the kernel lacks the kfunc bpf_cast_to_kern_ctx (Linux 6.2+), needed to "
-			 "read a socket's cgroup");
+			 "the kernel has no BTF (/sys/kernel/btf/vmlinux); portgate needs "
+			 "CONFIG_DEBUG_INFO_BTF");
 		return -ENOTSUP;
 	}
-	return 0;
+	sk = f.loop && f.kern_ctx;
+	task = f.ancestor_id;
+	if (sk && (any || !strcmp(want, "socket")))
+		out[n++] = PG_VARIANT_SK;
+	if (task && (any || !strcmp(want, "task")))
+		out[n++] = PG_VARIANT_TASK;
+	out[n] = PG_VARIANT_NONE;
+	snprintf(
+	    why, len,
+	    "socket variant %s (kfunc bpf_cast_to_kern_ctx, Linux 6.2+: %s; bpf_loop, 5.17+: "
+	    "%s), task variant %s (bpf_get_current_ancestor_cgroup_id in bind programs: %s)%s%s",
+	    sk ? "possible" : "impossible", f.kern_ctx ? "yes" : "no", f.loop ? "yes" : "no",
+	    task ? "possible" : "impossible", f.ancestor_id ? "yes" : "no",
+	    any ? "" : "; PORTGATE_VARIANT=", any ? "" : want);
+	return n ? 0 : -ENOTSUP;
 }
 
 /* A bind4 program that only returns 3 (allow, skip CAP_NET_BIND_SERVICE). */

@@ -31,10 +31,13 @@
 
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "cgroup.h"
-#include "portgate.skel.h"
+#include "portgate_sk.skel.h"
+#include "portgate_task.skel.h"
+#include "probe.h"
 #include "state.h"
 #include "util.h"
 
@@ -257,9 +260,10 @@ void pg_state_close(struct pg_state *st)
 		close_fd(&st->prog[i]);
 		close_fd(&st->link[i]);
 	}
-	if (st->skel)
-		portgate__destroy(st->skel);
-	st->skel = NULL;
+	bpf_object__close(st->obj);
+	st->obj = NULL;
+	free(st->log);
+	st->log = NULL;
 	close_fd(&st->dirfd);
 }
 
@@ -349,52 +353,27 @@ int pg_state_destroy(struct pg_state *st)
 	return err;
 }
 
-static struct bpf_program *skel_prog(struct portgate *s, int kind)
+/* The programs' function names, by link kind. */
+static const char *const prog_fn[PG_NLINKS] = { "pg_bind4",  "pg_bind6", "pg_sysctl",
+						"pg_sockcr", "pg_mkdir", "pg_rmdir" };
+
+static const void *variant_elf(int variant, size_t *sz)
 {
-	switch (kind) {
-	case PG_LINK_BIND4:
-		return s->progs.pg_bind4;
-	case PG_LINK_BIND6:
-		return s->progs.pg_bind6;
-	case PG_LINK_SYSCTL:
-		return s->progs.pg_sysctl;
-	case PG_LINK_MKDIR:
-		return s->progs.pg_mkdir;
-	case PG_LINK_RMDIR:
-		return s->progs.pg_rmdir;
+	switch (variant) {
+	case PG_VARIANT_SK:
+		return portgate_sk__elf_bytes(sz);
+	case PG_VARIANT_TASK:
+		return portgate_task__elf_bytes(sz);
 	default:
-		return s->progs.pg_sockcr;
+		*sz = 0;
+		return NULL;
 	}
 }
 
-static struct bpf_map *skel_map(struct portgate *s, int kind)
-{
-	switch (kind) {
-	case PG_MAP_CUR:
-		return s->maps.pg_cur;
-	case PG_MAP_CNT:
-		return s->maps.pg_cnt;
-	case PG_MAP_NODES:
-		return s->maps.pg_nodes;
-	case PG_MAP_CTL:
-		return s->maps.pg_ctl;
-	case PG_MAP_NETNS:
-		return s->maps.pg_netns;
-	case PG_MAP_NEXT:
-		return s->maps.pg_next;
-	case PG_MAP_STATS:
-		return s->maps.pg_stats;
-	case PG_MAP_EV:
-		return s->maps.pg_ev;
-	default:
-		return s->maps.pg_saved;
-	}
-}
-
-uint64_t pg_build_hash(void)
+uint64_t pg_build_hash(int variant)
 {
 	size_t sz, i;
-	const uint8_t *b = portgate__elf_bytes(&sz);
+	const uint8_t *b = variant_elf(variant, &sz);
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (i = 0; i < sz; i++)
@@ -402,30 +381,144 @@ uint64_t pg_build_hash(void)
 	return h;
 }
 
-static int open_skel(struct pg_state *st, bool bypass, bool reuse)
+/* Set a 32-bit `const volatile` global of the object before its load. */
+static int set_rodata_u32(struct bpf_object *obj, const char *name, uint32_t val)
 {
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf_var_secinfo *vi;
+	const struct btf_type *sec;
+	struct btf *btf = bpf_object__btf(obj);
+	size_t sz = 0;
+	char *data;
+	int id, i;
+
+	data = m ? (char *)bpf_map__initial_value(m, &sz) : NULL; /* const in libbpf 1.1 */
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	if (!data || id <= 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vi = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vi++) {
+		const struct btf_type *var = btf__type_by_id(btf, vi->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
+			continue;
+		if (vi->size != sizeof(val) || vi->offset + sizeof(val) > sz)
+			return -EINVAL;
+		memcpy(data + vi->offset, &val, sizeof(val));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static struct bpf_program *obj_prog(const struct pg_state *st, int kind)
+{
+	return bpf_object__find_program_by_name(st->obj, prog_fn[kind]);
+}
+
+static struct bpf_map *obj_map(const struct pg_state *st, int kind)
+{
+	return bpf_object__find_map_by_name(st->obj, pg_map_names[kind]);
+}
+
+/*
+ * The verifier's own reason, from the end of a log: its last line that is
+ * not one of the summary lines it adds after the error.
+ */
+static void verifier_reason(const char *log, char *out, size_t len)
+{
+	const char *end = log + strlen(log), *p, *ls;
+
+	snprintf(out, len, "no verifier log");
+	for (p = end; p > log;) {
+		size_t n;
+
+		while (p > log && (p[-1] == '\n' || p[-1] == ' '))
+			p--;
+		for (ls = p; ls > log && ls[-1] != '\n'; ls--)
+			;
+		n = (size_t)(p - ls);
+		if (n && strncmp(ls, "processed ", 10) && strncmp(ls, "verification time", 17) &&
+		    strncmp(ls, "stack depth", 11) && strncmp(ls, "mark_precise", 12) &&
+		    strncmp(ls, "-- END", 6)) {
+			snprintf(out, len, "%.*s", (int)(n > 300 ? 300 : n), ls);
+			return;
+		}
+		p = ls;
+	}
+}
+
+#define PG_LOG_SIZE (16u << 20) /* old kernels keep a log's head: room for all of it */
+
+/*
+ * Load one variant's object. A refusal is reported as the program, the
+ * kernel, and the verifier's last word; -v prints the whole log.
+ */
+static int open_obj(struct pg_state *st, int variant, bool bypass, bool reuse)
+{
+	size_t sz;
+	const void *elf = variant_elf(variant, &sz);
+	struct bpf_program *prog;
+	char reason[320];
 	int err, i;
 
-	st->skel = portgate__open();
-	if (!st->skel) {
+	if (!st->log && !(st->log = calloc(1, PG_LOG_SIZE)))
+		return -ENOMEM;
+	st->log[0] = 0;
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "portgate",
+			    .kernel_log_buf = st->log, .kernel_log_size = PG_LOG_SIZE);
+
+		st->obj = bpf_object__open_mem(elf, sz, &oo);
+	}
+	if (!st->obj) {
 		err = -errno;
-		pg_err("cannot open the BPF object: %s", strerror(errno));
+		pg_err("cannot open the %s variant's BPF object: %s", pg_variant_name(variant),
+		       strerror(errno));
 		return err;
 	}
-	st->skel->rodata->pg_can_bypass = bypass;
+	st->variant = variant;
+	{
+		enum bpf_prog_type t = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+		const char *names[] = { "pg_can_bypass", "pg_has_pid", "pg_has_comm" };
+		uint32_t vals[] = {
+			bypass,
+			libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_pid_tgid, NULL) == 1,
+			libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_comm, NULL) == 1,
+		};
+
+		for (i = 0; i < 3; i++)
+			if ((err = set_rodata_u32(st->obj, names[i], vals[i]))) {
+				pg_err("cannot set %s in the BPF object: %s", names[i],
+				       strerror(-err));
+				return err;
+			}
+	}
 	for (i = 0; reuse && i < PG_NMAPS; i++) {
-		if ((err = bpf_map__reuse_fd(skel_map(st->skel, i), st->map[i]))) {
+		if ((err = bpf_map__reuse_fd(obj_map(st, i), st->map[i]))) {
 			pg_err("cannot reuse pinned map %s/%s: %s", st->dir, pg_map_names[i],
 			       strerror(-err));
 			return err;
 		}
 	}
-	if ((err = portgate__load(st->skel))) {
-		pg_err("cannot load the BPF programs: %s (run with -v -v for the verifier log)",
-		       strerror(-err));
-		return err;
-	}
-	return 0;
+	err = bpf_object__load(st->obj);
+	if (!err)
+		return 0;
+	/* Programs load in order: the first without an fd is the one refused. */
+	bpf_object__for_each_program(prog, st->obj) if (bpf_program__fd(prog) < 0) break;
+	verifier_reason(st->log, reason, sizeof(reason));
+	if (pg_verbose)
+		fprintf(stderr, "%s", st->log);
+	pg_err("Linux %s refused the %s variant's program %s: %s: %s%s", pg_kernel_release(),
+	       pg_variant_name(variant), prog ? bpf_program__name(prog) : "(unknown)",
+	       strerror(-err), reason, pg_verbose ? "" : " (-v prints the whole verifier log)");
+	return err;
+}
+
+static void close_obj(struct pg_state *st)
+{
+	bpf_object__close(st->obj);
+	st->obj = NULL;
 }
 
 /* Pin fd at name, replacing what is there in one rename(). */
@@ -454,23 +547,36 @@ static int pin_replace(const struct pg_state *st, int fd, const char *name)
 	return 0;
 }
 
-int pg_state_load(struct pg_state *st, bool bypass)
+int pg_state_load(struct pg_state *st, bool bypass, const int *variants)
 {
-	int err, i;
+	int err = -ENOTSUP, i, v;
 
-	if ((err = open_skel(st, bypass, false)))
-		return err;
+	/* The best variant the verifier takes: kernels of one version differ. */
+	for (v = 0; variants[v] != PG_VARIANT_NONE; v++) {
+		if (!(err = open_obj(st, variants[v], bypass, false)))
+			break;
+		close_obj(st);
+		if (variants[v + 1] != PG_VARIANT_NONE)
+			pg_dbg("trying the %s variant (%s)", pg_variant_name(variants[v + 1]),
+			       pg_variant_what(variants[v + 1]));
+	}
+	if (err)
+		return err == -EACCES || err == -EINVAL || err == -ENOTSUP ? -ENOTSUP : err;
+	if (v)
+		pg_err("warning: running the %s variant: %s", pg_variant_name(variants[v]),
+		       pg_variant_what(variants[v]));
 	for (i = 0; i < PG_NMAPS; i++) {
-		st->map[i] = dup(bpf_map__fd(skel_map(st->skel, i)));
+		st->map[i] = dup(bpf_map__fd(obj_map(st, i)));
 		if (st->map[i] < 0 || (err = pin_replace(st, st->map[i], pg_map_names[i])))
 			return st->map[i] < 0 ? -errno : err;
 	}
 	if ((err = map_ctl(st)))
 		return err;
 	st->ctl->abi = PG_ABI_VERSION;
-	st->ctl->build = pg_build_hash();
+	st->ctl->variant = (uint32_t)st->variant;
+	st->ctl->build = pg_build_hash(st->variant);
 	for (i = 0; i < PG_NLINKS; i++) {
-		st->prog[i] = dup(bpf_program__fd(skel_prog(st->skel, i)));
+		st->prog[i] = dup(bpf_program__fd(obj_prog(st, i)));
 		if (st->prog[i] < 0 || (err = pin_replace(st, st->prog[i], pg_prog_names[i])))
 			return st->prog[i] < 0 ? -errno : err;
 	}
@@ -479,15 +585,16 @@ int pg_state_load(struct pg_state *st, bool bypass)
 
 int pg_state_upgrade(struct pg_state *st, bool bypass)
 {
-	int err, i;
+	int err, i, variant = (int)st->ctl->variant;
 
-	if (st->ctl->build == pg_build_hash())
+	/* The variant stays what the first load found this kernel takes. */
+	if (st->ctl->build == pg_build_hash(variant))
 		return 0;
 	pg_dbg("pinned programs come from another build: swapping in this build's");
-	if ((err = open_skel(st, bypass, true)))
-		return err;
+	if ((err = open_obj(st, variant, bypass, true)))
+		return err == -EACCES || err == -EINVAL ? -ENOTSUP : err;
 	for (i = 0; i < PG_NLINKS; i++) {
-		int fd = bpf_program__fd(skel_prog(st->skel, i));
+		int fd = bpf_program__fd(obj_prog(st, i));
 
 		if (i >= PG_NCGLINKS && st->link[i] >= 0) {
 			/* Tracepoint links cannot swap programs: attach the new one
@@ -517,7 +624,7 @@ int pg_state_upgrade(struct pg_state *st, bool bypass)
 		close_fd(&st->prog[i]);
 		st->prog[i] = dup(fd);
 	}
-	st->ctl->build = pg_build_hash();
+	st->ctl->build = pg_build_hash(variant);
 	return 0;
 }
 
@@ -789,8 +896,8 @@ uint32_t pg_state_node(const struct pg_state *st, const char *mount, const char 
 
 	if (st->map[PG_MAP_NODES] < 0 || (fd = open_cgroup(mount, path, cgid)) < 0)
 		return 0;
-	r = bpf_map_lookup_elem(st->map[PG_MAP_NODES], &fd, &v);
 	close(fd);
+	r = bpf_map_lookup_elem(st->map[PG_MAP_NODES], &cgid, &v);
 	if (r || v.gen[h->slot & 1] != h->gen)
 		return 0;
 	return v.node[h->slot & 1];
@@ -913,20 +1020,24 @@ static bool still_there(const char *mount, const char *path, int fd)
 static int record_node(const struct pg_state *st, int fd, const struct pg_hdr *h, uint32_t node,
 		       uint32_t tid)
 {
-	int map = st->map[PG_MAP_NODES];
+	int map = st->map[PG_MAP_NODES], err;
 	uint8_t slot = h->slot & 1;
 	struct pg_node_val v;
 	bool fresh = false;
+	uint64_t id;
 
-	if (bpf_map_lookup_elem(map, &fd, &v)) {
+	/* pg_nodes is keyed by id: the open fd pins which cgroup that is */
+	if ((err = pg_cg_id_fd(fd, &id)))
+		return err;
+	if (bpf_map_lookup_elem(map, &id, &v)) {
 		memset(&v, 0, sizeof(v));
 		fresh = true;
 	}
 	v.node[slot] = node;
 	v.tid[slot] = tid;
 	v.gen[slot] = h->gen;
-	if (bpf_map_update_elem(map, &fd, &v, BPF_ANY))
-		return -errno;
+	if (bpf_map_update_elem(map, &id, &v, BPF_ANY))
+		return errno == E2BIG ? -ENOSPC : -errno;
 	if (fresh)
 		__atomic_add_fetch(&st->ctl->store_new, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -956,7 +1067,8 @@ static int record_open(const struct pg_state *st, int fd, const struct pg_hdr *h
 		err = 0;
 	}
 	if (err)
-		pg_err("cannot record cgroup %s in pg_nodes: %s", path, strerror(-err));
+		pg_err("cannot record cgroup %s in pg_nodes: %s%s", path, strerror(-err),
+		       err == -ENOSPC ? " (pg_nodes is full: at most 131072 cgroups)" : "");
 	close(fd);
 	return err;
 }
@@ -1024,7 +1136,7 @@ static void prune_nodes(const struct pg_state *st, const struct pg_image *img, c
 			;
 		if (k < img->nnodes || (fd = open_cgroup(mount, old[i].path, old[i].cgid)) < 0)
 			continue;
-		if (!bpf_map_delete_elem(st->map[PG_MAP_NODES], &fd))
+		if (!bpf_map_delete_elem(st->map[PG_MAP_NODES], &old[i].cgid))
 			__atomic_add_fetch(&st->ctl->store_del, 1, __ATOMIC_RELAXED);
 		else if (errno != ENOENT)
 			pg_err("cannot drop cgroup %s from pg_nodes: %s", old[i].path,

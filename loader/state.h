@@ -53,7 +53,7 @@ extern const char *const pg_link_names[PG_NLINKS];
 extern const char *const pg_prog_names[PG_NLINKS];
 extern const char *const pg_map_names[PG_NMAPS];
 
-struct portgate;
+struct bpf_object;
 
 struct pg_state {
 	char dir[PATH_MAX];
@@ -61,8 +61,10 @@ struct pg_state {
 	int map[PG_NMAPS];
 	int prog[PG_NLINKS];
 	int link[PG_NLINKS];
-	struct pg_ctl *ctl; /* pg_ctl, mmapped read-write */
-	struct portgate *skel;
+	struct pg_ctl *ctl;	/* pg_ctl, mmapped read-write */
+	struct bpf_object *obj; /* while loading */
+	int variant;		/* PG_VARIANT_* of obj */
+	char *log;		/* the verifier's log of obj's load */
 };
 
 /* Open (and with create, make) the pin directory, mounting bpffs on
@@ -81,11 +83,14 @@ bool pg_state_any(const struct pg_state *st);
 /* Remove every pin (links are detached first). 0 or -errno. */
 int pg_state_destroy(struct pg_state *st);
 
-/* Load the programs and maps, pin the maps (no links yet). */
-int pg_state_load(struct pg_state *st, bool bypass);
+/* Load the programs and maps of the first variant in variants (ended by
+ * PG_VARIANT_NONE) that the kernel takes, pin them (no links yet). 0,
+ * -ENOTSUP when the kernel refused every one (printed), or -errno. */
+int pg_state_load(struct pg_state *st, bool bypass, const int *variants);
 
-/* Programs of this binary differ from the pinned ones: load ours against the
- * pinned maps and swap them in behind the links. 0 when nothing to do. */
+/* Programs of this binary differ from the pinned ones: load ours (the
+ * pinned variant) against the pinned maps and swap them in behind the
+ * links. 0 when nothing to do; -ENOTSUP when the kernel refuses them. */
 int pg_state_upgrade(struct pg_state *st, bool bypass);
 
 /* Attach the four programs to the cgroup and pin the links; then check the
@@ -123,7 +128,7 @@ int pg_state_stats(const struct pg_state *st, uint64_t *out);
 /* Kernel memory of a map (bpf_map_info / fdinfo memlock). */
 uint64_t pg_map_memory(int fd);
 
-/* Hash of the embedded BPF object, to tell builds apart. */
-uint64_t pg_build_hash(void);
+/* Hash of a variant's embedded BPF object, to tell builds apart. */
+uint64_t pg_build_hash(int variant);
 
 #endif

@@ -289,6 +289,52 @@ static void agent_json(struct pg_json *j, const struct view *v)
 	pg_json_obj_end(j);
 }
 
+static int variant_of(const struct view *v)
+{
+	return v->st.ctl ? (int)v->st.ctl->variant : PG_VARIANT_NONE;
+}
+
+static const char *const feature_names[] = { "sock_addr", "btf", "bpf_loop", "bpf_cast_to_kern_ctx",
+					     "get_current_ancestor_cgroup_id" };
+
+static void feature_values(bool *out)
+{
+	struct pg_features f;
+
+	pg_probe_features(&f);
+	out[0] = f.sock_addr;
+	out[1] = f.btf;
+	out[2] = f.loop;
+	out[3] = f.kern_ctx;
+	out[4] = f.ancestor_id;
+}
+
+static void print_features(void)
+{
+	bool val[5];
+	size_t i;
+
+	feature_values(val);
+	printf("features:  ");
+	for (i = 0; i < 5; i++)
+		printf(" %s %s%s", feature_names[i], val[i] ? "yes" : "no", i < 4 ? "," : "\n");
+}
+
+static void json_features(struct pg_json *j)
+{
+	bool val[5];
+	size_t i;
+
+	feature_values(val);
+	pg_json_key(j, "features");
+	pg_json_obj(j);
+	for (i = 0; i < 5; i++) {
+		pg_json_key(j, feature_names[i]);
+		pg_json_bool(j, val[i]);
+	}
+	pg_json_obj_end(j);
+}
+
 static void status_text(const struct view *v, const char *pin_dir)
 {
 	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
@@ -297,8 +343,9 @@ static void status_text(const struct view *v, const char *pin_dir)
 	int k;
 
 	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
-	printf("kernel:     %s, bypass bit %s, policy follows the socket's cgroup\n",
-	       pg_kernel_release(), bypass_word(v));
+	printf("kernel:     %s, bypass bit %s, variant %s (%s)\n", pg_kernel_release(),
+	       bypass_word(v), pg_variant_name(variant_of(v)), pg_variant_what(variant_of(v)));
+	print_features();
 	if (!v->active && !pg_state_any(&v->st)) {
 		agent_text(v);
 		return;
@@ -405,8 +452,13 @@ static void status_json(const struct view *v, const char *pin_dir)
 	pg_json_str(&j, pg_kernel_release());
 	pg_json_key(&j, "bypass");
 	pg_json_str(&j, bypass_word(v));
+	pg_json_key(&j, "variant");
+	pg_json_str(&j, pg_variant_name(variant_of(v)));
 	pg_json_key(&j, "identity");
-	pg_json_str(&j, "socket cgroup");
+	pg_json_str(&j, variant_of(v) == PG_VARIANT_TASK ? "task cgroup"
+			: variant_of(v) == PG_VARIANT_SK ? "socket cgroup"
+							 : NULL);
+	json_features(&j);
 	pg_json_obj_end(&j);
 	if (v->have_meta) {
 		pg_fmt_time(v->meta.time, t, sizeof(t));

@@ -9,10 +9,12 @@ fail=0
 for t in "$@"; do
 	name=$(basename "$t")
 	log=$(mktemp)
+	start=$(date +%s)
 	if "$t" >"$log" 2>&1; then
-		printf 'PASS  %s (%s)\n' "$name" "$(grep -c '^\[       OK \]' "$log") cases"
+		printf 'PASS  %s (%s cases, %s s)\n' "$name" "$(grep -c '^\[       OK \]' "$log")" \
+			"$(($(date +%s) - start))"
 	else
-		printf 'FAIL  %s\n' "$name"
+		printf 'FAIL  %s (%s s)\n' "$name" "$(($(date +%s) - start))"
 		cat "$log"
 		fail=1
 	fi

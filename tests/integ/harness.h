@@ -150,4 +150,17 @@ bool hx_out_has(struct hx *h, const char *s);
 			fail_msg("apply failed with %d:\n%s", rc_, H.out);                         \
 	} while (0)
 
+#ifdef cmocka_unit_test
+/* HX_ONLY / HX_SKIP=pattern: run only, or leave out, the matching tests
+ * (cmocka's filters, * and ? globs); test-kernels runs subsets so. Left
+ * out tests are not run, not skipped. */
+static inline void hx_filters(void)
+{
+	if (getenv("HX_ONLY"))
+		cmocka_set_test_filter(getenv("HX_ONLY"));
+	if (getenv("HX_SKIP"))
+		cmocka_set_skip_filter(getenv("HX_SKIP"));
+}
+#endif
+
 #endif

@@ -1145,6 +1145,7 @@ int main(void)
 
 	if (hx_init(&H))
 		return 1;
+	hx_filters();
 	/* hx_init() gave this mount namespace a /run of its own: the agent's
 	 * state directory, /run/portgate, never reaches the host's. */
 	r = cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 
 #include "pg_abi.h"
 
+#include "cgroup.h"
 #include "harness.h"
 
 static struct hx H;
@@ -277,6 +278,7 @@ static bool granted_now(const char *rel)
 	struct pg_node_val v;
 	struct pg_ctl ctl;
 	__u32 zero = 0, slot;
+	uint64_t id = 0;
 	int cfd, nfd, tfd;
 	bool ok = false;
 
@@ -286,8 +288,9 @@ static bool granted_now(const char *rel)
 	nfd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
 	tfd = bpf_obj_get(path);
-	if (cfd >= 0 && nfd >= 0 && tfd >= 0 && !bpf_map_lookup_elem(tfd, &zero, &ctl) &&
-	    !bpf_map_lookup_elem(nfd, &cfd, &v)) {
+	/* pg_nodes is keyed by cgroup id */
+	if (cfd >= 0 && nfd >= 0 && tfd >= 0 && !pg_cg_id_fd(cfd, &id) &&
+	    !bpf_map_lookup_elem(tfd, &zero, &ctl) && !bpf_map_lookup_elem(nfd, &id, &v)) {
 		slot = PG_LIVE_SLOT(ctl.live);
 		ok = (uint32_t)v.gen[slot] == PG_LIVE_GEN(ctl.live) && v.node[slot];
 	}
@@ -374,6 +377,7 @@ static void glob_grant_latency(void **state)
 		if (!granted_now(rel)) {
 			kill(agent, SIGKILL);
 			waitpid(agent, NULL, 0);
+			free(lat);
 			fail_msg("creation %d: %s not granted after a minute", i, rel);
 		}
 		if (i % 50 == 0) /* and a real bind says so */
@@ -441,6 +445,7 @@ int main(void)
 
 	if (hx_init(&H))
 		return 1;
+	hx_filters();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	hx_fini(&H);
 	return rc;

@@ -1554,6 +1554,7 @@ int main(void)
 		cmocka_set_test_filter(getenv("STORM_ONLY"));
 	if (hx_init(&H))
 		return 1;
+	hx_filters();
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	hx_fini(&H);
 	return r;

@@ -287,7 +287,7 @@ static void test_header_grant(void **state)
 	assert_int_equal(h->gen, 42);
 	assert_int_equal(h->def, PG_DEF_KERNEL);
 	assert_int_equal(h->flags, PG_HF_EXEMPT_ROOT | PG_HF_PROTECT_RANGE | PG_HF_BYPASS);
-	assert_int_equal(h->abi, 2);
+	assert_int_equal(h->abi, 3);
 	assert_int_equal(h->prot_lo, 1);
 	assert_int_equal(h->prot_hi, 1023);
 	assert_int_equal(h->levels, (1ull << 1) | (1ull << 2));
