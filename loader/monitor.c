@@ -66,7 +66,9 @@ int cmd_monitor(int argc, char **argv, struct pg_opts *o)
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
 	struct mon m = { .json = o->json };
-	struct sigaction sa = { .sa_handler = on_signal };
+	/* SA_RESTART: a signal must not cut a write to a full pipe short, which
+	 * loses the line stdio was writing (poll() still returns EINTR) */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	uint32_t mask = PG_EVM_DENY;
 	struct pg_sub s;
 	int ch, err, status = PG_EXIT_FAIL;

@@ -796,6 +796,8 @@ static void userns_root_cannot_open_sysctl_holes(void **state)
 		print_message("note: io_uring unavailable to the tenant (%s); see "
 			      "io_uring_bind_meets_the_hook\n",
 			      strerror(-r->uring_setup));
+	else if (r->uring80 == -EINVAL)
+		print_message("note: this kernel's io_uring lacks IORING_OP_BIND (Linux 6.11+)\n");
 	else if (r->uring80 != -EPERM)
 		fail_msg("userns root, IORING_OP_BIND tcp/80: res %d, want -EPERM", r->uring80);
 	/*
