@@ -137,5 +137,6 @@ check-format:
 	clang-format --dry-run -Werror $(wildcard bpf/*.c bpf/*.h policy/*.c policy/*.h loader/*.c loader/*.h tests/*/*.c tests/*/*.h)
 
 include tests/tests.mk
+include tests/kernels/kernels.mk
 -include tests/fuzz/fuzz.mk
 include bench/bench.mk

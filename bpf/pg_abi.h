@@ -371,6 +371,10 @@ struct pg_saved {
 	char path[232]; /* how portgate reached it: /proc/self/ns/net, /run/netns/x */
 };
 
+/* pg_netns key for "every namespace": a kernel without SO_NETNS_COOKIE
+ * (Linux 5.14) does not tell userspace a namespace's cookie. */
+#define PG_NETNS_ANY 0
+
 #define PG_HULL(lo, hi) ((__u32)(lo) | ((__u32)(hi) << 16))
 
 /* The cuckoo hash, shared so that userspace places what BPF finds. */

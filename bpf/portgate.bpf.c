@@ -37,12 +37,15 @@ const volatile __u32 pg_has_comm = 0;
 /* What a cgroup's pg_nodes entry starts as, when a program makes it. */
 const volatile struct pg_node_val pg_nv_zero = {};
 
+/* Sizes, not types: where no global function takes a pg_block (the task
+ * variant) clang emits only a forward declaration of it, which libbpf
+ * cannot size; and without BTF for the value, none for the key either. */
 struct pg_tab {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, union pg_block);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(union pg_block));
 };
 
 /*
@@ -149,7 +152,10 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 	return bpf_map_lookup_elem(tab, &idx);
 }
 #define PG_INLINE    static __always_inline
-#define PG_BUCKET_FN __noinline
+#if PG_SK_CGROUP
+#define PG_BUCKET_FN __noinline /* global: verified once */
+#endif /* else inline: Linux 5.10's global functions take no pointers
+	* ("Arg#0 type PTR in pg_bucket_idx() is not supported yet", seen) */
 #include "pg_decide.h"
 
 /*
@@ -546,17 +552,21 @@ int pg_sysctl(struct bpf_sysctl *ctx)
 /*
  * Sysctl mode's SCTP hole: SCTP binds never reach the bind hook and check
  * only the lowered threshold. In namespaces where portgate lowered it,
- * SCTP sockets cannot be created.
+ * SCTP sockets cannot be created. Key PG_NETNS_ANY: userspace could not
+ * learn a namespace's cookie (no SO_NETNS_COOKIE before Linux 5.14), so
+ * SCTP is refused in every namespace while one is lowered.
  */
 SEC("cgroup/sock_create")
 int pg_sockcr(struct bpf_sock *sk)
 {
-	__u64 cookie;
+	__u64 cookie, any = PG_NETNS_ANY;
 
 	if (sk->protocol != IPPROTO_SCTP)
 		return 1;
 	cookie = bpf_get_netns_cookie(sk);
-	return bpf_map_lookup_elem(&pg_netns, &cookie) ? 0 : 1;
+	if (bpf_map_lookup_elem(&pg_netns, &cookie) || bpf_map_lookup_elem(&pg_netns, &any))
+		return 0;
+	return 1;
 }
 
 /*

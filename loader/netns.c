@@ -88,6 +88,12 @@ static int inspect_fn(void *arg)
 		return -errno;
 	err = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &in->cookie, &len) ? -errno : 0;
 	close(s);
+	/* Before Linux 5.14 there is no SO_NETNS_COOKIE: the SCTP guard then
+	 * covers every namespace (PG_NETNS_ANY) while one is lowered. */
+	if (err == -ENOPROTOOPT) {
+		in->cookie = PG_NETNS_ANY;
+		err = 0;
+	}
 	if (err)
 		return err;
 	if ((err = read_u32s(START, &in->start, NULL)))
@@ -442,6 +448,25 @@ int pg_netns_raise(struct pg_state *st, const struct pg_policy *p)
 	return ret;
 }
 
+/* PG_NETNS_ANY stands for every namespace lowered without a cookie: it
+ * goes when the last of them is restored. */
+static int drop_any(struct pg_state *st)
+{
+	uint64_t any = PG_NETNS_ANY;
+	struct pg_saved_ent *v;
+	size_t n, i;
+	int err;
+
+	if ((err = pg_netns_saved(st, &v, &n)))
+		return err;
+	for (i = 0; i < n && v[i].v.cookie != PG_NETNS_ANY; i++)
+		;
+	free(v);
+	if (i == n)
+		bpf_map_delete_elem(st->map[PG_MAP_NETNS], &any);
+	return 0;
+}
+
 int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep)
 {
 	struct pg_saved_ent *v;
@@ -469,7 +494,8 @@ int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep)
 		} else {
 			pg_dbg("%s: ip_unprivileged_port_start restored to %u", path, v[i].v.orig);
 		}
-		bpf_map_delete_elem(st->map[PG_MAP_NETNS], &v[i].v.cookie);
+		if (v[i].v.cookie != PG_NETNS_ANY)
+			bpf_map_delete_elem(st->map[PG_MAP_NETNS], &v[i].v.cookie);
 		if (bpf_map_delete_elem(st->map[PG_MAP_SAVED], &v[i].ino) && errno != ENOENT) {
 			ret = -errno;
 			pg_err("cannot forget the saved sysctl of %s: %s", v[i].v.path,
@@ -477,5 +503,5 @@ int pg_netns_restore(struct pg_state *st, const uint64_t *keep, size_t nkeep)
 		}
 	}
 	free(v);
-	return ret;
+	return ret ? ret : drop_any(st);
 }

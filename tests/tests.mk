@@ -7,7 +7,7 @@
 # Deploy tests: tests/deploy/, the shipped systemd unit and make install
 # into a scratch DESTDIR, and the Kubernetes manifests; no network, no root.
 
-.PHONY: deps test unit integ demo deploy-test
+.PHONY: deps test unit integ demo deploy-test test-kernels
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(T)/unit/%)
@@ -37,6 +37,11 @@ integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
 	$(Q)PORTGATE=$(abspath $(T)/portgate) PORTGATE_PLAIN=$(abspath $(B)/portgate) \
 		tests/run-integ.sh $(INTEG_BINS)
 
+# Every kernel a fleet runs, booted under qemu, the integration tests inside
+# (tests/kernels/integ-suite.sh says which run on which kernel).
+test-kernels: $(T)/portgate $(B)/portgate $(INTEG_BINS)
+	$(Q)tests/kernels/test-kernels.sh --kernels "$(KERNELS)"
+
 # Debian's python3, which python3-yaml (tests/deps.sh) goes with.
 DEPLOY_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
@@ -46,7 +51,7 @@ deploy-test: $(B)/portgate
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ test-kernels
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
