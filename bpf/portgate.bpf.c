@@ -151,11 +151,11 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 {
 	return bpf_map_lookup_elem(tab, &idx);
 }
-#define PG_INLINE    static __always_inline
+#define PG_INLINE static __always_inline
 #if PG_SK_CGROUP
 #define PG_BUCKET_FN __noinline /* global: verified once */
-#endif /* else inline: Linux 5.10's global functions take no pointers
-	* ("Arg#0 type PTR in pg_bucket_idx() is not supported yet", seen) */
+#endif				/* else inline: Linux 5.10's global functions take no pointers     \
+				 * ("Arg#0 type PTR in pg_bucket_idx() is not supported yet", seen) */
 #include "pg_decide.h"
 
 /*

@@ -138,9 +138,10 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 	switch (p->mode) {
 	case PG_MODE_GRANT:
 		if (!pl->bypass) {
-			pg_err("grant mode needs the bind bypass bit (Linux 5.12+), which kernel %s "
-			       "lacks: %s; use mode sysctl",
-			       pg_kernel_release(), why);
+			pg_err(
+			    "grant mode needs the bind bypass bit (Linux 5.12+), which kernel %s "
+			    "lacks: %s; use mode sysctl",
+			    pg_kernel_release(), why);
 			return PG_EXIT_KERNEL;
 		}
 		pl->mode = PG_MODE_GRANT;

@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 		else if (r == 0)
 			printf("map_type %s (%ld) is NOT available\n", argv[i], type);
 		else {
-			printf("map_type %s (%ld): probe failed: %s\n", argv[i], type, strerror(-r));
+			printf("map_type %s (%ld): probe failed: %s\n", argv[i], type,
+			       strerror(-r));
 			rc = 1;
 		}
 	}
