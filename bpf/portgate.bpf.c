@@ -152,10 +152,12 @@ static __always_inline const union pg_block *pg_blk(void *tab, __u32 idx)
 	return bpf_map_lookup_elem(tab, &idx);
 }
 #define PG_INLINE static __always_inline
+/* The bucket compare: a global function where it may be (verified once);
+ * inline in the task variant, since Linux 5.10's global functions take no
+ * pointers ("Arg#0 type PTR in pg_bucket_idx() is not supported yet"). */
 #if PG_SK_CGROUP
-#define PG_BUCKET_FN __noinline /* global: verified once */
-#endif				/* else inline: Linux 5.10's global functions take no pointers     \
-				 * ("Arg#0 type PTR in pg_bucket_idx() is not supported yet", seen) */
+#define PG_BUCKET_FN __noinline
+#endif
 #include "pg_decide.h"
 
 /*
