@@ -3,7 +3,7 @@
 # make bench-check: a shorter run that fails when portgate's overhead over
 # the bare hook exceeds the targets (60 ns privileged, 10 ns unprivileged)
 # by more than the run's own noise.
-.PHONY: bench bench-check
+.PHONY: bench bench-check bench-kernels
 
 BENCH_ROUNDS ?= 15
 
@@ -20,3 +20,8 @@ bench: deps
 
 bench-check: all $(B)/bench/bench
 	$(Q)BENCH_CHECK=1 PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds 5 --stat-rounds 9
+
+# make bench-kernels: the same bench inside 6.1 and 7.2 guests (tests/kernels),
+# as ratios to the bare hook in each; appended to bench/RESULTS.md by hand.
+bench-kernels: all $(B)/bench/bench
+	$(Q)bench/kernels.sh $(BENCH_KERNELS)
