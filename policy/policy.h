@@ -8,6 +8,7 @@
 #ifndef PORTGATE_POLICY_H
 #define PORTGATE_POLICY_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -186,6 +187,8 @@ int pg_selector_depth(const char *selector);
 /* Diagnostics. */
 void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void pg_diags_addv(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 4, 0)));
 /* "FILE:LINE:COL: error: MESSAGE\n" for each, in order. */
 void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp);
 void pg_diags_free(struct pg_diags *d);
