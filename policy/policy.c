@@ -397,7 +397,7 @@ static void err_at(struct parser *ps, const struct tok *t, size_t off, const cha
 	va_list ap;
 
 	va_start(ap, fmt);
-	pg_diags_addv(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), fmt, ap);
+	pg_diags_addv(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), NULL, fmt, ap);
 	va_end(ap);
 }
 

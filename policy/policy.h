@@ -46,7 +46,8 @@ struct pg_loc {
 struct pg_diag {
 	enum pg_sev sev;
 	struct pg_loc loc;
-	char *msg;
+	char *msg;  /* what failed on what, and why */
+	char *hint; /* what to do about it, or NULL */
 };
 
 struct pg_diags {
@@ -187,11 +188,62 @@ int pg_selector_depth(const char *selector);
 /* Diagnostics. */
 void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void pg_diags_addv(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt,
-		   va_list ap) __attribute__((format(printf, 4, 0)));
-/* "FILE:LINE:COL: error: MESSAGE\n" for each, in order. */
+/* The same with a hint (copied; NULL for none). */
+void pg_diags_hint(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *hint,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void pg_diags_addv(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *hint,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+size_t pg_diags_nwarnings(const struct pg_diags *d);
+/* Make every warning an error (check --strict). */
+void pg_diags_strict(struct pg_diags *d);
+
+/* The text of the files a parse read, kept to show the lines diagnostics
+ * point at: the caller's read callback adds each file. */
+struct pg_src {
+	char *path; /* as the parser named it: pg_policy.files[] */
+	char *buf;
+	size_t len;
+};
+struct pg_srcs {
+	struct pg_src *v;
+	size_t n, cap;
+};
+/* Copy buf in; 0 or -ENOMEM. */
+int pg_srcs_add(struct pg_srcs *s, const char *path, const char *buf, size_t len);
+void pg_srcs_free(struct pg_srcs *s);
+
+/* Errors, and warnings, that portgate check and apply show at most. */
+#define PG_DIAGS_SHOWN 50
+
+struct pg_render_opts {
+	const struct pg_srcs *srcs; /* NULL: no source lines */
+	size_t max;		    /* errors, and warnings, shown at most; 0: all */
+	bool summary;		    /* end with "N errors, M warnings" */
+};
+
+/*
+ * For each diagnostic, in order, "FILE:LINE:COL: error: MESSAGE; HINT"
+ * (without LINE or COL when it has none, without "; HINT" when it has
+ * none); with srcs, the source line below it and a caret under the column.
+ * Control bytes, bytes that are not UTF-8 and invisible characters are
+ * shown escaped (pg_escape()). Past o->max errors or warnings, one line
+ * counts the rest.
+ */
+void pg_diags_render(const struct pg_diags *d, const struct pg_policy *p,
+		     const struct pg_render_opts *o, FILE *fp);
+/* pg_diags_render() of every diagnostic, one line each, no summary. */
 void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp);
 void pg_diags_free(struct pg_diags *d);
+
+/*
+ * s (n bytes) as it can safely be shown on a terminal or put in JSON, as
+ * pg_diags_render() shows text: control bytes and bytes that are not UTF-8
+ * as \xNN, a tab as \t, invisible and bidirectional formatting characters
+ * as \u{NNNN}. Returns a malloc'd string, or NULL.
+ */
+char *pg_escape(const char *s, size_t n);
+/* Is s (n bytes) UTF-8? If not, *bad (if not NULL) is the first bad byte. */
+bool pg_utf8_valid(const char *s, size_t n, size_t *bad);
 
 /* "tcp,udp/80,443" and friends, for display; returns a malloc'd string. */
 char *pg_rule_spec(const struct pg_rule *r);

@@ -415,9 +415,10 @@ static void test_crlf(void **state)
 	assert_ranges(p->rules[1].ports, p->rules[1].nports, "53");
 	pg_policy_free(p);
 
-	/* Only one trailing \r is the line ending; a \r inside stays. */
-	expect_diags("mode grant\r\r\n", "t.conf:1:6: error: unknown mode 'grant\r': use auto, "
-					 "grant or sysctl\n");
+	/* Only one trailing \r is the line ending; a \r inside stays, and is
+	 * shown escaped. */
+	expect_diags("mode grant\r\r\n", "t.conf:1:6: error: unknown mode 'grant\\x0d': use "
+					 "auto, grant or sysctl\n");
 }
 
 static void test_ports_sorted_merged(void **state)
@@ -1214,6 +1215,102 @@ static void test_diags_print(void **state)
 	pg_policy_free(p);
 }
 
+static void test_escape(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain /a.service", "plain /a.service" },
+		{ "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m" },
+		{ "tab\there", "tab\\there" },
+		{ "del\x7f", "del\\x7f" },
+		{ "caf\xe9", "caf\\xe9" },	  /* Latin-1 */
+		{ "caf\xc3\xa9", "caf\xc3\xa9" }, /* UTF-8 */
+		{ "\xef\xbb\xbf"
+		  "allow",
+		  "\\u{feff}allow" }, /* byte order mark */
+		{ "a\xe2\x80\xae"
+		  "b",
+		  "a\\u{202e}b" },			    /* right-to-left override */
+		{ "c1\xc2\x9b", "c1\\u{009b}" },	    /* CSI as a C1 control */
+		{ "\xc0\xaf", "\\xc0\\xaf" },		    /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },	    /* a surrogate */
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" }, /* U+1F600 */
+		{ "cut\xe2\x82", "cut\\xe2\\x82" },	    /* truncated */
+	};
+	size_t i, bad = 99;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = pg_escape(cases[i].in, strlen(cases[i].in));
+
+		assert_non_null(s);
+		assert_string_equal(s, cases[i].want);
+		free(s);
+	}
+	assert_true(pg_utf8_valid("a\xc3\xa9", 3, &bad));
+	assert_int_equal(bad, 99);
+	assert_false(pg_utf8_valid("ab\xe9c", 4, &bad));
+	assert_int_equal(bad, 2);
+	assert_true(pg_utf8_valid("", 0, NULL));
+}
+
+/* Source lines, carets, the count past the limit and the summary. */
+static void test_render(void **state)
+{
+	static const char text[] = "mode grant\n"
+				   "\tallow /a tcp/x\r\n"
+				   "deny /a tcp/80\n"
+				   "allow /a tcp/80\n";
+	struct pg_srcs srcs = { 0 };
+	struct pg_render_opts o = { &srcs, 2, true };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	assert_int_equal(pg_srcs_add(&srcs, "t.conf", text, strlen(text)), 0);
+	pg_diags_hint(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 1, 0 }, "do this", "no column");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 9, 3 }, "no such line");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 0, 0 }, "whole file");
+	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 1, 1 }, "and one more");
+	f = open_memstream(&s, &n);
+	pg_diags_render(&d, p, &o, f);
+	fclose(f);
+	assert_string_equal(s,
+			    "t.conf:2:15: error: invalid port 'x'\n"
+			    "    2 |         allow /a tcp/x\n"
+			    "      |                      ^\n"
+			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
+			    "    4 | allow /a tcp/80\n"
+			    "      | ^\n"
+			    "t.conf:1: warning: no column; do this\n"
+			    "    1 | mode grant\n"
+			    "t.conf:9:3: warning: no such line\n"
+			    "1 more error and 1 more warning not shown\n"
+			    "3 errors, 3 warnings\n");
+	free(s);
+
+	/* Without sources, limit or summary: pg_diags_print(). */
+	s = diags_text(&d, p);
+	assert_string_equal(s,
+			    "t.conf:2:15: error: invalid port 'x'\n"
+			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
+			    "t.conf:1: warning: no column; do this\n"
+			    "t.conf:9:3: warning: no such line\n"
+			    "t.conf: warning: whole file\n"
+			    "t.conf:1:1: error: and one more\n");
+	free(s);
+
+	/* --strict: every warning counts as an error. */
+	pg_diags_strict(&d);
+	assert_int_equal(d.nerrors, 6);
+	assert_int_equal(pg_diags_nwarnings(&d), 0);
+	pg_policy_free(p);
+	pg_diags_free(&d);
+	pg_srcs_free(&srcs);
+}
+
 /* --- pathological inputs ----------------------------------------------------- */
 
 static uint32_t lcg(uint32_t *s)
@@ -1595,6 +1692,59 @@ static void test_good(void **state)
 	pg_diags_free(&d);
 }
 
+/* real_read, keeping what it read for the source lines of diagnostics. */
+static int keep_read(void *ud, const char *path, char **buf, size_t *len)
+{
+	int err = real_read(NULL, path, buf, len);
+
+	if (!err)
+		assert_int_equal(pg_srcs_add(ud, path, *buf, *len), 0);
+	return err;
+}
+
+/* What portgate check prints on standard error. */
+static char *render_text(const struct pg_diags *d, const struct pg_policy *p,
+			 const struct pg_srcs *srcs)
+{
+	const struct pg_render_opts o = { srcs, PG_DIAGS_SHOWN, true };
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	assert_non_null(f);
+	pg_diags_render(d, p, &o, f);
+	fclose(f);
+	return s;
+}
+
+/* state: "tests/policies/check/NAME.conf", shown as check shows it. */
+static void test_golden_check(void **state)
+{
+	const char *conf = *state;
+	char expected_path[512];
+	struct pg_srcs srcs = { 0 };
+	struct pg_source_ops ops = { keep_read, real_glob, &srcs };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p;
+	char *want, *got;
+
+	snprintf(expected_path, sizeof(expected_path), "%.*s.expected",
+		 (int)(strlen(conf) - strlen(".conf")), conf);
+	want = slurp(expected_path);
+	if (!want)
+		fail_msg("%s: missing", expected_path);
+	p = pg_policy_parse(conf, &ops, &d);
+	assert_non_null(p);
+	got = render_text(&d, p, &srcs);
+	if (strcmp(got, want))
+		fail_msg("%s differs; got:\n%s", expected_path, got);
+	free(got);
+	free(want);
+	pg_policy_free(p);
+	pg_diags_free(&d);
+	pg_srcs_free(&srcs);
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1679,6 +1829,8 @@ int main(void)
 		cmocka_unit_test(test_protects),
 		cmocka_unit_test(test_rule_spec),
 		cmocka_unit_test(test_diags_print),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_many_random_rules),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_deep_selectors),
@@ -1689,5 +1841,6 @@ int main(void)
 
 	failed += run_dir("golden errors", "tests/policies/errors", test_golden);
 	failed += run_dir("good policies", "tests/policies/good", test_good);
+	failed += run_dir("golden check output", "tests/policies/check", test_golden_check);
 	return failed ? 1 : 0;
 }
