@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy.h"
@@ -401,6 +402,18 @@ static void err_at(struct parser *ps, const struct tok *t, size_t off, const cha
 	va_end(ap);
 }
 
+static void err_hint(struct parser *ps, const struct tok *t, size_t off, const char *hint,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void err_hint(struct parser *ps, const struct tok *t, size_t off, const char *hint,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pg_diags_addv(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), hint, fmt, ap);
+	va_end(ap);
+}
+
 static void no_memory(struct parser *ps)
 {
 	if (!ps->oom)
@@ -443,12 +456,13 @@ static bool add_file(struct parser *ps, char *path)
 /*
  * Split a line into tokens: runs of bytes other than space and tab, where
  * "..." quotes (with \" and \\) may hide spaces and '#'. Any other
- * backslash is literal: systemd's unit names contain \x2d.
+ * backslash is literal: systemd's unit names contain \x2d. The first skip
+ * bytes are passed over (a byte order mark), columns still count them.
  */
-static bool tokenize(struct parser *ps, const char *line, size_t len)
+static bool tokenize(struct parser *ps, const char *line, size_t len, size_t skip)
 {
 	char *out = ps->scratch;
-	size_t i = 0;
+	size_t i = skip;
 
 	ps->ntok = 0;
 	for (;;) {
@@ -512,6 +526,82 @@ static bool once(struct parser *ps, bool set, struct pg_loc prev, const char *wh
 	return false;
 }
 
+/*
+ * Well-known services, for the hint when a port is written as a name (the
+ * parser reads no /etc/services: the same file means the same everywhere).
+ */
+static const struct {
+	const char *name;
+	uint16_t port;
+} services[] = {
+	{ "ftp", 21 },	      { "ssh", 22 },	 { "telnet", 23 },	{ "smtp", 25 },
+	{ "domain", 53 },     { "dns", 53 },	 { "bootps", 67 },	{ "bootpc", 68 },
+	{ "tftp", 69 },	      { "http", 80 },	 { "www", 80 },		{ "kerberos", 88 },
+	{ "pop3", 110 },      { "sunrpc", 111 }, { "ntp", 123 },	{ "imap", 143 },
+	{ "snmp", 161 },      { "bgp", 179 },	 { "ldap", 389 },	{ "https", 443 },
+	{ "smtps", 465 },     { "syslog", 514 }, { "submission", 587 }, { "ipp", 631 },
+	{ "ldaps", 636 },     { "rsync", 873 },	 { "imaps", 993 },	{ "pop3s", 995 },
+	{ "http-alt", 8080 },
+};
+
+/* The port of a service name or of a decimal number, or 0. */
+static unsigned int port_of(const char *s, size_t n)
+{
+	uint64_t v;
+	size_t i;
+
+	if (!parse_dec(s, n, 65535, &v))
+		return (unsigned int)v;
+	for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+		if (strlen(services[i].name) == n && !strncasecmp(services[i].name, s, n))
+			return services[i].port;
+	return 0;
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* An item that is not N or N-M; lolen: bytes before its '-', or SIZE_MAX. */
+static void bad_port(struct parser *ps, const struct tok *t, size_t ioff, const char *item,
+		     size_t ilen, size_t lolen)
+{
+	unsigned int p = port_of(item, ilen), lo = 0, hi = 0;
+	char fix[32] = "write the port number";
+	size_t i;
+
+	if (lolen != SIZE_MAX && (!lolen || lolen + 1 == ilen)) {
+		err_hint(ps, t, ioff, "write FIRST-LAST, e.g. 1-1023",
+			 "invalid range '%.*s': a range needs a first and a last port", (int)ilen,
+			 item);
+		return;
+	}
+	/* A side that starts with a letter is a name; "0x50" is not. */
+	if (!is_alpha(item[0]) && (lolen == SIZE_MAX || !is_alpha(item[lolen + 1]))) {
+		for (i = 0; i < ilen && !is_alpha(item[i]); i++)
+			;
+		if (i < ilen)
+			err_at(ps, t, ioff, "invalid port '%.*s': ports are decimal numbers",
+			       (int)ilen, item);
+		else
+			err_at(ps, t, ioff, "invalid port '%.*s'", (int)ilen, item);
+		return;
+	}
+	if (!p && lolen != SIZE_MAX) {
+		lo = port_of(item, lolen);
+		hi = port_of(item + lolen + 1, ilen - lolen - 1);
+	}
+	if (p)
+		snprintf(fix, sizeof(fix), "use %u", p);
+	else if (lo && lo == hi)
+		snprintf(fix, sizeof(fix), "use %u", lo);
+	else if (lo && hi)
+		snprintf(fix, sizeof(fix), "use %u-%u", lo, hi);
+	err_hint(ps, t, ioff, fix, "invalid port '%.*s': service names are not accepted", (int)ilen,
+		 item);
+}
+
 /* PORTLIST from byte off of t: "N" and "N-M" items separated by ','. */
 static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, struct pg_range **out,
 			size_t *nout)
@@ -552,7 +642,7 @@ static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, stru
 		rl = parse_dec(item, lolen, 65535, &lo);
 		rh = parse_dec(item + hioff, ilen - hioff, 65535, &hi);
 		if (rl == -EINVAL || rh == -EINVAL) {
-			err_at(ps, t, ioff, "invalid port '%.*s'", (int)ilen, item);
+			bad_port(ps, t, ioff, item, ilen, dash ? lolen : SIZE_MAX);
 			goto fail;
 		}
 		if (rl || rh) {
@@ -567,7 +657,13 @@ static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, stru
 			goto fail;
 		}
 		if (lo > hi) {
-			err_at(ps, t, ioff, "invalid range '%.*s'", (int)ilen, item);
+			char fix[32];
+
+			snprintf(fix, sizeof(fix), "write %u-%u", (unsigned int)hi,
+				 (unsigned int)lo);
+			err_hint(ps, t, ioff, fix,
+				 "invalid range '%.*s': the first port is greater than the second",
+				 (int)ilen, item);
 			goto fail;
 		}
 		r[k++] = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
@@ -1061,6 +1157,12 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 
 	ps->stack[ps->depth++] = file;
 	ps->file = file;
+	if (len >= 2 && (!memcmp(buf, "\xff\xfe", 2) || !memcmp(buf, "\xfe\xff", 2))) {
+		pg_diags_hint(ps->d, PG_SEV_ERROR, (struct pg_loc){ file, 1, 1 },
+			      "save it as UTF-8",
+			      "the file is UTF-16 (it starts with a UTF-16 byte order mark)");
+		goto out;
+	}
 	if (nul) {
 		/* A binary file: report where, do not parse its garbage. */
 		const char *l = buf;
@@ -1078,7 +1180,7 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 	}
 	for (line = 1, pos = 0; pos < len && !ps->oom; line++) {
 		const char *l = buf + pos, *nl = memchr(l, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - l) : len - pos;
+		size_t n = nl ? (size_t)(nl - l) : len - pos, bom = 0;
 
 		pos += n + (nl ? 1 : 0);
 		if (n && l[n - 1] == '\r')
@@ -1089,7 +1191,15 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 				     "line is longer than %d bytes", PG_POL_MAX_LINE);
 			continue;
 		}
-		if (tokenize(ps, l, n) && ps->ntok)
+		/* Editors write one at the start; cat(1) of such files puts one
+		 * at the start of a line. Reported, then read past, to find more. */
+		if (n >= 3 && !memcmp(l, "\xef\xbb\xbf", 3)) {
+			bom = 3;
+			pg_diags_hint(ps->d, PG_SEV_ERROR, (struct pg_loc){ file, line, 1 },
+				      "remove it", "the %s starts with a UTF-8 byte order mark",
+				      line == 1 ? "file" : "line");
+		}
+		if (tokenize(ps, l, n, bom) && ps->ntok)
 			statement(ps);
 	}
 out:
@@ -1294,9 +1404,12 @@ static void statement(struct parser *ps)
 		st_rule(ps, PG_DENY);
 	else if (!strcmp(kw->s, "include"))
 		st_include(ps);
-	else if ((hint = suggest(kw->s, kw->len)))
-		err_at(ps, kw, 0, "unknown statement '%s'; did you mean '%s'?", kw->s, hint);
-	else
+	else if ((hint = suggest(kw->s, kw->len))) {
+		char q[32];
+
+		snprintf(q, sizeof(q), "did you mean '%s'?", hint);
+		err_hint(ps, kw, 0, q, "unknown statement '%s'", kw->s);
+	} else
 		err_at(ps, kw, 0, "unknown statement '%s'", kw->s);
 }
 

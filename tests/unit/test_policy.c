@@ -1278,7 +1278,8 @@ static void test_render(void **state)
 	pg_diags_render(&d, p, &o, f);
 	fclose(f);
 	assert_string_equal(s,
-			    "t.conf:2:15: error: invalid port 'x'\n"
+			    "t.conf:2:15: error: invalid port 'x': service names are not accepted; "
+			    "write the port number\n"
 			    "    2 |         allow /a tcp/x\n"
 			    "      |                      ^\n"
 			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
@@ -1294,7 +1295,8 @@ static void test_render(void **state)
 	/* Without sources, limit or summary: pg_diags_print(). */
 	s = diags_text(&d, p);
 	assert_string_equal(s,
-			    "t.conf:2:15: error: invalid port 'x'\n"
+			    "t.conf:2:15: error: invalid port 'x': service names are not accepted; "
+			    "write the port number\n"
 			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
 			    "t.conf:1: warning: no column; do this\n"
 			    "t.conf:9:3: warning: no such line\n"
