@@ -248,6 +248,25 @@ static bool invisible(uint32_t cp)
 	       (cp >= 0xfff9 && cp <= 0xfffb);
 }
 
+bool pg_text_safe(const char *s, size_t n, size_t *bad, uint32_t *cp)
+{
+	size_t i = 0, k;
+	uint32_t c = 0;
+
+	for (; i < n; i += k) {
+		k = utf8_seq((const unsigned char *)s + i, n - i, &c);
+		if (!k || c < 0x20 || c == 0x7f || invisible(c))
+			break;
+	}
+	if (i == n)
+		return true;
+	if (bad)
+		*bad = i;
+	if (cp)
+		*cp = k ? c : (unsigned char)s[i];
+	return false;
+}
+
 /*
  * The next character of s (n > 0 bytes) as shown, into out (NUL-ended):
  * control bytes and bytes that are not UTF-8 as \xNN, invisible characters

@@ -786,6 +786,36 @@ static void st_netns(struct parser *ps)
 	p->netns[p->nnetns++] = (struct pg_netns){ path, tok_loc(ps, &ps->tok[0], 0) };
 }
 
+/*
+ * Text that ends up in status, JSON and Prometheus labels must be UTF-8
+ * without control characters: a Latin-1 byte there breaks every reader.
+ * Invisible and bidirectional formatting characters could make a rule
+ * read as another in review.
+ * what: "selector", "user name", ...; off: where s starts in t.
+ */
+static bool check_text(struct parser *ps, const struct tok *t, size_t off, const char *s,
+		       size_t len, const char *what)
+{
+	uint32_t cp;
+	size_t i;
+
+	if (!pg_utf8_valid(s, len, &i)) {
+		err_hint(ps, t, off + i, "save the file as UTF-8",
+			 "%s is not valid UTF-8 (byte 0x%02x)", what, (unsigned char)s[i]);
+		return false;
+	}
+	if (!pg_text_safe(s, len, &i, &cp)) {
+		if (cp < 0x80)
+			err_at(ps, t, off + i, "%s holds the control character 0x%02x", what,
+			       (unsigned int)cp);
+		else
+			err_at(ps, t, off + i, "%s holds the invisible character U+%04X", what,
+			       (unsigned int)cp);
+		return false;
+	}
+	return true;
+}
+
 static bool check_selector(struct parser *ps, const struct tok *t)
 {
 	const char *s = t->s;
@@ -795,6 +825,8 @@ static bool check_selector(struct parser *ps, const struct tok *t)
 		err_at(ps, t, 0, "selector must be an absolute cgroup path starting with '/'");
 		return false;
 	}
+	if (!check_text(ps, t, 0, s, len, "selector"))
+		return false;
 	if (len == 1)
 		return true;
 	if (s[len - 1] == '/') {
@@ -938,6 +970,36 @@ bad:
 	return false;
 }
 
+/*
+ * The syntax of a user or group name, checked also when names are left to
+ * apply time (check --no-resolve): what could never be in /etc/passwd or
+ * /etc/group, or come back from NSS. Names such as "www-data",
+ * "user@example.com" (SSSD), "DOMAIN\\user" (winbind) and, quoted,
+ * "domain users" (Active Directory) pass.
+ */
+static bool check_name(struct parser *ps, const struct tok *t, size_t off, const char *v,
+		       const char *what)
+{
+	size_t len = strlen(v), bad;
+
+	if (!check_text(ps, t, off, v, len, what))
+		return false;
+	if (v[0] == '-') {
+		err_at(ps, t, off, "%s '%s' cannot start with '-'", what, v);
+		return false;
+	}
+	bad = strcspn(v, ":,/=");
+	if (bad < len) {
+		err_at(ps, t, off + bad, "%s '%s' cannot hold '%c'", what, v, v[bad]);
+		return false;
+	}
+	if (len > PG_POL_MAX_NAME) {
+		err_at(ps, t, off, "%s is longer than %d bytes", what, PG_POL_MAX_NAME);
+		return false;
+	}
+	return true;
+}
+
 /* user=, group= or addr=; t holds a '='. */
 static bool parse_cond(struct parser *ps, const struct tok *t, struct pg_cond *c)
 {
@@ -977,6 +1039,8 @@ static bool parse_cond(struct parser *ps, const struct tok *t, struct pg_cond *c
 			       MAX_ID);
 			return false;
 		}
+		if (!check_name(ps, t, klen + 1, v, user ? "user name" : "group name"))
+			return false;
 		dup = strdup(v);
 		if (!dup) {
 			no_memory(ps);

@@ -23,6 +23,7 @@
 #define PG_POL_MAX_COMPONENT	 255 /* bytes per selector component */
 #define PG_POL_MAX_NETNS	 64
 #define PG_POL_MAX_LINE		 4096
+#define PG_POL_MAX_NAME		 255 /* bytes per user or group name */
 
 enum pg_mode { PG_MODE_AUTO = 0, PG_MODE_GRANT, PG_MODE_SYSCTL };
 enum pg_def { PG_DEFAULT_UNSET = 0, PG_DEFAULT_DENY, PG_DEFAULT_KERNEL };
@@ -244,6 +245,10 @@ void pg_diags_free(struct pg_diags *d);
 char *pg_escape(const char *s, size_t n);
 /* Is s (n bytes) UTF-8? If not, *bad (if not NULL) is the first bad byte. */
 bool pg_utf8_valid(const char *s, size_t n, size_t *bad);
+/* Would pg_escape() leave s as it is (UTF-8, no control or invisible
+ * character, no tab)? If not, the first such character: its offset in
+ * *bad, its code point (or the byte, if not UTF-8) in *cp. */
+bool pg_text_safe(const char *s, size_t n, size_t *bad, uint32_t *cp);
 
 /* "tcp,udp/80,443" and friends, for display; returns a malloc'd string. */
 char *pg_rule_spec(const struct pg_rule *r);
