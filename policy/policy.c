@@ -381,6 +381,7 @@ struct parser {
 	char *top_key; /* files[0] cleaned like included paths, to compare */
 	size_t files_cap, rules_cap, netns_cap;
 	bool oom, too_many_files, too_many_rules, too_many_netns;
+	size_t nerrors0; /* errors in the diagnostics before this parse */
 	size_t ntok;
 	struct tok tok[MAX_TOKS];
 	char scratch[2 * PG_POL_MAX_LINE + 2];
@@ -1389,6 +1390,10 @@ static void st_include(struct parser *ps)
 		free(path);
 		return;
 	}
+	/* Most likely a typo in a directory name (/etc/portgat/conf.d). */
+	if (!n)
+		pg_diags_add(ps->d, PG_SEV_WARNING, at, "include pattern '%s' matches no file",
+			     path);
 	free(path);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_str);
@@ -1842,6 +1847,40 @@ static void report_rule(struct parser *ps, const struct finding *f, size_t i)
 	free(out);
 }
 
+/*
+ * Valid policies that almost certainly say something else than was meant.
+ * Warnings: apply goes ahead, check --strict refuses.
+ */
+static void lint(struct parser *ps)
+{
+	const struct pg_policy *p = ps->p;
+	bool deny = p->def == PG_DEFAULT_DENY ||
+		    (p->def == PG_DEFAULT_UNSET && p->mode_set && p->mode == PG_MODE_SYSCTL);
+	bool kernel = p->def == PG_DEFAULT_KERNEL ||
+		      (p->def == PG_DEFAULT_UNSET && p->mode_set && p->mode == PG_MODE_GRANT);
+
+	/* Not when errors dropped the rules: that would be one more error. */
+	if (!p->nrules && ps->d->nerrors == ps->nerrors0) {
+		pg_diags_hint(ps->d, PG_SEV_WARNING, (struct pg_loc){ 0, 0, 0 },
+			      "add allow rules, or check that its includes match files",
+			      "the policy has no allow or deny rules: %s",
+			      kernel  ? "it changes no bind"
+			      : !deny ? "every bind to a protected port gets the default"
+			      : p->exempt_root
+				  ? "every bind to a protected port but root's is refused"
+				  : "every bind to a protected port is refused, root's too");
+		return;
+	}
+	if (deny && !p->exempt_root)
+		pg_diags_hint(
+		    ps->d, PG_SEV_WARNING, p->def == PG_DEFAULT_DENY ? p->def_loc : p->mode_loc,
+		    "add 'exempt root', or rules for the daemons that run as root",
+		    "%s without 'exempt root' refuses root too: %s",
+		    p->def == PG_DEFAULT_DENY ? "default deny" : "mode sysctl (default deny)",
+		    pg_policy_protects(p, 22) ? "sshd could not bind port 22"
+					      : "root's daemons need rules");
+}
+
 static void check_policy(struct parser *ps)
 {
 	struct pg_policy *p = ps->p;
@@ -1856,6 +1895,8 @@ static void check_policy(struct parser *ps)
 		for (i = 0; i < p->nnetns; i++)
 			pg_diags_add(ps->d, PG_SEV_WARNING, p->netns[i].loc,
 				     "netns has no effect in grant mode");
+
+	lint(ps);
 
 	ck.f = calloc(p->nrules ? p->nrules : 1, sizeof(*ck.f));
 	if (!ck.f || find_collisions(&ck)) {
@@ -1886,6 +1927,7 @@ static struct parser *parser_new(const char *path, const struct pg_source_ops *o
 	ps->top_key = key;
 	ps->ops = ops;
 	ps->d = diags;
+	ps->nerrors0 = diags->nerrors;
 	pg_sha256_init(&ps->sha);
 	if (!add_file(ps, name)) {
 		pg_policy_free(ps->p);

@@ -155,6 +155,26 @@ static void expect_diags(const char *text, const char *want)
 	pg_diags_free(&d);
 }
 
+/* What an empty policy draws, with mode auto and no default. */
+#define NO_RULES                                                                                   \
+	"t.conf: warning: the policy has no allow or deny rules: every bind to a protected port "  \
+	"gets the default; add allow rules, or check that its includes match files\n"
+
+/* Parse text as "t.conf", compare the diagnostics, return the policy. */
+static struct pg_policy *parse_expect(const char *text, const char *want)
+{
+	struct pg_diags d = { 0 };
+	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
+	char *got;
+
+	assert_non_null(p);
+	got = diags_text(&d, p);
+	assert_string_equal(got, want);
+	free(got);
+	pg_diags_free(&d);
+	return p;
+}
+
 static struct pg_policy *parse_ok(const char *text)
 {
 	struct pg_diags d = { 0 };
@@ -317,7 +337,7 @@ static void test_spec_example(void **state)
 
 static void test_defaults(void **state)
 {
-	struct pg_policy *p = parse_ok("# nothing but a comment\n\n   \t\n");
+	struct pg_policy *p = parse_expect("# nothing but a comment\n\n   \t\n", NO_RULES);
 
 	assert_int_equal(p->mode, PG_MODE_AUTO);
 	assert_false(p->mode_set);
@@ -337,16 +357,16 @@ static void test_defaults(void **state)
 	assert_int_equal(pg_policy_default(p, PG_MODE_AUTO), PG_DEFAULT_UNSET);
 	pg_policy_free(p);
 
-	p = parse_ok("default kernel\n");
+	p = parse_ok("default kernel\nallow /a tcp/80\n");
 	assert_int_equal(pg_policy_default(p, PG_MODE_GRANT), PG_DEFAULT_KERNEL);
 	assert_int_equal(pg_policy_default(p, PG_MODE_SYSCTL), PG_DEFAULT_KERNEL);
 	pg_policy_free(p);
-	p = parse_ok("default deny\nmode grant\n");
+	p = parse_ok("default deny\nexempt root\nmode grant\nallow /a tcp/80\n");
 	assert_int_equal(p->mode, PG_MODE_GRANT);
 	assert_int_equal(pg_policy_default(p, PG_MODE_GRANT), PG_DEFAULT_DENY);
 	assert_int_equal(pg_policy_default(p, PG_MODE_AUTO), PG_DEFAULT_DENY);
 	pg_policy_free(p);
-	p = parse_ok("mode sysctl\ndefault deny\n");
+	p = parse_ok("mode sysctl\ndefault deny\nexempt root\nallow /a tcp/80\n");
 	assert_int_equal(p->mode, PG_MODE_SYSCTL);
 	pg_policy_free(p);
 }
@@ -626,7 +646,7 @@ static void test_include_glob_sorted(void **state)
 	assert_string_equal(p->rules[1].selector, "/system.slice/web.service");
 	assert_loc(p->rules[1].loc, 2, 1, 1);
 	assert_string_equal(p->rules[2].selector, "/system.slice/last.service");
-	assert_loc(p->rules[2].loc, 0, 4, 1);
+	assert_loc(p->rules[2].loc, 0, 3, 1);
 	free(s);
 	pg_policy_free(p);
 	pg_diags_free(&d);
@@ -641,7 +661,7 @@ static void test_include_relative(void **state)
 		{ "/etc/pg/sub/d.conf", "allow /d tcp/80\n" },
 		{ "/abs/b.conf", "allow /b tcp/80\n" },
 		{ "main.conf", "include x//y.conf\n" },
-		{ "x/y.conf", "mode grant\n" },
+		{ "x/y.conf", "mode grant\nallow /y tcp/80\n" },
 	};
 	struct ffs fs = { files, 7, 0, "" };
 	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
@@ -918,14 +938,62 @@ static void test_unprotected(void **state)
 static void test_mode_checks(void **state)
 {
 	expect_diags(
-	    "default kernel\nmode sysctl\n",
+	    "default kernel\nmode sysctl\nallow /a tcp/80\n",
 	    "t.conf:1:1: error: default kernel is not allowed in sysctl mode: it would let "
 	    "every unprivileged bind through\n");
 	/* Not explicit: for the loader to decide. */
-	expect_diags("default kernel\n", "");
-	expect_diags("mode grant\ndefault kernel\nnetns /run/netns/a\n",
+	expect_diags("default kernel\nallow /a tcp/80\n", "");
+	expect_diags("mode grant\ndefault kernel\nnetns /run/netns/a\nallow /a tcp/80\n",
 		     "t.conf:3:1: warning: netns has no effect in grant mode\n");
-	expect_diags("mode sysctl\nnetns /run/netns/a\n", "");
+	expect_diags("mode sysctl\nexempt root\nnetns /run/netns/a\nallow /a tcp/80\n", "");
+}
+
+/* Valid, but almost certainly not what was meant: warnings. */
+static void test_lint(void **state)
+{
+	static const char hint_empty[] =
+	    "; add allow rules, or check that its includes match files\n";
+	static const char hint_root[] =
+	    "; add 'exempt root', or rules for the daemons that run as root\n";
+	char want[512];
+
+	/* No rules: what the default then does. */
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "it changes no bind", hint_empty);
+	expect_diags("mode grant\n", want);
+	expect_diags("default kernel\n", want);
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "every bind to a protected port is refused, root's too", hint_empty);
+	expect_diags("default deny\n", want);
+	expect_diags("mode sysctl\n", want);
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "every bind to a protected port but root's is refused", hint_empty);
+	expect_diags("default deny\nexempt root\n", want);
+	/* Not as well as errors that dropped rules. */
+	expect_diags(
+	    "allow /a tcp/0\n",
+	    "t.conf:1:14: error: port 0 is never protected: the kernel picks a free port\n");
+
+	/* default deny refuses root too, unless exempt. */
+	snprintf(want, sizeof(want),
+		 "t.conf:2:1: warning: default deny without 'exempt root' refuses root too: sshd "
+		 "could not bind port 22%s",
+		 hint_root);
+	expect_diags("allow /a tcp/80\ndefault deny\n", want);
+	snprintf(want, sizeof(want),
+		 "t.conf:1:1: warning: mode sysctl (default deny) without 'exempt root' refuses "
+		 "root too: sshd could not bind port 22%s",
+		 hint_root);
+	expect_diags("mode sysctl\nallow /a tcp/80\n", want);
+	snprintf(want, sizeof(want),
+		 "t.conf:2:1: warning: default deny without 'exempt root' refuses root too: "
+		 "root's daemons need rules%s",
+		 hint_root);
+	expect_diags("protect 80\ndefault deny\nallow /a tcp/80\n", want);
+	expect_diags("default deny\nexempt root\nallow /a tcp/80\n", "");
+	expect_diags("mode sysctl\nexempt root\nallow /a tcp/80\n", "");
+	/* Auto mode's default is the kernel's choice: nothing to say yet. */
+	expect_diags("allow /a tcp/80\n", "");
 }
 
 static void test_netns_limit(void **state)
@@ -1129,7 +1197,7 @@ static void test_selector_exact_depth(void **state)
 
 static void test_protects(void **state)
 {
-	struct pg_policy *p = parse_ok("");
+	struct pg_policy *p = parse_expect("", NO_RULES);
 
 	assert_false(pg_policy_protects(p, 0));
 	assert_true(pg_policy_protects(p, 1));
@@ -1139,7 +1207,7 @@ static void test_protects(void **state)
 	assert_false(pg_policy_protects(p, 65535));
 	pg_policy_free(p);
 
-	p = parse_ok("protect 80,443,8000-8100,65535\n");
+	p = parse_expect("protect 80,443,8000-8100,65535\n", NO_RULES);
 	assert_false(pg_policy_protects(p, 22));
 	assert_true(pg_policy_protects(p, 80));
 	assert_false(pg_policy_protects(p, 81));
@@ -1188,7 +1256,7 @@ static void test_rule_spec(void **state)
 static void test_diags_print(void **state)
 {
 	struct pg_diags d = { 0 };
-	struct pg_policy *p = parse_ok("");
+	struct pg_policy *p = parse_expect("", NO_RULES);
 	char *s;
 
 	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 3, 7 }, "bad %s", "thing");
@@ -1823,6 +1891,7 @@ int main(void)
 		cmocka_unit_test(test_alternatives_limit),
 		cmocka_unit_test(test_unprotected),
 		cmocka_unit_test(test_mode_checks),
+		cmocka_unit_test(test_lint),
 		cmocka_unit_test(test_netns_limit),
 		cmocka_unit_test(test_rule_limit),
 		cmocka_unit_test(test_resolve),
