@@ -184,7 +184,7 @@ static int id_group(void *ud, const char *name, uint32_t *gid)
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
 	struct pg_source_ops src = { pg_src_read, pg_src_glob, NULL };
-	struct pg_id_ops ids = { id_user, id_group, NULL };
+	struct pg_id_ops ids = { id_user, id_group, NULL, NULL };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 

@@ -1182,6 +1182,9 @@ static void report_read(struct parser *ps, struct pg_loc at, const char *path, i
 	if (err == -EFBIG)
 		pg_diags_add(ps->d, PG_SEV_ERROR, at, "cannot read '%s': larger than %u bytes",
 			     path, PG_POL_MAX_FILE_SIZE);
+	else if (err == -EINVAL)
+		pg_diags_hint(ps->d, PG_SEV_ERROR, at, "FIFOs, sockets and devices are refused",
+			      "cannot read '%s': not a regular file", path);
 	else
 		pg_diags_add(ps->d, PG_SEV_ERROR, at, "cannot read '%s': %s", path, strerror(-err));
 }
@@ -1985,17 +1988,18 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
 	return parser_finish(ps);
 }
 
-static void resolve_one(struct pg_diags *d, const char *what,
-			int (*fn)(void *, const char *, uint32_t *), void *ud, const char *name,
-			struct pg_loc loc, uint32_t *id)
+static void resolve_one(struct pg_diags *d, const char *what, const struct pg_id_ops *ops,
+			bool user, const char *name, struct pg_loc loc, uint32_t *id)
 {
+	int (*fn)(void *, const char *, uint32_t *) = !ops ? NULL : user ? ops->user : ops->group;
 	int err;
 
 	if (is_dec(name))
 		return; /* parsed as an id already */
-	err = fn ? fn(ud, name, id) : -ENOSYS;
+	err = fn ? fn(ops->ud, name, id) : -ENOSYS;
 	if (err == -ENOENT)
-		pg_diags_add(d, PG_SEV_ERROR, loc, "unknown %s '%s'", what, name);
+		pg_diags_hint(d, PG_SEV_ERROR, loc, ops->unknown_hint, "unknown %s '%s'", what,
+			      name);
 	else if (err)
 		pg_diags_add(d, PG_SEV_ERROR, loc, "cannot look up %s '%s': %s", what, name,
 			     strerror(err < 0 ? -err : EIO));
@@ -2011,10 +2015,8 @@ void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct 
 		struct pg_cond *c = &p->rules[i].cond;
 
 		if (c->has_user)
-			resolve_one(diags, "user", ops ? ops->user : NULL, ops ? ops->ud : NULL,
-				    c->user, c->user_loc, &c->uid);
+			resolve_one(diags, "user", ops, true, c->user, c->user_loc, &c->uid);
 		if (c->has_group)
-			resolve_one(diags, "group", ops ? ops->group : NULL, ops ? ops->ud : NULL,
-				    c->group, c->group_loc, &c->gid);
+			resolve_one(diags, "group", ops, false, c->group, c->group_loc, &c->gid);
 	}
 }

@@ -125,7 +125,7 @@ struct pg_policy {
  *
  * read: fill *buf (malloc'd) and *len with the file at path; return 0 or
  *       -errno. Files larger than PG_POL_MAX_FILE_SIZE may be refused with
- *       -EFBIG.
+ *       -EFBIG, and what is not a regular file with -EINVAL.
  * glob: expand pattern (already made absolute) to matching paths, sorted,
  *       malloc'd array of malloc'd strings in *out, count in *n; return 0
  *       (also when nothing matches) or -errno.
@@ -152,12 +152,13 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
 /*
  * Resolve user= and group= to ids through the callbacks (getpwnam/getgrnam
  * in the tool); names that are decimal numbers are ids and need no lookup.
- * Unknown names are errors at their location.
+ * Unknown names are errors at their location, with unknown_hint.
  */
 struct pg_id_ops {
 	int (*user)(void *ud, const char *name, uint32_t *uid);	 /* 0 or -ENOENT */
 	int (*group)(void *ud, const char *name, uint32_t *gid); /* 0 or -ENOENT */
 	void *ud;
+	const char *unknown_hint; /* NULL: none */
 };
 void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct pg_diags *diags);
 

@@ -449,7 +449,7 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 	return lookup(groups, ARRAY_SIZE(groups), name, gid);
 }
 
-static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL };
+static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL, NULL };
 
 /* The id a user= or group= value stands for, by the man page. */
 static uint32_t ref_id(const char *name, bool user)

@@ -1073,7 +1073,7 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 static void test_resolve(void **state)
 {
 	struct ids ids = { 0, 0 };
-	struct pg_id_ops ops = { fake_user, fake_group, &ids };
+	struct pg_id_ops ops = { fake_user, fake_group, &ids, "or give the id" };
 	struct pg_policy *p = parse_ok("allow /a tcp/80 user=www-data group=web\n"
 				       "allow /b tcp/80 user=0 group=4294967294\n"
 				       "allow /c tcp/80 user=nobody-here\n"
@@ -1092,8 +1092,8 @@ static void test_resolve(void **state)
 	assert_int_equal(ids.user_calls, 3);
 	assert_int_equal(ids.group_calls, 2);
 	s = diags_text(&d, p);
-	assert_string_equal(s, "t.conf:3:17: error: unknown user 'nobody-here'\n"
-			       "t.conf:4:17: error: unknown group 'nogroup'\n"
+	assert_string_equal(s, "t.conf:3:17: error: unknown user 'nobody-here'; or give the id\n"
+			       "t.conf:4:17: error: unknown group 'nogroup'; or give the id\n"
 			       "t.conf:5:17: error: cannot look up user 'broken': Input/output "
 			       "error\n");
 	assert_int_equal(d.nerrors, 3);
