@@ -417,7 +417,8 @@ void pg_diags_render(const struct pg_diags *d, const struct pg_policy *p,
 		print_one(fp, g, p, o->srcs, &cur);
 	}
 	/* Errors that could not be stored are counted all the same. */
-	hidden[0] += d->nerrors - (d->n - nwarn);
+	if (d->nerrors > d->n - nwarn)
+		hidden[0] += d->nerrors - (d->n - nwarn);
 	if (hidden[0] && hidden[1])
 		fprintf(fp, "%zu more error%s and %zu more warning%s not shown\n", hidden[0],
 			plural(hidden[0]), hidden[1], plural(hidden[1]));
