@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * apply.c - `portgate check` and `portgate apply`.
+ * apply.c - `portgate apply`.
  *
  * apply, in order: parse and compile everything first (a bad policy changes
  * nothing); then load or take over the pinned state; swap the image in; make
@@ -24,89 +24,6 @@
 #include "probe.h"
 #include "state.h"
 #include "util.h"
-
-static void print_protect(FILE *f, const struct pg_policy *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nprotect; i++) {
-		fprintf(f, "%s%u", i ? "," : "", p->protect[i].lo);
-		if (p->protect[i].hi != p->protect[i].lo)
-			fprintf(f, "-%u", p->protect[i].hi);
-	}
-	if (!p->nprotect)
-		fputs("none", f);
-}
-
-/* check -j: {"file", "ok"} and, for a valid policy, its size and hash. */
-static void check_json(const char *file, const struct pg_policy *p)
-{
-	struct pg_json j;
-	char hash[65];
-
-	pg_json_init(&j, stdout);
-	pg_json_obj(&j);
-	pg_json_key(&j, "file");
-	pg_json_str(&j, file);
-	pg_json_key(&j, "ok");
-	pg_json_bool(&j, p != NULL);
-	if (p) {
-		pg_hex(p->sha256, 32, hash);
-		pg_json_key(&j, "rules");
-		pg_json_u64(&j, p->nrules);
-		pg_json_key(&j, "files");
-		pg_json_u64(&j, p->nfiles);
-		pg_json_key(&j, "sha256");
-		pg_json_str(&j, hash);
-	}
-	pg_json_obj_end(&j);
-	pg_json_end(&j);
-}
-
-int cmd_check(int argc, char **argv, struct pg_opts *o)
-{
-	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	struct pg_policy *p;
-	char hash[65];
-	int ch, status = 0;
-
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
-		if (ch == 'j') {
-			o->json = true;
-		} else if (ch == 'v') {
-			pg_verbose++;
-		} else if (ch == 'h') {
-			pg_usage("check", stdout);
-			return PG_EXIT_OK;
-		} else {
-			pg_usage("check", stderr);
-			return PG_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		pg_err("check needs exactly one policy file");
-		pg_usage("check", stderr);
-		return PG_EXIT_USAGE;
-	}
-	p = pg_load_policy(argv[optind], &status);
-	if (o->json) {
-		check_json(argv[optind], p);
-	} else if (p) {
-		pg_hex(p->sha256, 32, hash);
-		printf("%s: policy OK: %zu rules in %zu file%s, protect ", argv[optind], p->nrules,
-		       p->nfiles, p->nfiles == 1 ? "" : "s");
-		print_protect(stdout, p);
-		printf(", sha256 %s\n", hash);
-	}
-	if (!p)
-		return status;
-	pg_policy_free(p);
-	return PG_EXIT_OK;
-}
 
 /* ------------------------------------------------------------------ apply */
 

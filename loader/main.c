@@ -31,7 +31,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "check", cmd_check, "FILE [-j]", "validate a policy file; change nothing", true },
+	{ "check", cmd_check, "FILE|- [--strict] [--no-resolve] [-j]",
+	  "validate a policy file; change nothing", true },
 	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
 	  "load if needed, pin, and atomically replace the active policy", false },
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
@@ -74,49 +75,77 @@ void pg_usage(const char *cmd, FILE *f)
 
 /* ---------------------------------------------------------------- policy */
 
+/* Read fd to its end into *buf (malloc'd, NUL-terminated), at most max + 1
+ * bytes (then -EFBIG); 0 or -errno. */
+int pg_read_fd(int fd, size_t max, char **buf, size_t *len)
+{
+	size_t off = 0, cap = 4096;
+	char *b = malloc(cap), *nb;
+	ssize_t n;
+
+	if (!b)
+		return -ENOMEM;
+	for (;;) {
+		if (off + 1 == cap) {
+			if (off > max) {
+				free(b);
+				return -EFBIG;
+			}
+			nb = realloc(b, cap *= 2);
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+		}
+		n = read(fd, b + off, cap - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(b);
+			return (int)n;
+		}
+		if (!n)
+			break;
+		off += (size_t)n;
+	}
+	if (off > max) {
+		free(b);
+		return -EFBIG;
+	}
+	b[off] = '\0';
+	*buf = b;
+	*len = off;
+	return 0;
+}
+
+/*
+ * A FIFO would block open(2) until a writer came, a device could be read
+ * forever: only regular files are read, and what is not one is refused
+ * before it is opened (and again after, should it have been swapped).
+ */
 int pg_src_read(void *ud, const char *path, char **buf, size_t *len)
 {
 	struct stat sb;
-	ssize_t n;
-	size_t off = 0;
-	int fd, err = 0;
+	int fd, err;
 
 	(void)ud;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (stat(path, &sb))
+		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+	if (sb.st_size > (off_t)PG_POL_MAX_FILE_SIZE)
+		return -EFBIG;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &sb)) {
+	if (fstat(fd, &sb))
 		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
+	else if (!S_ISREG(sb.st_mode))
 		err = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	if (sb.st_size > (off_t)PG_POL_MAX_FILE_SIZE) {
-		err = -EFBIG;
-		goto out;
-	}
-	*buf = malloc((size_t)sb.st_size + 1);
-	if (!*buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)sb.st_size) {
-		n = read(fd, *buf + off, (size_t)sb.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			free(*buf);
-			*buf = NULL;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	(*buf)[off] = 0;
-	*len = off;
-out:
+	else
+		err = pg_read_fd(fd, PG_POL_MAX_FILE_SIZE, buf, len);
 	close(fd);
 	return err;
 }
@@ -181,17 +210,24 @@ static int id_group(void *ud, const char *name, uint32_t *gid)
 	return 0;
 }
 
+void pg_resolve_ids(struct pg_policy *p, struct pg_diags *d, const char *unknown_hint)
+{
+	const struct pg_id_ops ids = { id_user, id_group, NULL, unknown_hint };
+
+	pg_policy_resolve(p, &ids, d);
+}
+
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
-	struct pg_source_ops src = { pg_src_read, pg_src_glob, NULL };
-	struct pg_id_ops ids = { id_user, id_group, NULL };
+	const struct pg_source_ops src = { pg_src_read, pg_src_glob, NULL };
+	const struct pg_render_opts shown = { NULL, PG_DIAGS_SHOWN, false };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 
 	p = pg_policy_parse(path, &src, &d);
 	if (p) /* unknown users are reported with every other problem */
-		pg_policy_resolve(p, &ids, &d);
-	pg_diags_print(&d, p, stderr);
+		pg_resolve_ids(p, &d, NULL);
+	pg_diags_render(&d, p, &shown, stderr);
 	if (!p || d.nerrors) {
 		*status = p ? PG_EXIT_POLICY : PG_EXIT_FAIL;
 		if (!p)

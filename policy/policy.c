@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * policy.c - portgate.conf(5): tokenizer, statements, includes, the
- * whole-policy checks, id resolution, diagnostics and selector matching.
+ * whole-policy checks, id resolution and selector matching.
  *
  * Pure: every byte comes in through struct pg_source_ops, every problem goes
  * out as a diagnostic, and all state lives in a struct parser on the heap.
@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy.h"
@@ -18,79 +19,6 @@
 #define MAX_TOKS  (PG_POL_MAX_LINE / 2 + 1)
 #define MAX_ID	  4294967294u /* (uid_t)-1 means "no change" to the kernel */
 #define MAX_SHOWN 5	      /* ranges listed in one message */
-
-/* --- diagnostics ---------------------------------------------------------- */
-
-static void diag_v(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt,
-		   va_list ap)
-{
-	char *msg = NULL;
-	va_list aq;
-	int n;
-
-	/* Counted even if it cannot be stored: an unstored error still
-	 * makes the policy unusable. */
-	if (sev == PG_SEV_ERROR)
-		d->nerrors++;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 16;
-		struct pg_diag *v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		d->v = v;
-		d->cap = cap;
-	}
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n >= 0) {
-		msg = malloc((size_t)n + 1);
-		if (msg)
-			vsnprintf(msg, (size_t)n + 1, fmt, ap);
-	}
-	d->v[d->n++] = (struct pg_diag){ .sev = sev, .loc = loc, .msg = msg };
-}
-
-void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_v(d, sev, loc, fmt, ap);
-	va_end(ap);
-}
-
-void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		const struct pg_diag *g = &d->v[i];
-		const char *file =
-		    p && g->loc.file < p->nfiles ? p->files[g->loc.file] : "<unknown>";
-		const char *sev = g->sev == PG_SEV_ERROR ? "error" : "warning";
-		const char *msg = g->msg ? g->msg : "(out of memory for the message)";
-
-		if (!g->loc.line)
-			fprintf(fp, "%s: %s: %s\n", file, sev, msg);
-		else if (!g->loc.col)
-			fprintf(fp, "%s:%u: %s: %s\n", file, (unsigned int)g->loc.line, sev, msg);
-		else
-			fprintf(fp, "%s:%u:%u: %s: %s\n", file, (unsigned int)g->loc.line,
-				(unsigned int)g->loc.col, sev, msg);
-	}
-}
-
-void pg_diags_free(struct pg_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		free(d->v[i].msg);
-	free(d->v);
-	memset(d, 0, sizeof(*d));
-}
 
 /* --- small helpers ---------------------------------------------------------- */
 
@@ -453,6 +381,7 @@ struct parser {
 	char *top_key; /* files[0] cleaned like included paths, to compare */
 	size_t files_cap, rules_cap, netns_cap;
 	bool oom, too_many_files, too_many_rules, too_many_netns;
+	size_t nerrors0; /* errors in the diagnostics before this parse */
 	size_t ntok;
 	struct tok tok[MAX_TOKS];
 	char scratch[2 * PG_POL_MAX_LINE + 2];
@@ -470,7 +399,19 @@ static void err_at(struct parser *ps, const struct tok *t, size_t off, const cha
 	va_list ap;
 
 	va_start(ap, fmt);
-	diag_v(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), fmt, ap);
+	pg_diags_addv(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void err_hint(struct parser *ps, const struct tok *t, size_t off, const char *hint,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void err_hint(struct parser *ps, const struct tok *t, size_t off, const char *hint,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pg_diags_addv(ps->d, PG_SEV_ERROR, tok_loc(ps, t, off), hint, fmt, ap);
 	va_end(ap);
 }
 
@@ -516,12 +457,13 @@ static bool add_file(struct parser *ps, char *path)
 /*
  * Split a line into tokens: runs of bytes other than space and tab, where
  * "..." quotes (with \" and \\) may hide spaces and '#'. Any other
- * backslash is literal: systemd's unit names contain \x2d.
+ * backslash is literal: systemd's unit names contain \x2d. The first skip
+ * bytes are passed over (a byte order mark), columns still count them.
  */
-static bool tokenize(struct parser *ps, const char *line, size_t len)
+static bool tokenize(struct parser *ps, const char *line, size_t len, size_t skip)
 {
 	char *out = ps->scratch;
-	size_t i = 0;
+	size_t i = skip;
 
 	ps->ntok = 0;
 	for (;;) {
@@ -585,6 +527,82 @@ static bool once(struct parser *ps, bool set, struct pg_loc prev, const char *wh
 	return false;
 }
 
+/*
+ * Well-known services, for the hint when a port is written as a name (the
+ * parser reads no /etc/services: the same file means the same everywhere).
+ */
+static const struct {
+	const char *name;
+	uint16_t port;
+} services[] = {
+	{ "ftp", 21 },	      { "ssh", 22 },	 { "telnet", 23 },	{ "smtp", 25 },
+	{ "domain", 53 },     { "dns", 53 },	 { "bootps", 67 },	{ "bootpc", 68 },
+	{ "tftp", 69 },	      { "http", 80 },	 { "www", 80 },		{ "kerberos", 88 },
+	{ "pop3", 110 },      { "sunrpc", 111 }, { "ntp", 123 },	{ "imap", 143 },
+	{ "snmp", 161 },      { "bgp", 179 },	 { "ldap", 389 },	{ "https", 443 },
+	{ "smtps", 465 },     { "syslog", 514 }, { "submission", 587 }, { "ipp", 631 },
+	{ "ldaps", 636 },     { "rsync", 873 },	 { "imaps", 993 },	{ "pop3s", 995 },
+	{ "http-alt", 8080 },
+};
+
+/* The port of a service name or of a decimal number, or 0. */
+static unsigned int port_of(const char *s, size_t n)
+{
+	uint64_t v;
+	size_t i;
+
+	if (!parse_dec(s, n, 65535, &v))
+		return (unsigned int)v;
+	for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+		if (strlen(services[i].name) == n && !strncasecmp(services[i].name, s, n))
+			return services[i].port;
+	return 0;
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* An item that is not N or N-M; lolen: bytes before its '-', or SIZE_MAX. */
+static void bad_port(struct parser *ps, const struct tok *t, size_t ioff, const char *item,
+		     size_t ilen, size_t lolen)
+{
+	unsigned int p = port_of(item, ilen), lo = 0, hi = 0;
+	char fix[32] = "write the port number";
+	size_t i;
+
+	if (lolen != SIZE_MAX && (!lolen || lolen + 1 == ilen)) {
+		err_hint(ps, t, ioff, "write FIRST-LAST, e.g. 1-1023",
+			 "invalid range '%.*s': a range needs a first and a last port", (int)ilen,
+			 item);
+		return;
+	}
+	/* A side that starts with a letter is a name; "0x50" is not. */
+	if (!is_alpha(item[0]) && (lolen == SIZE_MAX || !is_alpha(item[lolen + 1]))) {
+		for (i = 0; i < ilen && !is_alpha(item[i]); i++)
+			;
+		if (i < ilen)
+			err_at(ps, t, ioff, "invalid port '%.*s': ports are decimal numbers",
+			       (int)ilen, item);
+		else
+			err_at(ps, t, ioff, "invalid port '%.*s'", (int)ilen, item);
+		return;
+	}
+	if (!p && lolen != SIZE_MAX) {
+		lo = port_of(item, lolen);
+		hi = port_of(item + lolen + 1, ilen - lolen - 1);
+	}
+	if (p)
+		snprintf(fix, sizeof(fix), "use %u", p);
+	else if (lo && lo == hi)
+		snprintf(fix, sizeof(fix), "use %u", lo);
+	else if (lo && hi)
+		snprintf(fix, sizeof(fix), "use %u-%u", lo, hi);
+	err_hint(ps, t, ioff, fix, "invalid port '%.*s': service names are not accepted", (int)ilen,
+		 item);
+}
+
 /* PORTLIST from byte off of t: "N" and "N-M" items separated by ','. */
 static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, struct pg_range **out,
 			size_t *nout)
@@ -625,7 +643,7 @@ static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, stru
 		rl = parse_dec(item, lolen, 65535, &lo);
 		rh = parse_dec(item + hioff, ilen - hioff, 65535, &hi);
 		if (rl == -EINVAL || rh == -EINVAL) {
-			err_at(ps, t, ioff, "invalid port '%.*s'", (int)ilen, item);
+			bad_port(ps, t, ioff, item, ilen, dash ? lolen : SIZE_MAX);
 			goto fail;
 		}
 		if (rl || rh) {
@@ -640,7 +658,13 @@ static bool parse_ports(struct parser *ps, const struct tok *t, size_t off, stru
 			goto fail;
 		}
 		if (lo > hi) {
-			err_at(ps, t, ioff, "invalid range '%.*s'", (int)ilen, item);
+			char fix[32];
+
+			snprintf(fix, sizeof(fix), "write %u-%u", (unsigned int)hi,
+				 (unsigned int)lo);
+			err_hint(ps, t, ioff, fix,
+				 "invalid range '%.*s': the first port is greater than the second",
+				 (int)ilen, item);
 			goto fail;
 		}
 		r[k++] = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
@@ -763,6 +787,36 @@ static void st_netns(struct parser *ps)
 	p->netns[p->nnetns++] = (struct pg_netns){ path, tok_loc(ps, &ps->tok[0], 0) };
 }
 
+/*
+ * Text that ends up in status, JSON and Prometheus labels must be UTF-8
+ * without control characters: a Latin-1 byte there breaks every reader.
+ * Invisible and bidirectional formatting characters could make a rule
+ * read as another in review.
+ * what: "selector", "user name", ...; off: where s starts in t.
+ */
+static bool check_text(struct parser *ps, const struct tok *t, size_t off, const char *s,
+		       size_t len, const char *what)
+{
+	uint32_t cp;
+	size_t i;
+
+	if (!pg_utf8_valid(s, len, &i)) {
+		err_hint(ps, t, off + i, "save the file as UTF-8",
+			 "%s is not valid UTF-8 (byte 0x%02x)", what, (unsigned char)s[i]);
+		return false;
+	}
+	if (!pg_text_safe(s, len, &i, &cp)) {
+		if (cp < 0x80)
+			err_at(ps, t, off + i, "%s holds the control character 0x%02x", what,
+			       (unsigned int)cp);
+		else
+			err_at(ps, t, off + i, "%s holds the invisible character U+%04X", what,
+			       (unsigned int)cp);
+		return false;
+	}
+	return true;
+}
+
 static bool check_selector(struct parser *ps, const struct tok *t)
 {
 	const char *s = t->s;
@@ -772,6 +826,8 @@ static bool check_selector(struct parser *ps, const struct tok *t)
 		err_at(ps, t, 0, "selector must be an absolute cgroup path starting with '/'");
 		return false;
 	}
+	if (!check_text(ps, t, 0, s, len, "selector"))
+		return false;
 	if (len == 1)
 		return true;
 	if (s[len - 1] == '/') {
@@ -915,6 +971,36 @@ bad:
 	return false;
 }
 
+/*
+ * The syntax of a user or group name, checked also when names are left to
+ * apply time (check --no-resolve): what could never be in /etc/passwd or
+ * /etc/group, or come back from NSS. Names such as "www-data",
+ * "user@example.com" (SSSD), "DOMAIN\\user" (winbind) and, quoted,
+ * "domain users" (Active Directory) pass.
+ */
+static bool check_name(struct parser *ps, const struct tok *t, size_t off, const char *v,
+		       const char *what)
+{
+	size_t len = strlen(v), bad;
+
+	if (!check_text(ps, t, off, v, len, what))
+		return false;
+	if (v[0] == '-') {
+		err_at(ps, t, off, "%s '%s' cannot start with '-'", what, v);
+		return false;
+	}
+	bad = strcspn(v, ":,/=");
+	if (bad < len) {
+		err_at(ps, t, off + bad, "%s '%s' cannot hold '%c'", what, v, v[bad]);
+		return false;
+	}
+	if (len > PG_POL_MAX_NAME) {
+		err_at(ps, t, off, "%s is longer than %d bytes", what, PG_POL_MAX_NAME);
+		return false;
+	}
+	return true;
+}
+
 /* user=, group= or addr=; t holds a '='. */
 static bool parse_cond(struct parser *ps, const struct tok *t, struct pg_cond *c)
 {
@@ -954,6 +1040,8 @@ static bool parse_cond(struct parser *ps, const struct tok *t, struct pg_cond *c
 			       MAX_ID);
 			return false;
 		}
+		if (!check_name(ps, t, klen + 1, v, user ? "user name" : "group name"))
+			return false;
 		dup = strdup(v);
 		if (!dup) {
 			no_memory(ps);
@@ -1094,6 +1182,9 @@ static void report_read(struct parser *ps, struct pg_loc at, const char *path, i
 	if (err == -EFBIG)
 		pg_diags_add(ps->d, PG_SEV_ERROR, at, "cannot read '%s': larger than %u bytes",
 			     path, PG_POL_MAX_FILE_SIZE);
+	else if (err == -EINVAL)
+		pg_diags_hint(ps->d, PG_SEV_ERROR, at, "FIFOs, sockets and devices are refused",
+			      "cannot read '%s': not a regular file", path);
 	else
 		pg_diags_add(ps->d, PG_SEV_ERROR, at, "cannot read '%s': %s", path, strerror(-err));
 }
@@ -1134,6 +1225,12 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 
 	ps->stack[ps->depth++] = file;
 	ps->file = file;
+	if (len >= 2 && (!memcmp(buf, "\xff\xfe", 2) || !memcmp(buf, "\xfe\xff", 2))) {
+		pg_diags_hint(ps->d, PG_SEV_ERROR, (struct pg_loc){ file, 1, 1 },
+			      "save it as UTF-8",
+			      "the file is UTF-16 (it starts with a UTF-16 byte order mark)");
+		goto out;
+	}
 	if (nul) {
 		/* A binary file: report where, do not parse its garbage. */
 		const char *l = buf;
@@ -1151,7 +1248,7 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 	}
 	for (line = 1, pos = 0; pos < len && !ps->oom; line++) {
 		const char *l = buf + pos, *nl = memchr(l, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - l) : len - pos;
+		size_t n = nl ? (size_t)(nl - l) : len - pos, bom = 0;
 
 		pos += n + (nl ? 1 : 0);
 		if (n && l[n - 1] == '\r')
@@ -1162,7 +1259,15 @@ static void parse_buffer(struct parser *ps, uint32_t file, const char *buf, size
 				     "line is longer than %d bytes", PG_POL_MAX_LINE);
 			continue;
 		}
-		if (tokenize(ps, l, n) && ps->ntok)
+		/* Editors write one at the start; cat(1) of such files puts one
+		 * at the start of a line. Reported, then read past, to find more. */
+		if (n >= 3 && !memcmp(l, "\xef\xbb\xbf", 3)) {
+			bom = 3;
+			pg_diags_hint(ps->d, PG_SEV_ERROR, (struct pg_loc){ file, line, 1 },
+				      "remove it", "the %s starts with a UTF-8 byte order mark",
+				      line == 1 ? "file" : "line");
+		}
+		if (tokenize(ps, l, n, bom) && ps->ntok)
 			statement(ps);
 	}
 out:
@@ -1288,6 +1393,10 @@ static void st_include(struct parser *ps)
 		free(path);
 		return;
 	}
+	/* Most likely a typo in a directory name (/etc/portgat/conf.d). */
+	if (!n)
+		pg_diags_add(ps->d, PG_SEV_WARNING, at, "include pattern '%s' matches no file",
+			     path);
 	free(path);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_str);
@@ -1367,9 +1476,12 @@ static void statement(struct parser *ps)
 		st_rule(ps, PG_DENY);
 	else if (!strcmp(kw->s, "include"))
 		st_include(ps);
-	else if ((hint = suggest(kw->s, kw->len)))
-		err_at(ps, kw, 0, "unknown statement '%s'; did you mean '%s'?", kw->s, hint);
-	else
+	else if ((hint = suggest(kw->s, kw->len))) {
+		char q[32];
+
+		snprintf(q, sizeof(q), "did you mean '%s'?", hint);
+		err_hint(ps, kw, 0, q, "unknown statement '%s'", kw->s);
+	} else
 		err_at(ps, kw, 0, "unknown statement '%s'", kw->s);
 }
 
@@ -1738,6 +1850,40 @@ static void report_rule(struct parser *ps, const struct finding *f, size_t i)
 	free(out);
 }
 
+/*
+ * Valid policies that almost certainly say something else than was meant.
+ * Warnings: apply goes ahead, check --strict refuses.
+ */
+static void lint(struct parser *ps)
+{
+	const struct pg_policy *p = ps->p;
+	bool deny = p->def == PG_DEFAULT_DENY ||
+		    (p->def == PG_DEFAULT_UNSET && p->mode_set && p->mode == PG_MODE_SYSCTL);
+	bool kernel = p->def == PG_DEFAULT_KERNEL ||
+		      (p->def == PG_DEFAULT_UNSET && p->mode_set && p->mode == PG_MODE_GRANT);
+
+	/* Not when errors dropped the rules: that would be one more error. */
+	if (!p->nrules && ps->d->nerrors == ps->nerrors0) {
+		pg_diags_hint(ps->d, PG_SEV_WARNING, (struct pg_loc){ 0, 0, 0 },
+			      "add allow rules, or check that its includes match files",
+			      "the policy has no allow or deny rules: %s",
+			      kernel  ? "it changes no bind"
+			      : !deny ? "every bind to a protected port gets the default"
+			      : p->exempt_root
+				  ? "every bind to a protected port but root's is refused"
+				  : "every bind to a protected port is refused, root's too");
+		return;
+	}
+	if (deny && !p->exempt_root)
+		pg_diags_hint(
+		    ps->d, PG_SEV_WARNING, p->def == PG_DEFAULT_DENY ? p->def_loc : p->mode_loc,
+		    "add 'exempt root', or rules for the daemons that run as root",
+		    "%s without 'exempt root' refuses root too: %s",
+		    p->def == PG_DEFAULT_DENY ? "default deny" : "mode sysctl (default deny)",
+		    pg_policy_protects(p, 22) ? "sshd could not bind port 22"
+					      : "root's daemons need rules");
+}
+
 static void check_policy(struct parser *ps)
 {
 	struct pg_policy *p = ps->p;
@@ -1752,6 +1898,8 @@ static void check_policy(struct parser *ps)
 		for (i = 0; i < p->nnetns; i++)
 			pg_diags_add(ps->d, PG_SEV_WARNING, p->netns[i].loc,
 				     "netns has no effect in grant mode");
+
+	lint(ps);
 
 	ck.f = calloc(p->nrules ? p->nrules : 1, sizeof(*ck.f));
 	if (!ck.f || find_collisions(&ck)) {
@@ -1782,6 +1930,7 @@ static struct parser *parser_new(const char *path, const struct pg_source_ops *o
 	ps->top_key = key;
 	ps->ops = ops;
 	ps->d = diags;
+	ps->nerrors0 = diags->nerrors;
 	pg_sha256_init(&ps->sha);
 	if (!add_file(ps, name)) {
 		pg_policy_free(ps->p);
@@ -1839,17 +1988,18 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
 	return parser_finish(ps);
 }
 
-static void resolve_one(struct pg_diags *d, const char *what,
-			int (*fn)(void *, const char *, uint32_t *), void *ud, const char *name,
-			struct pg_loc loc, uint32_t *id)
+static void resolve_one(struct pg_diags *d, const char *what, const struct pg_id_ops *ops,
+			bool user, const char *name, struct pg_loc loc, uint32_t *id)
 {
+	int (*fn)(void *, const char *, uint32_t *) = !ops ? NULL : user ? ops->user : ops->group;
 	int err;
 
 	if (is_dec(name))
 		return; /* parsed as an id already */
-	err = fn ? fn(ud, name, id) : -ENOSYS;
+	err = fn ? fn(ops->ud, name, id) : -ENOSYS;
 	if (err == -ENOENT)
-		pg_diags_add(d, PG_SEV_ERROR, loc, "unknown %s '%s'", what, name);
+		pg_diags_hint(d, PG_SEV_ERROR, loc, ops->unknown_hint, "unknown %s '%s'", what,
+			      name);
 	else if (err)
 		pg_diags_add(d, PG_SEV_ERROR, loc, "cannot look up %s '%s': %s", what, name,
 			     strerror(err < 0 ? -err : EIO));
@@ -1865,10 +2015,8 @@ void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct 
 		struct pg_cond *c = &p->rules[i].cond;
 
 		if (c->has_user)
-			resolve_one(diags, "user", ops ? ops->user : NULL, ops ? ops->ud : NULL,
-				    c->user, c->user_loc, &c->uid);
+			resolve_one(diags, "user", ops, true, c->user, c->user_loc, &c->uid);
 		if (c->has_group)
-			resolve_one(diags, "group", ops ? ops->group : NULL, ops ? ops->ud : NULL,
-				    c->group, c->group_loc, &c->gid);
+			resolve_one(diags, "group", ops, false, c->group, c->group_loc, &c->gid);
 	}
 }

@@ -8,6 +8,7 @@
 #ifndef PORTGATE_POLICY_H
 #define PORTGATE_POLICY_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #define PG_POL_MAX_COMPONENT	 255 /* bytes per selector component */
 #define PG_POL_MAX_NETNS	 64
 #define PG_POL_MAX_LINE		 4096
+#define PG_POL_MAX_NAME		 255 /* bytes per user or group name */
 
 enum pg_mode { PG_MODE_AUTO = 0, PG_MODE_GRANT, PG_MODE_SYSCTL };
 enum pg_def { PG_DEFAULT_UNSET = 0, PG_DEFAULT_DENY, PG_DEFAULT_KERNEL };
@@ -45,7 +47,8 @@ struct pg_loc {
 struct pg_diag {
 	enum pg_sev sev;
 	struct pg_loc loc;
-	char *msg;
+	char *msg;  /* what failed on what, and why */
+	char *hint; /* what to do about it, or NULL */
 };
 
 struct pg_diags {
@@ -122,7 +125,7 @@ struct pg_policy {
  *
  * read: fill *buf (malloc'd) and *len with the file at path; return 0 or
  *       -errno. Files larger than PG_POL_MAX_FILE_SIZE may be refused with
- *       -EFBIG.
+ *       -EFBIG, and what is not a regular file with -EINVAL.
  * glob: expand pattern (already made absolute) to matching paths, sorted,
  *       malloc'd array of malloc'd strings in *out, count in *n; return 0
  *       (also when nothing matches) or -errno.
@@ -149,12 +152,13 @@ struct pg_policy *pg_policy_parse_buf(const char *path, const char *buf, size_t 
 /*
  * Resolve user= and group= to ids through the callbacks (getpwnam/getgrnam
  * in the tool); names that are decimal numbers are ids and need no lookup.
- * Unknown names are errors at their location.
+ * Unknown names are errors at their location, with unknown_hint.
  */
 struct pg_id_ops {
 	int (*user)(void *ud, const char *name, uint32_t *uid);	 /* 0 or -ENOENT */
 	int (*group)(void *ud, const char *name, uint32_t *gid); /* 0 or -ENOENT */
 	void *ud;
+	const char *unknown_hint; /* NULL: none */
 };
 void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct pg_diags *diags);
 
@@ -186,9 +190,66 @@ int pg_selector_depth(const char *selector);
 /* Diagnostics. */
 void pg_diags_add(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* "FILE:LINE:COL: error: MESSAGE\n" for each, in order. */
+/* The same with a hint (copied; NULL for none). */
+void pg_diags_hint(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *hint,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void pg_diags_addv(struct pg_diags *d, enum pg_sev sev, struct pg_loc loc, const char *hint,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+size_t pg_diags_nwarnings(const struct pg_diags *d);
+/* Make every warning an error (check --strict). */
+void pg_diags_strict(struct pg_diags *d);
+
+/* The text of the files a parse read, kept to show the lines diagnostics
+ * point at: the caller's read callback adds each file. */
+struct pg_src {
+	char *path; /* as the parser named it: pg_policy.files[] */
+	char *buf;
+	size_t len;
+};
+struct pg_srcs {
+	struct pg_src *v;
+	size_t n, cap;
+};
+/* Copy buf in; 0 or -ENOMEM. */
+int pg_srcs_add(struct pg_srcs *s, const char *path, const char *buf, size_t len);
+void pg_srcs_free(struct pg_srcs *s);
+
+/* Errors, and warnings, that portgate check and apply show at most. */
+#define PG_DIAGS_SHOWN 50
+
+struct pg_render_opts {
+	const struct pg_srcs *srcs; /* NULL: no source lines */
+	size_t max;		    /* errors, and warnings, shown at most; 0: all */
+	bool summary;		    /* end with "N errors, M warnings" */
+};
+
+/*
+ * For each diagnostic, in order, "FILE:LINE:COL: error: MESSAGE; HINT"
+ * (without LINE or COL when it has none, without "; HINT" when it has
+ * none); with srcs, the source line below it and a caret under the column.
+ * Control bytes, bytes that are not UTF-8 and invisible characters are
+ * shown escaped (pg_escape()). Past o->max errors or warnings, one line
+ * counts the rest.
+ */
+void pg_diags_render(const struct pg_diags *d, const struct pg_policy *p,
+		     const struct pg_render_opts *o, FILE *fp);
+/* pg_diags_render() of every diagnostic, one line each, no summary. */
 void pg_diags_print(const struct pg_diags *d, const struct pg_policy *p, FILE *fp);
 void pg_diags_free(struct pg_diags *d);
+
+/*
+ * s (n bytes) as it can safely be shown on a terminal or put in JSON, as
+ * pg_diags_render() shows text: control bytes and bytes that are not UTF-8
+ * as \xNN, a tab as \t, invisible and bidirectional formatting characters
+ * as \u{NNNN}. Returns a malloc'd string, or NULL.
+ */
+char *pg_escape(const char *s, size_t n);
+/* Is s (n bytes) UTF-8? If not, *bad (if not NULL) is the first bad byte. */
+bool pg_utf8_valid(const char *s, size_t n, size_t *bad);
+/* Would pg_escape() leave s as it is (UTF-8, no control or invisible
+ * character, no tab)? If not, the first such character: its offset in
+ * *bad, its code point (or the byte, if not UTF-8) in *cp. */
+bool pg_text_safe(const char *s, size_t n, size_t *bad, uint32_t *cp);
 
 /* "tcp,udp/80,443" and friends, for display; returns a malloc'd string. */
 char *pg_rule_spec(const struct pg_rule *r);

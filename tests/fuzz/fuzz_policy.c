@@ -270,6 +270,7 @@ struct vfs {
 	size_t len[NVFILES];
 	bool present[NVFILES];
 	size_t served;
+	struct pg_srcs srcs; /* what was read, for the source lines of diagnostics */
 };
 
 static void vfs_split(const uint8_t *data, size_t size, struct vfs *fs)
@@ -354,6 +355,8 @@ static int vfs_read(void *ud, const char *path, char **buf, size_t *len)
 		*buf = xmalloc(fs->len[i]);
 		memcpy(*buf, fs->buf[i], fs->len[i]);
 		*len = fs->len[i];
+		if (pg_srcs_add(&fs->srcs, path, fs->buf[i], fs->len[i]))
+			fail("out of memory");
 		err = 0;
 	}
 	free(n);
@@ -446,7 +449,7 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 	return lookup(groups, ARRAY_SIZE(groups), name, gid);
 }
 
-static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL };
+static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL, NULL };
 
 /* The id a user= or group= value stands for, by the man page. */
 static uint32_t ref_id(const char *name, bool user)
@@ -702,6 +705,42 @@ static void check_diags(const struct pg_diags *d, const struct pg_policy *p)
 	if (nerr != d->nerrors)
 		fail("diags: %zu errors stored, %zu counted", nerr, d->nerrors);
 	pg_diags_print(d, p, devnull);
+}
+
+/*
+ * What check shows, with source lines: nothing a terminal acts on (no
+ * control byte but the line ends, no C1 control or invisible character,
+ * UTF-8 only), whatever bytes the files hold.
+ */
+static void check_render(const struct pg_diags *d, const struct pg_policy *p,
+			 const struct pg_srcs *srcs)
+{
+	const struct pg_render_opts o = { srcs, PG_DIAGS_SHOWN, true };
+	char *s = NULL, *e;
+	size_t n = 0, i, k, bad;
+	FILE *f = open_memstream(&s, &n);
+
+	if (!f)
+		fail("out of memory");
+	pg_diags_render(d, p, &o, f);
+	if (fclose(f))
+		fail("out of memory");
+	if (!pg_utf8_valid(s, n, &bad))
+		fail("rendered diagnostics are not UTF-8 at byte %zu", bad);
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\n') || s[i] == 0x7f)
+			fail("rendered diagnostics hold the byte 0x%02x at %zu", s[i], i);
+	/* Escaping the shown text again changes nothing but the line ends. */
+	e = pg_escape(s, n);
+	if (!e)
+		fail("out of memory");
+	for (i = 0, k = 0; i < n; i++, k++) {
+		if (s[i] != '\n' ? e[k] != s[i] : strncmp(e + k, "\\x0a", 4))
+			fail("rendered diagnostics hold something shown escaped at byte %zu", i);
+		k += s[i] == '\n' ? 3 : 0;
+	}
+	free(e);
+	free(s);
 }
 
 /* --- the whole-policy findings of the parser --------------------------------- */
@@ -2541,10 +2580,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data = (const uint8_t *)"";
 	rng = hash_bytes(data, size);
 	vfs_split(data, size, &fs);
+	if (pg_srcs_add(&fs.srcs, vpath[0], fs.buf[0], fs.len[0]))
+		fail("out of memory");
 	p = pg_policy_parse_buf(vpath[0], fs.buf[0], fs.len[0], &ops, &d);
 	if (!p)
 		fail("pg_policy_parse_buf returned NULL");
 	check_diags(&d, p);
+	check_render(&d, p, &fs.srcs);
 	check_findings(p, &d);
 	if (verbose)
 		fprintf(stderr, "fuzz_policy: %zu files, %zu rules, %zu errors, %zu warnings\n",
@@ -2563,7 +2605,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pg_policy_resolve(p, &id_ops, &d);
 		check_diags(&d, p);
 	}
+	check_render(&d, p, &fs.srcs);
 	pg_policy_free(p);
 	pg_diags_free(&d);
+	pg_srcs_free(&fs.srcs);
 	return 0;
 }

@@ -95,6 +95,15 @@ cat >"$dict" <<'EOF'
 "\x5c"
 "#"
 "\x0d\x0a"
+"\xef\xbb\xbf"
+"\xff\xfe"
+"\xe2\x80\xae"
+"\xc2\x9b"
+"\x1b["
+"http"
+"https-"
+"443-80"
+"user=-"
 EOF
 
 opts=(-max_len="$maxlen" -timeout=25 -rss_limit_mb=2048 -dict="$dict"

@@ -682,6 +682,17 @@ static void exit_statuses(void **state)
 		fail_msg("want a hint on a typo:\n%s", H.out);
 	assert_int_equal(hx_run(&H, "apply", NULL), 2);
 	assert_int_equal(hx_run(&H, "explain", "/x", "tcp/70000", NULL), 2);
+	/* Warnings alone fail neither check nor apply; check --strict they do. */
+	bad = hx_policy(&H, "warned.conf",
+			"default deny\nexempt root\ninclude no.d/*.conf\n"
+			"allow /x tcp/80\n");
+	assert_int_equal(hx_run(&H, "check", bad, NULL), 0);
+	if (!hx_out_has(&H, "warning: include pattern") || !hx_out_has(&H, "0 errors, 1 warning"))
+		fail_msg("check with a warning:\n%s", H.out);
+	assert_int_equal(hx_run(&H, "check", "--strict", bad, NULL), 3);
+	APPLY_OK("include no.d/*.conf\nallow @ tcp/80\n");
+	if (!hx_out_has(&H, "warning: include pattern"))
+		fail_msg("apply with a warning:\n%s", H.out);
 	APPLY_OK("allow @ tcp/80\n");
 	assert_int_equal(hx_run(&H, "explain", "/no/such/cgroup", "tcp/80", NULL), 1);
 	assert_int_equal(hx_run(&H, "status", "--json", NULL), 0);

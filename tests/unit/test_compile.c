@@ -58,7 +58,7 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 	return -ENOENT;
 }
 
-static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL };
+static const struct pg_id_ops id_ops = { fake_user, fake_group, NULL, NULL };
 
 static const struct pg_compile_opts grant_opts = {
 	.mode = PG_MODE_GRANT, .bypass = false, .slot = 0, .gen = 1, .seed = 1

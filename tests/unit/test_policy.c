@@ -155,6 +155,26 @@ static void expect_diags(const char *text, const char *want)
 	pg_diags_free(&d);
 }
 
+/* What an empty policy draws, with mode auto and no default. */
+#define NO_RULES                                                                                   \
+	"t.conf: warning: the policy has no allow or deny rules: every bind to a protected port "  \
+	"gets the default; add allow rules, or check that its includes match files\n"
+
+/* Parse text as "t.conf", compare the diagnostics, return the policy. */
+static struct pg_policy *parse_expect(const char *text, const char *want)
+{
+	struct pg_diags d = { 0 };
+	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
+	char *got;
+
+	assert_non_null(p);
+	got = diags_text(&d, p);
+	assert_string_equal(got, want);
+	free(got);
+	pg_diags_free(&d);
+	return p;
+}
+
 static struct pg_policy *parse_ok(const char *text)
 {
 	struct pg_diags d = { 0 };
@@ -317,7 +337,7 @@ static void test_spec_example(void **state)
 
 static void test_defaults(void **state)
 {
-	struct pg_policy *p = parse_ok("# nothing but a comment\n\n   \t\n");
+	struct pg_policy *p = parse_expect("# nothing but a comment\n\n   \t\n", NO_RULES);
 
 	assert_int_equal(p->mode, PG_MODE_AUTO);
 	assert_false(p->mode_set);
@@ -337,16 +357,16 @@ static void test_defaults(void **state)
 	assert_int_equal(pg_policy_default(p, PG_MODE_AUTO), PG_DEFAULT_UNSET);
 	pg_policy_free(p);
 
-	p = parse_ok("default kernel\n");
+	p = parse_ok("default kernel\nallow /a tcp/80\n");
 	assert_int_equal(pg_policy_default(p, PG_MODE_GRANT), PG_DEFAULT_KERNEL);
 	assert_int_equal(pg_policy_default(p, PG_MODE_SYSCTL), PG_DEFAULT_KERNEL);
 	pg_policy_free(p);
-	p = parse_ok("default deny\nmode grant\n");
+	p = parse_ok("default deny\nexempt root\nmode grant\nallow /a tcp/80\n");
 	assert_int_equal(p->mode, PG_MODE_GRANT);
 	assert_int_equal(pg_policy_default(p, PG_MODE_GRANT), PG_DEFAULT_DENY);
 	assert_int_equal(pg_policy_default(p, PG_MODE_AUTO), PG_DEFAULT_DENY);
 	pg_policy_free(p);
-	p = parse_ok("mode sysctl\ndefault deny\n");
+	p = parse_ok("mode sysctl\ndefault deny\nexempt root\nallow /a tcp/80\n");
 	assert_int_equal(p->mode, PG_MODE_SYSCTL);
 	pg_policy_free(p);
 }
@@ -415,9 +435,10 @@ static void test_crlf(void **state)
 	assert_ranges(p->rules[1].ports, p->rules[1].nports, "53");
 	pg_policy_free(p);
 
-	/* Only one trailing \r is the line ending; a \r inside stays. */
-	expect_diags("mode grant\r\r\n", "t.conf:1:6: error: unknown mode 'grant\r': use auto, "
-					 "grant or sysctl\n");
+	/* Only one trailing \r is the line ending; a \r inside stays, and is
+	 * shown escaped. */
+	expect_diags("mode grant\r\r\n", "t.conf:1:6: error: unknown mode 'grant\\x0d': use "
+					 "auto, grant or sysctl\n");
 }
 
 static void test_ports_sorted_merged(void **state)
@@ -625,7 +646,7 @@ static void test_include_glob_sorted(void **state)
 	assert_string_equal(p->rules[1].selector, "/system.slice/web.service");
 	assert_loc(p->rules[1].loc, 2, 1, 1);
 	assert_string_equal(p->rules[2].selector, "/system.slice/last.service");
-	assert_loc(p->rules[2].loc, 0, 4, 1);
+	assert_loc(p->rules[2].loc, 0, 3, 1);
 	free(s);
 	pg_policy_free(p);
 	pg_diags_free(&d);
@@ -640,7 +661,7 @@ static void test_include_relative(void **state)
 		{ "/etc/pg/sub/d.conf", "allow /d tcp/80\n" },
 		{ "/abs/b.conf", "allow /b tcp/80\n" },
 		{ "main.conf", "include x//y.conf\n" },
-		{ "x/y.conf", "mode grant\n" },
+		{ "x/y.conf", "mode grant\nallow /y tcp/80\n" },
 	};
 	struct ffs fs = { files, 7, 0, "" };
 	struct pg_source_ops ops = { fake_read, fake_glob, &fs };
@@ -917,14 +938,62 @@ static void test_unprotected(void **state)
 static void test_mode_checks(void **state)
 {
 	expect_diags(
-	    "default kernel\nmode sysctl\n",
+	    "default kernel\nmode sysctl\nallow /a tcp/80\n",
 	    "t.conf:1:1: error: default kernel is not allowed in sysctl mode: it would let "
 	    "every unprivileged bind through\n");
 	/* Not explicit: for the loader to decide. */
-	expect_diags("default kernel\n", "");
-	expect_diags("mode grant\ndefault kernel\nnetns /run/netns/a\n",
+	expect_diags("default kernel\nallow /a tcp/80\n", "");
+	expect_diags("mode grant\ndefault kernel\nnetns /run/netns/a\nallow /a tcp/80\n",
 		     "t.conf:3:1: warning: netns has no effect in grant mode\n");
-	expect_diags("mode sysctl\nnetns /run/netns/a\n", "");
+	expect_diags("mode sysctl\nexempt root\nnetns /run/netns/a\nallow /a tcp/80\n", "");
+}
+
+/* Valid, but almost certainly not what was meant: warnings. */
+static void test_lint(void **state)
+{
+	static const char hint_empty[] =
+	    "; add allow rules, or check that its includes match files\n";
+	static const char hint_root[] =
+	    "; add 'exempt root', or rules for the daemons that run as root\n";
+	char want[512];
+
+	/* No rules: what the default then does. */
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "it changes no bind", hint_empty);
+	expect_diags("mode grant\n", want);
+	expect_diags("default kernel\n", want);
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "every bind to a protected port is refused, root's too", hint_empty);
+	expect_diags("default deny\n", want);
+	expect_diags("mode sysctl\n", want);
+	snprintf(want, sizeof(want), "t.conf: warning: the policy has no allow or deny rules: %s%s",
+		 "every bind to a protected port but root's is refused", hint_empty);
+	expect_diags("default deny\nexempt root\n", want);
+	/* Not as well as errors that dropped rules. */
+	expect_diags(
+	    "allow /a tcp/0\n",
+	    "t.conf:1:14: error: port 0 is never protected: the kernel picks a free port\n");
+
+	/* default deny refuses root too, unless exempt. */
+	snprintf(want, sizeof(want),
+		 "t.conf:2:1: warning: default deny without 'exempt root' refuses root too: sshd "
+		 "could not bind port 22%s",
+		 hint_root);
+	expect_diags("allow /a tcp/80\ndefault deny\n", want);
+	snprintf(want, sizeof(want),
+		 "t.conf:1:1: warning: mode sysctl (default deny) without 'exempt root' refuses "
+		 "root too: sshd could not bind port 22%s",
+		 hint_root);
+	expect_diags("mode sysctl\nallow /a tcp/80\n", want);
+	snprintf(want, sizeof(want),
+		 "t.conf:2:1: warning: default deny without 'exempt root' refuses root too: "
+		 "root's daemons need rules%s",
+		 hint_root);
+	expect_diags("protect 80\ndefault deny\nallow /a tcp/80\n", want);
+	expect_diags("default deny\nexempt root\nallow /a tcp/80\n", "");
+	expect_diags("mode sysctl\nexempt root\nallow /a tcp/80\n", "");
+	/* Auto mode's default is the kernel's choice: nothing to say yet. */
+	expect_diags("allow /a tcp/80\n", "");
 }
 
 static void test_netns_limit(void **state)
@@ -1004,7 +1073,7 @@ static int fake_group(void *ud, const char *name, uint32_t *gid)
 static void test_resolve(void **state)
 {
 	struct ids ids = { 0, 0 };
-	struct pg_id_ops ops = { fake_user, fake_group, &ids };
+	struct pg_id_ops ops = { fake_user, fake_group, &ids, "or give the id" };
 	struct pg_policy *p = parse_ok("allow /a tcp/80 user=www-data group=web\n"
 				       "allow /b tcp/80 user=0 group=4294967294\n"
 				       "allow /c tcp/80 user=nobody-here\n"
@@ -1023,8 +1092,8 @@ static void test_resolve(void **state)
 	assert_int_equal(ids.user_calls, 3);
 	assert_int_equal(ids.group_calls, 2);
 	s = diags_text(&d, p);
-	assert_string_equal(s, "t.conf:3:17: error: unknown user 'nobody-here'\n"
-			       "t.conf:4:17: error: unknown group 'nogroup'\n"
+	assert_string_equal(s, "t.conf:3:17: error: unknown user 'nobody-here'; or give the id\n"
+			       "t.conf:4:17: error: unknown group 'nogroup'; or give the id\n"
 			       "t.conf:5:17: error: cannot look up user 'broken': Input/output "
 			       "error\n");
 	assert_int_equal(d.nerrors, 3);
@@ -1128,7 +1197,7 @@ static void test_selector_exact_depth(void **state)
 
 static void test_protects(void **state)
 {
-	struct pg_policy *p = parse_ok("");
+	struct pg_policy *p = parse_expect("", NO_RULES);
 
 	assert_false(pg_policy_protects(p, 0));
 	assert_true(pg_policy_protects(p, 1));
@@ -1138,7 +1207,7 @@ static void test_protects(void **state)
 	assert_false(pg_policy_protects(p, 65535));
 	pg_policy_free(p);
 
-	p = parse_ok("protect 80,443,8000-8100,65535\n");
+	p = parse_expect("protect 80,443,8000-8100,65535\n", NO_RULES);
 	assert_false(pg_policy_protects(p, 22));
 	assert_true(pg_policy_protects(p, 80));
 	assert_false(pg_policy_protects(p, 81));
@@ -1187,7 +1256,7 @@ static void test_rule_spec(void **state)
 static void test_diags_print(void **state)
 {
 	struct pg_diags d = { 0 };
-	struct pg_policy *p = parse_ok("");
+	struct pg_policy *p = parse_expect("", NO_RULES);
 	char *s;
 
 	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 3, 7 }, "bad %s", "thing");
@@ -1212,6 +1281,104 @@ static void test_diags_print(void **state)
 	assert_int_equal(d.n, 0);
 	assert_null(d.v);
 	pg_policy_free(p);
+}
+
+static void test_escape(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain /a.service", "plain /a.service" },
+		{ "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m" },
+		{ "tab\there", "tab\\there" },
+		{ "del\x7f", "del\\x7f" },
+		{ "caf\xe9", "caf\\xe9" },	  /* Latin-1 */
+		{ "caf\xc3\xa9", "caf\xc3\xa9" }, /* UTF-8 */
+		{ "\xef\xbb\xbf"
+		  "allow",
+		  "\\u{feff}allow" }, /* byte order mark */
+		{ "a\xe2\x80\xae"
+		  "b",
+		  "a\\u{202e}b" },			    /* right-to-left override */
+		{ "c1\xc2\x9b", "c1\\u{009b}" },	    /* CSI as a C1 control */
+		{ "\xc0\xaf", "\\xc0\\xaf" },		    /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },	    /* a surrogate */
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" }, /* U+1F600 */
+		{ "cut\xe2\x82", "cut\\xe2\\x82" },	    /* truncated */
+	};
+	size_t i, bad = 99;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = pg_escape(cases[i].in, strlen(cases[i].in));
+
+		assert_non_null(s);
+		assert_string_equal(s, cases[i].want);
+		free(s);
+	}
+	assert_true(pg_utf8_valid("a\xc3\xa9", 3, &bad));
+	assert_int_equal(bad, 99);
+	assert_false(pg_utf8_valid("ab\xe9c", 4, &bad));
+	assert_int_equal(bad, 2);
+	assert_true(pg_utf8_valid("", 0, NULL));
+}
+
+/* Source lines, carets, the count past the limit and the summary. */
+static void test_render(void **state)
+{
+	static const char text[] = "mode grant\n"
+				   "\tallow /a tcp/x\r\n"
+				   "deny /a tcp/80\n"
+				   "allow /a tcp/80\n";
+	struct pg_srcs srcs = { 0 };
+	struct pg_render_opts o = { &srcs, 2, true };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), NULL, &d);
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	assert_int_equal(pg_srcs_add(&srcs, "t.conf", text, strlen(text)), 0);
+	pg_diags_hint(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 1, 0 }, "do this", "no column");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 9, 3 }, "no such line");
+	pg_diags_add(&d, PG_SEV_WARNING, (struct pg_loc){ 0, 0, 0 }, "whole file");
+	pg_diags_add(&d, PG_SEV_ERROR, (struct pg_loc){ 0, 1, 1 }, "and one more");
+	f = open_memstream(&s, &n);
+	pg_diags_render(&d, p, &o, f);
+	fclose(f);
+	assert_string_equal(s,
+			    "t.conf:2:15: error: invalid port 'x': service names are not accepted; "
+			    "write the port number\n"
+			    "    2 |         allow /a tcp/x\n"
+			    "      |                      ^\n"
+			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
+			    "    4 | allow /a tcp/80\n"
+			    "      | ^\n"
+			    "t.conf:1: warning: no column; do this\n"
+			    "    1 | mode grant\n"
+			    "t.conf:9:3: warning: no such line\n"
+			    "1 more error and 1 more warning not shown\n"
+			    "3 errors, 3 warnings\n");
+	free(s);
+
+	/* Without sources, limit or summary: pg_diags_print(). */
+	s = diags_text(&d, p);
+	assert_string_equal(s,
+			    "t.conf:2:15: error: invalid port 'x': service names are not accepted; "
+			    "write the port number\n"
+			    "t.conf:4:1: error: allow conflicts with deny at t.conf:3 on tcp/80\n"
+			    "t.conf:1: warning: no column; do this\n"
+			    "t.conf:9:3: warning: no such line\n"
+			    "t.conf: warning: whole file\n"
+			    "t.conf:1:1: error: and one more\n");
+	free(s);
+
+	/* --strict: every warning counts as an error. */
+	pg_diags_strict(&d);
+	assert_int_equal(d.nerrors, 6);
+	assert_int_equal(pg_diags_nwarnings(&d), 0);
+	pg_policy_free(p);
+	pg_diags_free(&d);
+	pg_srcs_free(&srcs);
 }
 
 /* --- pathological inputs ----------------------------------------------------- */
@@ -1595,6 +1762,59 @@ static void test_good(void **state)
 	pg_diags_free(&d);
 }
 
+/* real_read, keeping what it read for the source lines of diagnostics. */
+static int keep_read(void *ud, const char *path, char **buf, size_t *len)
+{
+	int err = real_read(NULL, path, buf, len);
+
+	if (!err)
+		assert_int_equal(pg_srcs_add(ud, path, *buf, *len), 0);
+	return err;
+}
+
+/* What portgate check prints on standard error. */
+static char *render_text(const struct pg_diags *d, const struct pg_policy *p,
+			 const struct pg_srcs *srcs)
+{
+	const struct pg_render_opts o = { srcs, PG_DIAGS_SHOWN, true };
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	assert_non_null(f);
+	pg_diags_render(d, p, &o, f);
+	fclose(f);
+	return s;
+}
+
+/* state: "tests/policies/check/NAME.conf", shown as check shows it. */
+static void test_golden_check(void **state)
+{
+	const char *conf = *state;
+	char expected_path[512];
+	struct pg_srcs srcs = { 0 };
+	struct pg_source_ops ops = { keep_read, real_glob, &srcs };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p;
+	char *want, *got;
+
+	snprintf(expected_path, sizeof(expected_path), "%.*s.expected",
+		 (int)(strlen(conf) - strlen(".conf")), conf);
+	want = slurp(expected_path);
+	if (!want)
+		fail_msg("%s: missing", expected_path);
+	p = pg_policy_parse(conf, &ops, &d);
+	assert_non_null(p);
+	got = render_text(&d, p, &srcs);
+	if (strcmp(got, want))
+		fail_msg("%s differs; got:\n%s", expected_path, got);
+	free(got);
+	free(want);
+	pg_policy_free(p);
+	pg_diags_free(&d);
+	pg_srcs_free(&srcs);
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1671,6 +1891,7 @@ int main(void)
 		cmocka_unit_test(test_alternatives_limit),
 		cmocka_unit_test(test_unprotected),
 		cmocka_unit_test(test_mode_checks),
+		cmocka_unit_test(test_lint),
 		cmocka_unit_test(test_netns_limit),
 		cmocka_unit_test(test_rule_limit),
 		cmocka_unit_test(test_resolve),
@@ -1679,6 +1900,8 @@ int main(void)
 		cmocka_unit_test(test_protects),
 		cmocka_unit_test(test_rule_spec),
 		cmocka_unit_test(test_diags_print),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_many_random_rules),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_deep_selectors),
@@ -1689,5 +1912,6 @@ int main(void)
 
 	failed += run_dir("golden errors", "tests/policies/errors", test_golden);
 	failed += run_dir("good policies", "tests/policies/good", test_good);
+	failed += run_dir("golden check output", "tests/policies/check", test_golden_check);
 	return failed ? 1 : 0;
 }

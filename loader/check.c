@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * check.c - `portgate check`: read a policy as apply would, say everything
+ * wrong with it, change nothing.
+ *
+ * For people: each diagnostic with its source line and a caret, at most
+ * PG_DIAGS_SHOWN errors (and warnings), then "N errors, M warnings". For
+ * CI (-j): one JSON object with the diagnostics in it. Needs no privileges
+ * and no kernel support.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#define STDIN_NAME "<stdin>" /* "-" as diagnostics name it */
+
+struct check_opts {
+	const char *file; /* as given; "-" is standard input */
+	bool json, strict, resolve;
+};
+
+/* The parser's reads, kept for the source lines; "-" read from stdin once. */
+struct reader {
+	struct pg_srcs srcs;
+	bool stdin_pending;
+};
+
+static int check_read(void *ud, const char *path, char **buf, size_t *len)
+{
+	struct reader *r = ud;
+	int err;
+
+	if (r->stdin_pending && !strcmp(path, STDIN_NAME)) {
+		r->stdin_pending = false;
+		err = pg_read_fd(STDIN_FILENO, PG_POL_MAX_FILE_SIZE, buf, len);
+	} else {
+		err = pg_src_read(NULL, path, buf, len);
+	}
+	if (!err && pg_srcs_add(&r->srcs, path, *buf, *len)) {
+		free(*buf);
+		*buf = NULL;
+		err = -ENOMEM;
+	}
+	return err;
+}
+
+static void print_protect(FILE *f, const struct pg_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nprotect; i++) {
+		fprintf(f, "%s%u", i ? "," : "", p->protect[i].lo);
+		if (p->protect[i].hi != p->protect[i].lo)
+			fprintf(f, "-%u", p->protect[i].hi);
+	}
+	if (!p->nprotect)
+		fputs("none", f);
+}
+
+/* A string the policy's files supplied: escaped, as the text output shows it. */
+static void json_text(struct pg_json *j, const char *s)
+{
+	char *e = s ? pg_escape(s, strlen(s)) : NULL;
+
+	pg_json_str(j, e ? e : s);
+	free(e);
+}
+
+static void json_diag(struct pg_json *j, const struct pg_diag *g, const struct pg_policy *p)
+{
+	pg_json_obj(j);
+	pg_json_key(j, "file");
+	json_text(j, g->loc.file < p->nfiles ? p->files[g->loc.file] : NULL);
+	pg_json_key(j, "line");
+	if (g->loc.line)
+		pg_json_u64(j, g->loc.line);
+	else
+		pg_json_null(j);
+	pg_json_key(j, "column");
+	if (g->loc.line && g->loc.col)
+		pg_json_u64(j, g->loc.col);
+	else
+		pg_json_null(j);
+	pg_json_key(j, "severity");
+	pg_json_str(j, g->sev == PG_SEV_ERROR ? "error" : "warning");
+	pg_json_key(j, "message");
+	json_text(j, g->msg ? g->msg : "(out of memory for the message)");
+	pg_json_key(j, "hint");
+	json_text(j, g->hint);
+	pg_json_obj_end(j);
+}
+
+/*
+ * {"file", "ok", "errors", "warnings", "diagnostics": [...], "omitted"}
+ * and, for a valid policy, its size and hash. The same limit as the text:
+ * "omitted" counts the diagnostics left out.
+ */
+static void check_json(const char *file, const struct pg_policy *p, const struct pg_diags *d)
+{
+	size_t shown[2] = { 0, 0 }, omitted, nwarn = pg_diags_nwarnings(d), i;
+	struct pg_json j;
+	char hash[65];
+
+	pg_json_init(&j, stdout);
+	pg_json_obj(&j);
+	pg_json_key(&j, "file");
+	json_text(&j, file);
+	pg_json_key(&j, "ok");
+	pg_json_bool(&j, !d->nerrors);
+	pg_json_key(&j, "errors");
+	pg_json_u64(&j, d->nerrors);
+	pg_json_key(&j, "warnings");
+	pg_json_u64(&j, nwarn);
+	pg_json_key(&j, "diagnostics");
+	pg_json_arr(&j);
+	for (i = 0; i < d->n; i++) {
+		size_t *k = &shown[d->v[i].sev == PG_SEV_ERROR ? 0 : 1];
+
+		if (*k < PG_DIAGS_SHOWN) {
+			json_diag(&j, &d->v[i], p);
+			++*k;
+		}
+	}
+	pg_json_arr_end(&j);
+	omitted = d->nerrors + nwarn - shown[0] - shown[1];
+	pg_json_key(&j, "omitted");
+	pg_json_u64(&j, omitted);
+	if (!d->nerrors) {
+		pg_hex(p->sha256, 32, hash);
+		pg_json_key(&j, "rules");
+		pg_json_u64(&j, p->nrules);
+		pg_json_key(&j, "files");
+		pg_json_u64(&j, p->nfiles);
+		pg_json_key(&j, "sha256");
+		pg_json_str(&j, hash);
+	}
+	pg_json_obj_end(&j);
+	pg_json_end(&j);
+}
+
+static void check_text(const char *file, const struct pg_policy *p, const struct pg_diags *d,
+		       const struct pg_srcs *srcs)
+{
+	const struct pg_render_opts o = { srcs, PG_DIAGS_SHOWN, true };
+	char hash[65], *name;
+
+	pg_diags_render(d, p, &o, stderr);
+	if (d->nerrors)
+		return;
+	pg_hex(p->sha256, 32, hash);
+	name = pg_escape(file, strlen(file));
+	printf("%s: policy OK: %zu rules in %zu file%s, protect ", name ? name : file, p->nrules,
+	       p->nfiles, p->nfiles == 1 ? "" : "s");
+	free(name);
+	print_protect(stdout, p);
+	printf(", sha256 %s\n", hash);
+}
+
+static int check_opts(int argc, char **argv, struct check_opts *c)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },	  { "strict", no_argument, NULL, 's' },
+		{ "no-resolve", no_argument, NULL, 'n' }, { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
+	while ((ch = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
+		if (ch == 'j') {
+			c->json = true;
+		} else if (ch == 's') {
+			c->strict = true;
+		} else if (ch == 'n') {
+			c->resolve = false;
+		} else if (ch == 'v') {
+			pg_verbose++;
+		} else if (ch == 'h') {
+			pg_usage("check", stdout);
+			return -1;
+		} else {
+			pg_usage("check", stderr);
+			return -2;
+		}
+	}
+	if (argc - optind != 1) {
+		pg_err("check needs exactly one policy file, or - for standard input");
+		pg_usage("check", stderr);
+		return -2;
+	}
+	c->file = argv[optind];
+	return 0;
+}
+
+int cmd_check(int argc, char **argv, struct pg_opts *o)
+{
+	struct check_opts c = { .json = o->json, .resolve = true };
+	struct reader r = { { 0 }, false };
+	const struct pg_source_ops ops = { check_read, pg_src_glob, &r };
+	struct pg_diags d = { 0 };
+	struct pg_policy *p;
+	const char *file;
+	int err = check_opts(argc, argv, &c), status;
+
+	if (err)
+		return err == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
+	r.stdin_pending = !strcmp(c.file, "-");
+	file = r.stdin_pending ? STDIN_NAME : c.file;
+	p = pg_policy_parse(file, &ops, &d);
+	if (!p) {
+		pg_err("out of memory parsing %s", file);
+		status = PG_EXIT_FAIL;
+		goto out;
+	}
+	/* Names are looked up here unless told not to; apply always does. */
+	if (c.resolve)
+		pg_resolve_ids(p, &d,
+			       "check --no-resolve leaves names to the machine that applies the "
+			       "policy");
+	if (c.strict)
+		pg_diags_strict(&d);
+	if (c.json)
+		check_json(file, p, &d);
+	else
+		check_text(file, p, &d, &r.srcs);
+	status = d.nerrors ? PG_EXIT_POLICY : PG_EXIT_OK;
+	if (fflush(stdout))
+		status = PG_EXIT_FAIL;
+out:
+	pg_policy_free(p);
+	pg_diags_free(&d);
+	pg_srcs_free(&r.srcs);
+	return status;
+}
