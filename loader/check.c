@@ -154,8 +154,8 @@ static void check_text(const char *file, const struct pg_policy *p, const struct
 		return;
 	pg_hex(p->sha256, 32, hash);
 	name = pg_escape(file, strlen(file));
-	printf("%s: policy OK: %zu rules in %zu file%s, protect ", name ? name : file, p->nrules,
-	       p->nfiles, p->nfiles == 1 ? "" : "s");
+	printf("%s: policy OK: %zu rule%s in %zu file%s, protect ", name ? name : file, p->nrules,
+	       p->nrules == 1 ? "" : "s", p->nfiles, p->nfiles == 1 ? "" : "s");
 	free(name);
 	print_protect(stdout, p);
 	printf(", sha256 %s\n", hash);

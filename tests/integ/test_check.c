@@ -132,7 +132,7 @@ static void stdin_and_ok(void **state)
 	(void)state;
 	run_check(&r, input("allow /system.slice/web.service tcp/80,443\n"), "-", NULL);
 	EXPECT_RUN(&r, 0,
-		   "<stdin>: policy OK: 1 rules in 1 file, protect 1-1023, sha256 "
+		   "<stdin>: policy OK: 1 rule in 1 file, protect 1-1023, sha256 "
 		   "f77edb16593eeae9f9c98eeee2bea67a5848eac0ed9bcdcedd33cf8e59f14aab\n",
 		   "");
 }
@@ -157,7 +157,7 @@ static void warnings_and_strict(void **state)
 
 	(void)state;
 	run_check(&r, input(warned), "-", NULL);
-	if (r.rc != 0 || !has(r.out, "<stdin>: policy OK: 1 rules in 1 file"))
+	if (r.rc != 0 || !has(r.out, "<stdin>: policy OK: 1 rule in 1 file"))
 		fail_msg("exit %d, stdout:\n%s", r.rc, r.out);
 	if (strncmp(r.err, warned_err, strlen(warned_err)) ||
 	    strcmp(r.err + strlen(warned_err), "0 errors, 2 warnings\n"))
@@ -259,7 +259,7 @@ static void no_resolve(void **state)
 		   "      |                 ^\n"
 		   "1 error, 0 warnings\n");
 	run_check(&r, input(text), "--no-resolve", "-", NULL);
-	if (r.rc != 0 || r.err[0] || !has(r.out, "<stdin>: policy OK: 1 rules"))
+	if (r.rc != 0 || r.err[0] || !has(r.out, "<stdin>: policy OK: 1 rule"))
 		fail_msg("--no-resolve: exit %d\n--- stdout:\n%s--- stderr:\n%s", r.rc, r.out,
 			 r.err);
 	run_check(&r, input("allow /a tcp/80 group=web:admins\n"), "--no-resolve", "-", NULL);

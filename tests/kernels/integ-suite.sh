@@ -16,7 +16,8 @@
 #   of `make test` must stay under an hour on 2 cores: test_storm (300
 #   SIGKILLed applies, swap storms), test_attack (unprivileged attacks on
 #   the pins and maps: no kernel-specific paths beyond test_enforce's) and
-#   test_agent (the agent's file following and logs, userspace).
+#   test_agent (the agent's file following and logs, userspace), and
+#   test_check (the policy checker: no BPF at all).
 # - 5.10 has no bypass bit (Linux 5.12), so grant mode is refused there as
 #   documented, and the suites written for it cannot run: the sysctl mode
 #   cases of test_enforce and test_mkdir (default deny: sysctl mode) run,
@@ -97,7 +98,7 @@ case $kline in
 	done
 	;;
 esac
-for t in test_attack test_agent test_storm; do
+for t in test_attack test_agent test_storm test_check; do
 	echo "TK-RESULT $t host-only 0 0 runs on the host only (see above)"
 done
 exit $failed

@@ -30,7 +30,7 @@ cd "$root"
 st=$?
 
 # The table, from each guest's TK-RESULT lines.
-bins="test_enforce test_events test_mkdir test_attack test_agent test_storm grant-mode"
+bins="test_enforce test_events test_mkdir test_attack test_agent test_storm test_check grant-mode"
 printf '\n%-22s' "kernel"
 for b in $bins; do printf ' %-13s' "$b"; done
 printf '\n'
