@@ -14,6 +14,12 @@ for k in $kernels; do
 	tests/kernels/run.sh --kernels "$k" --out "$out" -- bench/in-guest.sh >&2 ||
 		{ echo "bench-kernels: the bench did not run in the $k guest (see $out)" >&2; exit 1; }
 done
+echo
+echo "## Per kernel (make bench-kernels)"
+echo
+echo "The same bench in guests of Debian's kernels under qemu (tests/kernels), $(date -u +%Y-%m-%d)."
+echo "Software emulation slows every figure, so only each configuration's ratio to the bare hook,"
+echo "measured in the same guest, compares across kernels. Variant: socket on 6.2+, task before."
 for k in $kernels; do
 	kver=$(cat "build/kernels/cache/$k.kver")
 	md="$out/$kver/bench.md"
