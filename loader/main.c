@@ -22,53 +22,150 @@
 #define PORTGATE_VERSION "0.1.0"
 #endif
 
+/* One option of a command for its usage: what it does, and its default. */
+struct flag {
+	const char *name;
+	const char *help;
+};
+
+#define PIN_DIR_FLAG                                                                               \
+	{                                                                                          \
+		"-p, --pin-dir DIR",                                                               \
+		    "bpffs directory of the pinned state (default: " PG_DEFAULT_PIN_DIR ")"        \
+	}
+#define ATTACH_FLAG                                                                                \
+	{                                                                                          \
+		"-a, --attach CGROUP",                                                             \
+		    "cgroup, from the cgroup2 root, whose subtree is policed (default: /)"         \
+	}
+
+static const struct flag check_flags[] = {
+	{ "--strict", "warnings are errors, exit status 3 (default: warnings alone pass)" },
+	{ "--no-resolve", "check user= and group= syntax only, do not look the names up "
+			  "(default: look them up)" },
+	{ NULL, NULL },
+};
+
+static const struct flag apply_flags[] = { ATTACH_FLAG, PIN_DIR_FLAG, { NULL, NULL } };
+
+static const struct flag status_flags[] = {
+	PIN_DIR_FLAG,
+	{ "--prometheus", "Prometheus text format, not with -j (default: text)" },
+	{ NULL, NULL },
+};
+
+static const struct flag explain_flags[] = {
+	{ "-u, --user U", "binding user, a name or a number (default: 65534)" },
+	{ "-g, --group G", "binding group, a name or a number (default: the user's primary "
+			   "group)" },
+	{ "-a, --addr A", "local IPv4 or IPv6 address of the bind (default: the wildcard "
+			  "address)" },
+	PIN_DIR_FLAG,
+	{ NULL, NULL },
+};
+
+static const struct flag monitor_flags[] = {
+	{ "-a, --all", "every decision on a protected port (default: refused binds only)" },
+	{ "-c, --count N", "exit after N events (default: run until interrupted)" },
+	PIN_DIR_FLAG,
+	{ NULL, NULL },
+};
+
+static const struct flag stop_flags[] = { PIN_DIR_FLAG, { NULL, NULL } };
+
+static const struct flag run_flags[] = {
+	ATTACH_FLAG,
+	PIN_DIR_FLAG,
+	{ "--detach-on-exit", "on SIGTERM or SIGINT, stop enforcement as stop does (default: "
+			      "leave it in place)" },
+	{ "--metrics-file PATH", "keep PATH holding status --prometheus output (default: none)" },
+	{ "--metrics-interval SEC", "seconds between metrics file rewrites, 1-86400 (default: "
+				    "15)" },
+	{ "--ready-file PATH", "created once the first apply succeeds, removed at exit "
+			       "(default: none)" },
+	{ NULL, NULL },
+};
+
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct pg_opts *o);
 	const char *args;
 	const char *help;
+	const struct flag *flags;
 	bool json; /* a read command: takes -j */
 };
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "FILE|- [--strict] [--no-resolve] [-j]",
-	  "validate a policy file; change nothing", true },
+	  "validate a policy file; change nothing", check_flags, true },
 	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
-	  "load if needed, pin, and atomically replace the active policy", false },
+	  "load if needed, pin, and atomically replace the active policy", apply_flags, false },
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
-	  "mode and why, links, policy, counters, managed sysctls, the agent", true },
+	  "mode and why, links, policy, counters, managed sysctls, the agent", status_flags, true },
 	{ "explain", cmd_explain,
 	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
-	  "which rule decides a bind, from the live kernel state", true },
+	  "which rule decides a bind, from the live kernel state", explain_flags, true },
 	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
-	  "stream bind decisions: refused binds, with --all every decision", true },
-	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement", false },
+	  "stream bind decisions: refused binds, with --all every decision", monitor_flags, true },
+	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement",
+	  stop_flags, false },
 	{ "run", cmd_run,
 	  "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] [--metrics-file PATH] "
 	  "[--metrics-interval SEC] [--ready-file PATH]",
-	  "the agent: apply, then follow FILE and apply it again when it changes", false },
+	  "the agent: apply, then follow FILE and apply it again when it changes", run_flags,
+	  false },
 };
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct flag common_flags[] = {
+	{ "-j, --json", "JSON output (default: text)" },
+	{ "-v, --verbose", "more output; twice: also libbpf and verifier logs "
+			   "(default: errors and warnings)" },
+	{ "-h, --help", "this text" },
+};
+
+static void print_flag(FILE *f, const struct flag *fl)
+{
+	fprintf(f, "  %-24s %s\n", fl->name, fl->help);
+}
+
+static void command_usage(const struct command *c, FILE *f)
+{
+	const struct flag *fl;
+	size_t i;
+
+	fprintf(f, "usage: portgate %s %s\n  %s\n\noptions:\n", c->name, c->args, c->help);
+	for (fl = c->flags; fl && fl->name; fl++)
+		print_flag(f, fl);
+	/* -j only where the command has JSON output */
+	for (i = c->json ? 0 : 1; i < sizeof(common_flags) / sizeof(common_flags[0]); i++)
+		print_flag(f, &common_flags[i]);
+	fprintf(f, "\nsee portgate(8) and portgate.conf(5)\n");
+}
+
+static void command_list(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "  %-8s %s\n  %-8s %s\n", "help", "help [COMMAND]", "version",
+		"print the version");
+}
 
 void pg_usage(const char *cmd, FILE *f)
 {
 	size_t i;
 
-	for (i = 0; cmd && i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(cmd, commands[i].name))
-			continue;
-		fprintf(f, "usage: portgate %s %s\n  %s\n", commands[i].name, commands[i].args,
-			commands[i].help);
-		fprintf(f,
-			"options: -v/--verbose more output (twice: libbpf and verifier logs), "
-			"-h/--help this text%s\nsee portgate(8) and portgate.conf(5)\n",
-			commands[i].json ? ", -j/--json JSON output" : "");
-		return;
+	for (i = 0; cmd && i < NCOMMANDS; i++) {
+		if (!strcmp(cmd, commands[i].name)) {
+			command_usage(&commands[i], f);
+			return;
+		}
 	}
 	fprintf(f, "usage: portgate [-v] [-j] COMMAND [ARGS]\n\ncommands:\n");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "  %-8s %s\n  %-8s %s\n", "help", "help [COMMAND]", "version",
-		"print the version");
+	command_list(f);
 	fprintf(f, "\nexit status: 0 ok, 1 failed, 2 usage, 3 invalid policy, 4 kernel "
 		   "unsupported\nsee portgate(8) and portgate.conf(5)\n");
 }
@@ -242,23 +339,84 @@ struct pg_policy *pg_load_policy(const char *path, int *status)
 
 /* ------------------------------------------------------------------ main */
 
-/* Exact name or unique prefix; *ambiguous set when a prefix names several. */
-static const struct command *find_command(const char *name, bool *ambiguous)
+/* Exact name or unique prefix; NULL otherwise, *nhits the number of
+ * commands the prefix names (0: unknown, 2 or more: ambiguous). */
+static const struct command *find_command(const char *name, size_t *nhits)
 {
 	const struct command *hit = NULL;
 	size_t i, len = strlen(name);
 
-	*ambiguous = false;
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (!strcmp(name, commands[i].name))
+	*nhits = 0;
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!strcmp(name, commands[i].name)) {
+			*nhits = 1;
 			return &commands[i];
+		}
 		if (len && !strncmp(name, commands[i].name, len)) {
-			if (hit)
-				*ambiguous = true;
+			++*nhits;
 			hit = &commands[i];
 		}
 	}
-	return *ambiguous ? NULL : hit;
+	return *nhits == 1 ? hit : NULL;
+}
+
+/* "ambiguous command 's': status, stop" or "unknown command 'x'"; exit 2. */
+static int bad_command(const char *name, size_t nhits)
+{
+	char list[256] = "";
+	size_t i, len = strlen(name), off = 0;
+
+	if (!nhits) {
+		pg_err("unknown command '%s'; try 'portgate help'", name);
+		return PG_EXIT_USAGE;
+	}
+	for (i = 0; i < NCOMMANDS && off < sizeof(list); i++)
+		if (!strncmp(name, commands[i].name, len))
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						off ? ", " : "", commands[i].name);
+	pg_err("ambiguous command '%s': %s; try 'portgate help'", name, list);
+	return PG_EXIT_USAGE;
+}
+
+/* 'portgate help [TOPIC]': an unknown topic is a usage error that says what
+ * the topics are. */
+static int help(const char *topic)
+{
+	size_t i;
+
+	if (!topic || !strcmp(topic, "help") || !strcmp(topic, "version")) {
+		pg_usage(NULL, stdout);
+		return PG_EXIT_OK;
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!strcmp(topic, commands[i].name)) {
+			command_usage(&commands[i], stdout);
+			return PG_EXIT_OK;
+		}
+	}
+	pg_err("no help for '%s': not a command; the commands are:", topic);
+	command_list(stderr);
+	return PG_EXIT_USAGE;
+}
+
+/*
+ * A command's output that could not be written is a failure that says so
+ * (a full disk, a closed file), never a silent exit 1, nor an exit 0. A
+ * reader that went away (EPIPE: monitor | head) is no error.
+ */
+static int finish_stdout(int status)
+{
+	if (!fflush(stdout) && !ferror(stdout))
+		return status;
+	if (errno == EPIPE)
+		return status;
+	pg_err("cannot write to standard output: %s", strerror(errno));
+	return status ? status : PG_EXIT_FAIL;
+}
+
+static void print_version(void)
+{
+	printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
 }
 
 int main(int argc, char **argv)
@@ -272,7 +430,7 @@ int main(int argc, char **argv)
 	};
 	struct pg_opts o = { .pin_dir = PG_DEFAULT_PIN_DIR, .attach = "/" };
 	const struct command *c;
-	bool ambiguous;
+	size_t nhits;
 	int ch;
 
 	/* Global options come before the command; "+" stops at the first non-option. */
@@ -288,7 +446,7 @@ int main(int argc, char **argv)
 			pg_usage(NULL, stdout);
 			return PG_EXIT_OK;
 		case 'V':
-			printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
+			print_version();
 			return PG_EXIT_OK;
 		default:
 			pg_usage(NULL, stderr);
@@ -300,23 +458,19 @@ int main(int argc, char **argv)
 		return PG_EXIT_USAGE;
 	}
 	pg_libbpf_logging();
-	if (!strcmp(argv[optind], "help")) {
-		pg_usage(optind + 1 < argc ? argv[optind + 1] : NULL, stdout);
-		return PG_EXIT_OK;
-	}
+	if (!strcmp(argv[optind], "help"))
+		return finish_stdout(help(optind + 1 < argc ? argv[optind + 1] : NULL));
 	if (!strcmp(argv[optind], "version")) {
-		printf("portgate %s (policy ABI %d)\n", PORTGATE_VERSION, PG_ABI_VERSION);
-		return PG_EXIT_OK;
+		print_version();
+		return finish_stdout(PG_EXIT_OK);
 	}
 	pg_dbg("portgate %s, %s", PORTGATE_VERSION, argv[optind]); /* starts the -v clock */
-	c = find_command(argv[optind], &ambiguous);
-	if (!c) {
-		pg_err("%s command '%s'; try 'portgate help'", ambiguous ? "ambiguous" : "unknown",
-		       argv[optind]);
-		return PG_EXIT_USAGE;
-	}
+	c = find_command(argv[optind], &nhits);
+	if (!c)
+		return bad_command(argv[optind], nhits);
 	argv[optind] = (char *)c->name;
+	pg_cmd = c->name; /* from here on, messages say "portgate: CMD: " */
 	optind++;
 	/* Each command parses its own options from argv[optind - 1] on. */
-	return c->fn(argc - optind + 1, argv + optind - 1, &o);
+	return finish_stdout(c->fn(argc - optind + 1, argv + optind - 1, &o));
 }
