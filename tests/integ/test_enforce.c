@@ -786,6 +786,10 @@ static void cli_messages(void **state)
 	OUT_HAS("nothing to stop");
 	assert_int_equal(run_args(NULL, "status", "--pin-dir", none, NULL), 0);
 	OUT_HAS("not enforcing");
+	/* "portgate VERSION (policy ABI N)", VERSION from git describe or the base */
+	assert_int_equal(run_args(NULL, "--version", NULL), 0);
+	if (strncmp(H.out, "portgate 0.", 11) || !strstr(H.out, " (policy ABI "))
+		fail_msg("--version: %s", H.out);
 	/* output that cannot be written is a failure, and says so */
 	assert_int_equal(run_args(to_dev_full, "status", "--pin-dir", none, NULL), 1);
 	OUT_HAS("portgate: status: cannot write to standard output");
