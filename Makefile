@@ -8,7 +8,7 @@
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit integ demo install uninstall clean format check-format
+.PHONY: all deps test unit integ demo install uninstall clean format check-format FORCE
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -101,6 +101,30 @@ $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 
 $(B):
 	@mkdir -p $@
+
+# --- version -----------------------------------------------------------------
+# git describe of this checkout ("0.1.0-123-gabcdef0", or the base version
+# and the commit while there is no tag); PORTGATE_VERSION outside a git
+# checkout (a tarball). The header is rewritten only when that changes, so
+# that only main.o is rebuilt, and only then.
+PORTGATE_VERSION ?= 0.1.0
+define version_sh
+d=$$(git describe --tags --always --dirty 2>/dev/null); \
+[ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] || d=; \
+case "$$d" in \
+"") v='$(PORTGATE_VERSION)' ;; \
+v[0-9]*.*|[0-9]*.*) v="$${d#v}" ;; \
+*) v='$(PORTGATE_VERSION)'-g"$$d" ;; \
+esac; \
+printf '#define PORTGATE_VERSION "%s"\n' "$$v"
+endef
+
+$(B)/version.h: FORCE | $(B)
+	$(Q)($(version_sh)) > $@.tmp && \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; \
+	printf '  %-8s %s\n' VERSION "$$(cut -d'"' -f2 $@)"; fi
+
+$(B)/loader/main.o $(T)/loader/main.o: $(B)/version.h
 
 # The unit is made from its template here, so that it names the SBINDIR and
 # SYSCONFDIR of this install. An existing policy is never overwritten.

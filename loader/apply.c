@@ -168,7 +168,7 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	if (argc - optind != 1) {
-		pg_err("apply needs exactly one policy file");
+		pg_err("needs exactly one policy file");
 		pg_usage("apply", stderr);
 		return PG_EXIT_USAGE;
 	}
@@ -208,7 +208,7 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 		return status;
 	status = PG_EXIT_FAIL;
 	if (geteuid()) {
-		pg_err("apply needs root: it loads BPF programs, pins them and attaches them to "
+		pg_err("needs root: it loads BPF programs, pins them and attaches them to "
 		       "cgroups");
 		goto out;
 	}

@@ -189,7 +189,7 @@ static int check_opts(int argc, char **argv, struct check_opts *c)
 		}
 	}
 	if (argc - optind != 1) {
-		pg_err("check needs exactly one policy file, or - for standard input");
+		pg_err("needs exactly one policy file, or - for standard input");
 		pg_usage("check", stderr);
 		return -2;
 	}

@@ -83,10 +83,13 @@ int pg_sub_open(struct pg_sub *s, const char *pin_dir, uint32_t mask, pg_event_f
 	s->ud = ud;
 	s->mask = mask & 0xff;
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
-	if ((err = pg_state_open(&st, pin_dir, false, true)))
+	if ((err = pg_state_open(&st, pin_dir, false, true))) {
+		if (err == -ENOENT) /* pg_state_open() says nothing of a missing directory */
+			pg_err("nothing is loaded in %s: apply a policy first", pin_dir);
 		return err;
+	}
 	if (!pg_state_loaded(&st)) {
-		pg_err("nothing to monitor in %s: no policy was ever applied there", pin_dir);
+		pg_err("nothing is loaded in %s: apply a policy first", pin_dir);
 		pg_state_close(&st);
 		return -ENOENT;
 	}

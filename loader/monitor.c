@@ -103,12 +103,12 @@ int cmd_monitor(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	if (optind != argc) {
-		pg_err("monitor takes no arguments");
+		pg_err("takes no arguments");
 		pg_usage("monitor", stderr);
 		return PG_EXIT_USAGE;
 	}
 	if (geteuid()) {
-		pg_err("monitor needs root: the event stream lives in the root-only pin directory "
+		pg_err("needs root: the event stream lives in the root-only pin directory "
 		       "%s",
 		       o->pin_dir);
 		return PG_EXIT_FAIL;

@@ -1224,7 +1224,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 		return r > 0 ? PG_EXIT_OK : PG_EXIT_USAGE;
 	}
 	if (geteuid()) {
-		pg_err("run needs root: it loads BPF programs, pins them and attaches them to "
+		pg_err("needs root: it loads BPF programs, pins them and attaches them to "
 		       "cgroups");
 		free(a);
 		return PG_EXIT_FAIL;

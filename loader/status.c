@@ -859,11 +859,11 @@ int cmd_status(int argc, char **argv, struct pg_opts *o)
 	if (r)
 		return r == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
 	if (argc != optind) {
-		pg_err("status takes no arguments besides options");
+		pg_err("takes no arguments besides options");
 		return PG_EXIT_USAGE;
 	}
 	if (prom && o->json) {
-		pg_err("status takes --json or --prometheus, not both");
+		pg_err("takes --json or --prometheus, not both");
 		return PG_EXIT_USAGE;
 	}
 	if (prom) {
@@ -1006,7 +1006,7 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	if (argc - optind != 2) {
-		pg_err("explain needs a cgroup and a PROTO/PORT, like: explain "
+		pg_err("needs a cgroup and a PROTO/PORT, like: explain "
 		       "/system.slice/x.service "
 		       "tcp/80");
 		return PG_EXIT_USAGE;

@@ -34,7 +34,7 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 		}
 	}
 	if (argc != optind) {
-		pg_err("stop takes no arguments besides options");
+		pg_err("takes no arguments besides options");
 		return PG_EXIT_USAGE;
 	}
 	return pg_stop(o->pin_dir);
@@ -46,7 +46,7 @@ int pg_stop(const char *pin_dir)
 	int err;
 
 	if (geteuid()) {
-		pg_err("stop needs root: it restores sysctls and detaches BPF programs");
+		pg_err("needs root: it restores sysctls and detaches BPF programs");
 		return PG_EXIT_FAIL;
 	}
 	err = pg_state_open(&st, pin_dir, false, true);

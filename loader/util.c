@@ -14,6 +14,15 @@
 
 int pg_verbose;
 bool pg_log_agent;
+const char *pg_cmd;
+
+/* "portgate: " or "portgate: CMD: ", the prefix of every message outside the agent. */
+static void put_prefix(void)
+{
+	fputs("portgate: ", stderr);
+	if (pg_cmd)
+		fprintf(stderr, "%s: ", pg_cmd);
+}
 
 /* One line, one write(2): lines of concurrent writers never mix. */
 static void log_line(const char *level, const char *fmt, va_list ap)
@@ -55,7 +64,7 @@ void pg_err(const char *fmt, ...)
 		va_end(ap);
 		return;
 	}
-	fputs("portgate: ", stderr);
+	put_prefix();
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
@@ -97,7 +106,8 @@ void pg_dbg(const char *fmt, ...)
 		va_end(ap);
 		return;
 	}
-	fprintf(stderr, "portgate: [%8.1f ms] ", elapsed_ms());
+	put_prefix();
+	fprintf(stderr, "[%8.1f ms] ", elapsed_ms());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -25,7 +25,14 @@ extern int pg_verbose;
  */
 extern bool pg_log_agent;
 
-/* "portgate: MESSAGE\n" on stderr. */
+/*
+ * The command being run ("apply", ...), set once by main's dispatch: pg_err()
+ * and pg_dbg() then print "portgate: CMD: MESSAGE". NULL (before a command is
+ * chosen): "portgate: MESSAGE".
+ */
+extern const char *pg_cmd;
+
+/* "portgate: CMD: MESSAGE\n" on stderr (see pg_cmd). */
 void pg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only with -v. */
 void pg_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

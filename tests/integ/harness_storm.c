@@ -255,7 +255,8 @@ const char *const hs_phase_names[HS_PH__NR] = {
 	[HS_PH_RESTORE] = "restore",   [HS_PH_EXITED] = "(exited first)",
 };
 
-/* "portgate: phase: NAME", or "portgate: [  12.3 ms] phase: NAME" (apply -v). */
+/* "portgate: apply: phase: NAME", or "portgate: apply: [  12.3 ms] phase: NAME"
+ * (apply -v); the command name may be absent. */
 static enum hs_phase phase_of_line(const char *l, size_t n)
 {
 	static const char tag[] = "portgate: ", ph[] = "phase: ";
@@ -265,6 +266,14 @@ static enum hs_phase phase_of_line(const char *l, size_t n)
 	if (n < sizeof(tag) - 1 || memcmp(l, tag, sizeof(tag) - 1))
 		return HS_PH_NONE;
 	l += sizeof(tag) - 1;
+	if (l < e && *l != '[' &&
+	    ((size_t)(e - l) < sizeof(ph) - 1 || memcmp(l, ph, sizeof(ph) - 1))) {
+		const char *c = memchr(l, ':', (size_t)(e - l));
+
+		if (!c || c + 2 > e || c[1] != ' ')
+			return HS_PH_NONE;
+		l = c + 2;
+	}
 	if (l < e && *l == '[') {
 		const char *r = memchr(l, ']', (size_t)(e - l));
 

@@ -65,8 +65,9 @@ int hs_exit(const struct hs_proc *p);
 /* ------------------------------------------------------------ phases */
 
 /*
- * apply -v prints "portgate: phase: NAME" at each step, in this order (the
- * line may carry a time stamp: "portgate: [  12.3 ms] phase: NAME"; the
+ * apply -v prints "portgate: apply: phase: NAME" at each step, in this order
+ * (the line may carry a time stamp: "portgate: apply: [  12.3 ms] phase:
+ * NAME"; the
  * "phase: NAME" part is written by one write()).
  */
 enum hs_phase {

@@ -356,8 +356,8 @@ static void usage(void **state)
 
 	(void)state;
 	run_check(&r, NULL, NULL);
-	if (r.rc != 2 || !has(r.err, "check needs exactly one policy file, or - for standard "
-				     "input"))
+	if (r.rc != 2 || !has(r.err, "portgate: check: needs exactly one policy file, or - "
+				     "for standard input"))
 		fail_msg("no file: exit %d\n%s", r.rc, r.err);
 	run_check(&r, NULL, "a.conf", "b.conf", NULL);
 	assert_int_equal(r.rc, 2);

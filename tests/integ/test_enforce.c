@@ -702,6 +702,101 @@ static void exit_statuses(void **state)
 	assert_int_equal(hx_run(&H, "stat", NULL), 0);
 }
 
+static int to_dev_full(void *arg)
+{
+	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+
+	(void)arg;
+	return fd < 0 || dup2(fd, 1) < 0 ? -1 : 0;
+}
+
+/* portgate with exactly these arguments, up to a NULL (no --pin-dir added),
+ * pre run in the child first; its exit status. */
+static int run_args(int (*pre)(void *), ...)
+{
+	char *argv[16] = { (char *)H.portgate };
+	va_list ap;
+	int n = 1;
+
+	va_start(ap, pre);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return hx_run_argv(&H, argv, pre, NULL);
+}
+
+#define OUT_HAS(s)                                                                                 \
+	do {                                                                                       \
+		if (!hx_out_has(&H, s))                                                            \
+			fail_msg("want \"%s\" in:\n%s", s, H.out);                                 \
+	} while (0)
+
+/* Every message of a command says which; usage errors exit 2 and say what
+ * would have been right; no failure is silent. */
+static void cli_messages(void **state)
+{
+	static const char *const cmds[] = { "check",   "apply", "status", "explain",
+					    "monitor", "stop",	"run" };
+	char none[1100];
+	size_t i;
+
+	(void)state;
+	/* before a command is chosen: "portgate: ", after: "portgate: CMD: " */
+	assert_int_equal(hx_run(&H, "frobnicate", NULL), 2);
+	OUT_HAS("portgate: unknown command 'frobnicate'; try 'portgate help'");
+	assert_int_equal(hx_run(&H, "apply", NULL), 2);
+	OUT_HAS("portgate: apply: needs exactly one policy file");
+	assert_int_equal(hx_run(&H, "explain", "/x", "tcp/70000", NULL), 2);
+	OUT_HAS("portgate: explain: invalid PROTO/PORT 'tcp/70000'");
+	assert_int_equal(hx_run(&H, "check", NULL), 2);
+	OUT_HAS("portgate: check: needs exactly one policy file");
+	/* a prefix that names two commands names both */
+	assert_int_equal(hx_run(&H, "s", NULL), 2);
+	OUT_HAS("portgate: ambiguous command 's': status, stop");
+	/* help on an unknown topic: exit 2, the topic named, the commands listed */
+	assert_int_equal(run_args(NULL, "help", "bogus", NULL), 2);
+	OUT_HAS("no help for 'bogus'");
+	OUT_HAS("  monitor ");
+	assert_int_equal(run_args(NULL, "help", "apply", NULL), 0);
+	OUT_HAS("usage: portgate apply FILE");
+	/* each flag of each command: one line, with its default */
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *l, *save = NULL;
+
+		assert_int_equal(run_args(NULL, (char *)cmds[i], "-h", NULL), 0);
+		OUT_HAS("-v, --verbose");
+		for (l = strtok_r(H.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			if (!strncmp(l, "  -", 3) && !strstr(l, "--help") &&
+			    !strstr(l, "(default: "))
+				fail_msg("%s -h: no default in '%s'", cmds[i], l);
+	}
+	assert_int_equal(run_args(NULL, "monitor", "-h", NULL), 0);
+	OUT_HAS("--count N");
+	OUT_HAS("(default: refused binds only)");
+	/* nothing loaded: monitor says so and fails; explain too; stop has
+	 * nothing to do; status reports it */
+	snprintf(none, sizeof(none), "%s-none", H.pin); /* bpffs: no dots in names */
+	assert_int_equal(run_args(NULL, "monitor", "--pin-dir", none, NULL), 1);
+	OUT_HAS("portgate: monitor: nothing is loaded in ");
+	OUT_HAS("apply a policy first");
+	assert_int_equal(run_args(NULL, "explain", "/", "tcp/80", "--pin-dir", none, NULL), 1);
+	OUT_HAS("portgate: explain: no active policy in ");
+	assert_int_equal(run_args(NULL, "stop", "--pin-dir", none, NULL), 0);
+	OUT_HAS("nothing to stop");
+	assert_int_equal(run_args(NULL, "status", "--pin-dir", none, NULL), 0);
+	OUT_HAS("not enforcing");
+	/* "portgate VERSION (policy ABI N)", VERSION from git describe or the base */
+	assert_int_equal(run_args(NULL, "--version", NULL), 0);
+	if (strncmp(H.out, "portgate 0.", 11) || !strstr(H.out, " (policy ABI "))
+		fail_msg("--version: %s", H.out);
+	/* output that cannot be written is a failure, and says so */
+	assert_int_equal(run_args(to_dev_full, "status", "--pin-dir", none, NULL), 1);
+	OUT_HAS("portgate: status: cannot write to standard output");
+	assert_int_equal(run_args(to_dev_full, "version", NULL), 1);
+	OUT_HAS("portgate: cannot write to standard output");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +825,7 @@ int main(void)
 		T(stop_removes_everything),
 		T(explain_agrees_with_the_kernel),
 		T(exit_statuses),
+		T(cli_messages),
 	};
 	int r;
 

@@ -7,7 +7,7 @@
  *    IPv6, TCP and UDP) while apply alternates between two policies; a port
  *    both grant is never refused, a port both refuse is never granted;
  *  - crashes: apply and stop are SIGKILLed at random points and right
- *    after a randomly chosen phase line ("portgate: phase: NAME" of
+ *    after a randomly chosen phase line ("portgate: apply: phase: NAME" of
  *    apply -v); after each kill the kernel enforces exactly the old or the
  *    new policy (never nothing), status agrees with the kernel, a lowered
  *    threshold is guarded, and the next command recovers; the agent,
