@@ -57,6 +57,8 @@ static const struct flag explain_flags[] = {
 			   "group)" },
 	{ "-a, --addr A", "local IPv4 or IPv6 address of the bind (default: the wildcard "
 			  "address)" },
+	{ "--policy FILE", "decide from FILE, with no kernel state (default: the policy in "
+			   "force)" },
 	PIN_DIR_FLAG,
 	{ NULL, NULL },
 };
@@ -100,8 +102,10 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
 	  "mode and why, links, policy, counters, managed sysctls, the agent", status_flags, true },
 	{ "explain", cmd_explain,
-	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
-	  "which rule decides a bind, from the live kernel state", explain_flags, true },
+	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--policy FILE | --pin-dir DIR] "
+	  "[-j]",
+	  "which rule decides a bind, from the live kernel state or a policy file", explain_flags,
+	  true },
 	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
 	  "stream bind decisions: refused binds, with --all every decision", monitor_flags, true },
 	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement",
