@@ -23,6 +23,7 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o);
 int cmd_stop(int argc, char **argv, struct pg_opts *o);
 int cmd_run(int argc, char **argv, struct pg_opts *o);
 int cmd_monitor(int argc, char **argv, struct pg_opts *o);
+int cmd_diff(int argc, char **argv, struct pg_opts *o);
 
 /* What an apply that succeeded put in force. */
 struct pg_apply_result {

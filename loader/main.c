@@ -70,6 +70,8 @@ static const struct flag monitor_flags[] = {
 	{ NULL, NULL },
 };
 
+static const struct flag diff_flags[] = { { NULL, NULL } };
+
 static const struct flag stop_flags[] = { PIN_DIR_FLAG, { NULL, NULL } };
 
 static const struct flag run_flags[] = {
@@ -106,6 +108,8 @@ static const struct command commands[] = {
 	  "[-j]",
 	  "which rule decides a bind, from the live kernel state or a policy file", explain_flags,
 	  true },
+	{ "diff", cmd_diff, "OLD NEW [-j]",
+	  "which cgroups gain or lose which ports, for whom; exit 1 if any", diff_flags, true },
 	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
 	  "stream bind decisions: refused binds, with --all every decision", monitor_flags, true },
 	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement",

@@ -777,6 +777,56 @@ static void offline_explain_agrees_with_live(void **state)
 		fail_msg("explain --policy in mode auto:\n%s", H.out);
 }
 
+/* diff decides both files over this machine's cgroups (and the paths exact
+ * selectors name) and says who gains or loses which ports. */
+static void diff_reports_gains_and_losses(void **state)
+{
+	char old[PATH_MAX], line[3 * PATH_MAX];
+	const char *newp;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "a/b"), 0);
+	assert_int_equal(hx_mkcg(&H, "c"), 0);
+	snprintf(old, sizeof(old), "%s",
+		 hx_policy(&H, "old.conf", "allow @/a tcp/80\nallow @/c tcp/443 user=nobody\n"));
+	newp =
+	    hx_policy(&H, "new.conf", "allow @/a tcp/80-82\ndeny @/a/b tcp/81\nallow @/d tcp/25\n");
+	assert_int_equal(hx_run(&H, "diff", old, old, NULL), 0);
+	if (H.out[0])
+		fail_msg("diff of a file with itself:\n%s", H.out);
+	assert_int_equal(hx_run(&H, "diff", old, newp, NULL), 1);
+#define DIFF_HAS(fmt, ...)                                                                         \
+	do {                                                                                       \
+		snprintf(line, sizeof(line), fmt, __VA_ARGS__);                                    \
+		if (!hx_out_has(&H, line))                                                         \
+			fail_msg("diff: want '%s' in\n%s", line, H.out);                           \
+	} while (0)
+	DIFF_HAS("%s\n  + tcp/81-82 (kernel -> grant, default -> %s:1)\n", hx_path(&H, "a"), newp);
+	DIFF_HAS("%s\n  ~ tcp/81 (kernel -> deny, default -> %s:2)\n  + tcp/82 (kernel -> grant, "
+		 "default -> %s:1)\n",
+		 hx_path(&H, "a/b"), newp, newp);
+	DIFF_HAS("%s\n  - tcp/443 user=nobody (grant -> kernel, %s:2 -> default)\n",
+		 hx_path(&H, "c"), old);
+	DIFF_HAS("%s\n  + tcp/25 (kernel -> grant, default -> %s:3)\n", hx_path(&H, "d"), newp);
+	if (hx_out_has(&H, "other cgroup"))
+		fail_msg("diff reports cgroups no rule reaches:\n%s", H.out);
+#undef DIFF_HAS
+	assert_int_equal(hx_run(&H, "diff", "-j", old, newp, NULL), 1);
+	if (!hx_out_has(&H, "\"change\":\"-\",\"ports\":\"tcp/443\",\"proto\":\"tcp\",\"from\":443,"
+			    "\"to\":443,\"who\":\"user=nobody\"") ||
+	    !hx_out_has(&H, "\"changed\":true"))
+		fail_msg("diff -j:\n%s", H.out);
+	/* the new verdicts are the kernel's once it is applied */
+	APPLY_OK("allow @/a tcp/80-82\ndeny @/a/b tcp/81\nallow @/d tcp/25\n");
+	EXPECT_BIND(EPERM, .cg = "a/b", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "a/b", .port = 82, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "c", .port = 443, .uid = NOBODY);
+	/* exit statuses as diff(1)'s, and 3 for an invalid policy */
+	assert_int_equal(hx_run(&H, "diff", old, NULL), 2);
+	assert_int_equal(
+	    hx_run(&H, "diff", old, hx_policy(&H, "bad.conf", "allow / tcp/0\n"), NULL), 3);
+}
+
 static void exit_statuses(void **state)
 {
 	const char *bad;
@@ -934,6 +984,7 @@ int main(void)
 		T(stop_removes_everything),
 		T(explain_agrees_with_the_kernel),
 		T(offline_explain_agrees_with_live),
+		T(diff_reports_gains_and_losses),
 		T(exit_statuses),
 		T(cli_messages),
 	};
