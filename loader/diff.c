@@ -1,30 +1,56 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * diff.c - `portgate diff OLD NEW`: which cgroups gain or lose which ports,
- * for whom. Both files are compiled against this machine's cgroup tree (and
- * the paths their exact selectors name), and every (cgroup, protocol, port)
- * is decided with both images by pg_image_decide(), the kernel's decision
- * code. Decisions are constant between the boundaries of the rules' port
- * ranges and of the protect sets, so one port stands for each such span.
- * The binding user matters only through conditions: each condition of
- * either policy is tried, and so is a user that none names.
+ * diff.c - `portgate diff OLD NEW` and `portgate apply --dry-run FILE`:
+ * which cgroups gain or lose which ports, for whom. The files are compiled
+ * against this machine's cgroup tree (and the paths their exact selectors
+ * name), the policy in force is read from its pinned image, and every
+ * (cgroup, protocol, port) is decided with both images by
+ * pg_image_decide(), the kernel's decision code. Decisions are constant
+ * between the boundaries of the rules' port ranges and of the protect
+ * sets, so one port stands for each such span. The binding user matters
+ * only through conditions: each condition of either policy is tried, and
+ * so is a user that none names.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "cmd.h"
 #include "compile.h"
 #include "explain.h"
+#include "meta.h"
+#include "state.h"
 
-/* One policy, compiled. */
+/* A rule-bearing cgroup of an image, by path. */
+struct pnode {
+	const char *path;
+	uint32_t node;
+};
+
+/* One side of the diff: a policy file compiled here, or the policy in force. */
 struct side {
 	const char *file;
-	struct pg_policy *p;
-	struct pg_image img;
-	struct pg_node_out **by_path; /* img.nodes sorted by path */
+	struct pg_policy *p; /* NULL: the policy in force */
+	struct pg_image img; /* compiled from p */
+	union pg_block *live;
+	uint32_t nlive;
+	struct pg_meta meta; /* of live */
+	const union pg_block *b;
+	uint32_t nb;
+	struct pnode *nodes; /* sorted by path */
+	size_t nnodes;
+};
+
+/* A rule's condition, from the policy or from the image. */
+struct cond {
+	bool has_user, has_group, has_addr;
+	uint32_t uid, gid;
+	uint8_t addr[16];
+	const char *text; /* the rule's text */
 };
 
 /* Who binds: a condition of either policy, or nobody any rule names. */
@@ -40,28 +66,106 @@ struct res {
 	uint32_t rule;
 };
 
-static int cmp_node_path(const void *a, const void *b)
+static int cmp_pnode(const void *a, const void *b)
 {
-	return strcmp((*(struct pg_node_out *const *)a)->path,
-		      (*(struct pg_node_out *const *)b)->path);
+	return strcmp(((const struct pnode *)a)->path, ((const struct pnode *)b)->path);
 }
 
 static uint32_t node_at(const struct side *s, const char *path)
 {
-	struct pg_node_out key = { .path = path }, *kp = &key, **hit;
+	struct pnode key = { .path = path }, *hit;
 
-	hit = bsearch(&kp, s->by_path, s->img.nnodes, sizeof(*s->by_path), cmp_node_path);
-	return hit ? (*hit)->node : 0;
+	hit = bsearch(&key, s->nodes, s->nnodes, sizeof(*s->nodes), cmp_pnode);
+	return hit ? hit->node : 0;
 }
 
-static int side_build(struct side *s, const struct pg_cgroup *tree, size_t ntree)
+static uint32_t side_nrules(const struct side *s)
+{
+	return s->p ? (uint32_t)s->p->nrules : (uint32_t)s->meta.nrules;
+}
+
+/* The rule's place and text; false when the side does not know it. */
+static bool side_rule(const struct side *s, uint32_t i, const char **file, uint32_t *line,
+		      const char **text)
+{
+	if (i >= side_nrules(s))
+		return false;
+	if (s->p) {
+		*file = s->p->files[s->p->rules[i].loc.file];
+		*line = s->p->rules[i].loc.line;
+		*text = s->p->rules[i].text;
+	} else {
+		const struct pg_meta_rule *r = &s->meta.rules[i];
+
+		*file = r->file < s->meta.nfiles ? s->meta.files[r->file] : "?";
+		*line = r->line;
+		*text = r->text;
+	}
+	return true;
+}
+
+static void side_cond(const struct side *s, uint32_t i, struct cond *c)
+{
+	const struct pg_hdr *h = &s->b[0].hdr;
+	const struct pg_rule_rec *r;
+
+	memset(c, 0, sizeof(*c));
+	if (s->p) {
+		const struct pg_rule *pr = &s->p->rules[i];
+
+		c->has_user = pr->cond.has_user;
+		c->has_group = pr->cond.has_group;
+		c->has_addr = pr->cond.has_addr;
+		c->uid = pr->cond.uid;
+		c->gid = pr->cond.gid;
+		memcpy(c->addr, pr->cond.addr, 16);
+		c->text = pr->text;
+		return;
+	}
+	c->text = s->meta.rules[i].text;
+	if (i >= h->nrules || PG_RULE_OFF + i / 4 >= s->nb)
+		return;
+	r = &s->b[PG_RULE_OFF + i / 4].rule[i % 4];
+	c->has_user = r->cflags & PG_C_UID;
+	c->has_group = r->cflags & PG_C_GID;
+	c->has_addr = r->cflags & PG_C_ADDR;
+	c->uid = r->uid;
+	c->gid = r->gid;
+	if (c->has_addr && h->addr_off + (r->addr >> 1) < s->nb)
+		memcpy(c->addr, s->b[h->addr_off + (r->addr >> 1)].addr[r->addr & 1].net, 16);
+}
+
+static bool side_exempt(const struct side *s)
+{
+	return s->b[0].hdr.flags & PG_HF_EXEMPT_ROOT;
+}
+
+static int side_nodes(struct side *s)
+{
+	size_t i, n = s->p ? s->img.nnodes : s->meta.nnodes;
+
+	s->nodes = calloc(n + 1, sizeof(*s->nodes));
+	if (!s->nodes)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (s->p)
+			s->nodes[i] = (struct pnode){ s->img.nodes[i].path, s->img.nodes[i].node };
+		else
+			s->nodes[i] =
+			    (struct pnode){ s->meta.nodes[i].path, s->meta.nodes[i].node };
+	}
+	s->nnodes = n;
+	qsort(s->nodes, n, sizeof(*s->nodes), cmp_pnode);
+	return 0;
+}
+
+static int side_compile(struct side *s, const struct pg_cgroup *tree, size_t ntree)
 {
 	enum pg_mode m = s->p->mode == PG_MODE_SYSCTL ? PG_MODE_SYSCTL : PG_MODE_GRANT;
 	struct pg_compile_opts co = {
 		.mode = m, .bypass = m == PG_MODE_GRANT, .gen = 1, .seed = 1
 	};
 	struct pg_diags d = { 0 };
-	size_t i;
 	int err;
 
 	if (m == PG_MODE_SYSCTL && s->p->def == PG_DEFAULT_KERNEL) {
@@ -78,20 +182,53 @@ static int side_build(struct side *s, const struct pg_cgroup *tree, size_t ntree
 		pg_err("cannot compile %s: %s", s->file, strerror(-err));
 		return PG_EXIT_FAIL;
 	}
-	s->by_path = calloc(s->img.nnodes + 1, sizeof(*s->by_path));
-	if (!s->by_path)
+	s->b = s->img.blocks;
+	s->nb = s->img.nblocks;
+	return side_nodes(s) ? PG_EXIT_FAIL : 0;
+}
+
+/* The policy in force in pin_dir, from its image. */
+static int side_in_force(struct side *s, const char *pin_dir)
+{
+	struct pg_state st;
+	int err, i;
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < PG_NMAPS; i++)
+		st.map[i] = -1;
+	for (i = 0; i < PG_NLINKS; i++)
+		st.prog[i] = st.link[i] = -1;
+	st.dirfd = -1;
+	err = pg_state_open(&st, pin_dir, false, false);
+	if (!err)
+		err = pg_state_image(&st, &s->live, &s->nlive);
+	pg_state_close(&st);
+	if (err == -ENOENT) {
+		pg_err("no active policy in %s", pin_dir);
 		return PG_EXIT_FAIL;
-	for (i = 0; i < s->img.nnodes; i++)
-		s->by_path[i] = &s->img.nodes[i];
-	qsort(s->by_path, s->img.nnodes, sizeof(*s->by_path), cmp_node_path);
-	return 0;
+	}
+	if (err)
+		return PG_EXIT_FAIL;
+	if (pg_meta_parse(s->live, s->nlive, &s->meta)) {
+		pg_err("the policy in force in %s carries no readable description", pin_dir);
+		free(s->live);
+		s->live = NULL;
+		return PG_EXIT_FAIL;
+	}
+	s->file = s->meta.source;
+	s->b = s->live;
+	s->nb = s->nlive;
+	return side_nodes(s) ? PG_EXIT_FAIL : 0;
 }
 
 static void side_free(struct side *s)
 {
-	free(s->by_path);
+	free(s->nodes);
 	pg_image_free(&s->img);
 	pg_policy_free(s->p);
+	if (s->live)
+		pg_meta_free(&s->meta);
+	free(s->live);
 }
 
 /* ------------------------------------------------------------ spans */
@@ -133,6 +270,28 @@ static int span_ranges(struct spans *s, const struct pg_range *r, size_t n)
 	return 0;
 }
 
+/* The policy in force has no ranges left: each port its entries name, and
+ * where its protect set starts or ends (one scan per diff, not per cgroup). */
+static int span_image(struct spans *s, const struct side *sd, uint32_t proto)
+{
+	const struct pg_hdr *h = &sd->b[0].hdr;
+	uint32_t i, k, port;
+	bool prev = false, cur;
+	int err = 0;
+
+	for (i = 0; i < h->nbkt && h->bkt_off + i < sd->nb && !err; i++)
+		for (k = 0; k < 4 && !err; k++) {
+			const struct pg_ent *e = &sd->b[h->bkt_off + i].ent[k];
+
+			if (e->tag == PG_TAG && e->proto == proto)
+				err = span_add(s, e->port) ?: span_add(s, e->port + 1u);
+		}
+	for (port = 1; port <= 65535 && !err; port++, prev = cur)
+		if ((cur = pg_image_protects(sd->b, sd->nb, port)) != prev)
+			err = span_add(s, port);
+	return err;
+}
+
 /* The spans of proto bit: where a rule's range or a protect set starts or ends. */
 static int spans_make(const struct side *sd, uint32_t bit, struct spans *s)
 {
@@ -142,6 +301,10 @@ static int spans_make(const struct side *sd, uint32_t bit, struct spans *s)
 	for (k = 0; k < 2 && !err; k++) {
 		const struct pg_policy *p = sd[k].p;
 
+		if (!p) {
+			err = span_image(s, &sd[k], pg_proto_of_bit(bit));
+			continue;
+		}
 		err = span_ranges(s, p->protect, p->nprotect);
 		for (i = 0; i < p->nrules && !err; i++)
 			if (p->rules[i].protos & bit)
@@ -159,104 +322,98 @@ static int spans_make(const struct side *sd, uint32_t bit, struct spans *s)
 
 /* ------------------------------------------------------------ who */
 
-static bool uid_named(const struct side *sd, uint32_t uid)
+static bool id_named(const struct side *sd, uint32_t id, bool group)
 {
-	size_t k, i;
+	struct cond c;
+	uint32_t i;
+	size_t k;
 
 	for (k = 0; k < 2; k++)
-		for (i = 0; i < sd[k].p->nrules; i++)
-			if (sd[k].p->rules[i].cond.has_user && sd[k].p->rules[i].cond.uid == uid)
+		for (i = 0; i < side_nrules(&sd[k]); i++) {
+			side_cond(&sd[k], i, &c);
+			if (group ? c.has_group && c.gid == id : c.has_user && c.uid == id)
 				return true;
-	return uid == 0;
+		}
+	return id == 0;
 }
 
-static bool gid_named(const struct side *sd, uint32_t gid)
+static const char *cond_label(const char *t)
 {
-	size_t k, i;
+	const char *c = NULL, *keys[] = { " user=", " group=", " addr=" }, *x;
+	size_t k;
 
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < sd[k].p->nrules; i++)
-			if (sd[k].p->rules[i].cond.has_group && sd[k].p->rules[i].cond.gid == gid)
-				return true;
-	return gid == 0;
-}
-
-static const char *cond_label(const struct pg_rule *r)
-{
-	const char *t = r->text, *c = strstr(t, " user=");
-
-	if (!c || (strstr(t, " group=") && strstr(t, " group=") < c))
-		c = strstr(t, " group=");
-	if (!c || (strstr(t, " addr=") && strstr(t, " addr=") < c))
-		c = strstr(t, " addr=");
+	for (k = 0; k < 3; k++)
+		if ((x = strstr(t, keys[k])) && (!c || x < c))
+			c = x;
 	return c ? c + 1 : "";
+}
+
+static int who_add(struct who **v, size_t *n, size_t *cap, const struct who *w)
+{
+	size_t j;
+
+	for (j = 0; j < *n; j++)
+		if (!strcmp((*v)[j].label, w->label))
+			return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct who *nv = realloc(*v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = *w;
+	return 0;
 }
 
 /* Everyone no rule names first, then root when a policy exempts it, then
  * each distinct condition. */
 static int whos_make(const struct side *sd, struct who **out, size_t *n)
 {
-	struct who *v = NULL;
-	size_t cap = 0, k, i, j;
-	uint32_t uid = 65534, gid = 65534;
+	struct who *v = NULL, w = { .uid = 65534, .gid = 65534 };
+	size_t cap = 0, k;
+	uint32_t uid = 65534, gid = 65534, i;
+	struct cond c;
+	int err;
 
-	while (uid_named(sd, uid))
+	while (id_named(sd, uid, false))
 		uid--;
-	while (gid_named(sd, gid))
+	while (id_named(sd, gid, true))
 		gid--;
 	*n = 0;
-	for (k = 0; k < 2; k++)
-		for (i = 0; i <= sd[k].p->nrules; i++) {
-			const struct pg_rule *r = i ? &sd[k].p->rules[i - 1] : NULL;
-			struct who w = { .uid = uid, .gid = gid };
+	w.uid = uid;
+	w.gid = gid;
+	w.addr[10] = w.addr[11] = 0xff; /* 0.0.0.0 */
+	err = who_add(&v, n, &cap, &w);
+	if (!err && (side_exempt(&sd[0]) || side_exempt(&sd[1]))) {
+		struct who root = w;
 
-			if (r && !r->cond.has_user && !r->cond.has_group && !r->cond.has_addr)
-				continue;
-			if (r) {
-				snprintf(w.label, sizeof(w.label), "%s", cond_label(r));
-				w.uid = r->cond.has_user ? r->cond.uid : uid;
-				w.gid = r->cond.has_group ? r->cond.gid : gid;
-				if (r->cond.has_addr)
-					memcpy(w.addr, r->cond.addr, 16);
-			}
-			if (!r || !r->cond.has_addr)
-				w.addr[10] = w.addr[11] = 0xff; /* 0.0.0.0 */
-			if (!r && k)
-				continue;
-			for (j = 0; j < *n; j++)
-				if (!strcmp(v[j].label, w.label))
-					break;
-			if (j < *n)
-				continue;
-			if (*n == cap) {
-				struct who *nv;
+		root.uid = root.gid = 0;
+		snprintf(root.label, sizeof(root.label), "user=0");
+		err = who_add(&v, n, &cap, &root);
+	}
+	for (k = 0; k < 2 && !err; k++)
+		for (i = 0; i < side_nrules(&sd[k]) && !err; i++) {
+			struct who x = w;
 
-				cap = cap ? cap * 2 : 8;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv) {
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
-			}
-			v[(*n)++] = w;
-			if (!r && (sd[0].p->exempt_root || sd[1].p->exempt_root)) {
-				w.uid = w.gid = 0;
-				snprintf(w.label, sizeof(w.label), "user=0");
-				if (*n == cap) {
-					struct who *nv;
-
-					cap *= 2;
-					nv = realloc(v, cap * sizeof(*v));
-					if (!nv) {
-						free(v);
-						return -ENOMEM;
-					}
-					v = nv;
-				}
-				v[(*n)++] = w;
-			}
+			side_cond(&sd[k], i, &c);
+			if (!c.has_user && !c.has_group && !c.has_addr)
+				continue;
+			snprintf(x.label, sizeof(x.label), "%s", cond_label(c.text));
+			if (c.has_user)
+				x.uid = c.uid;
+			if (c.has_group)
+				x.gid = c.gid;
+			if (c.has_addr)
+				memcpy(x.addr, c.addr, 16);
+			err = who_add(&v, n, &cap, &x);
 		}
+	if (err) {
+		free(v);
+		return err;
+	}
 	*out = v;
 	return 0;
 }
@@ -301,9 +458,9 @@ static struct res decide(const struct side *s, const uint32_t *nodes, size_t n, 
 	struct res r = { -1, ~0u };
 	int at;
 
-	if (pg_image_protects(s->img.blocks, s->img.nblocks, port))
-		r.verdict = pg_image_decide(s->img.blocks, s->img.nblocks, nodes, n, port, proto,
-					    w->uid, w->gid, w->addr, &r.rule, &at);
+	if (pg_image_protects(s->b, s->nb, port))
+		r.verdict = pg_image_decide(s->b, s->nb, nodes, n, port, proto, w->uid, w->gid,
+					    w->addr, &r.rule, &at);
 	return r;
 }
 
@@ -404,9 +561,11 @@ static const char *verdict_word(int v)
 
 static void where_text(const struct side *s, struct res r, FILE *f)
 {
-	if (r.rule < s->p->nrules)
-		fprintf(f, "%s:%u", s->p->files[s->p->rules[r.rule].loc.file],
-			s->p->rules[r.rule].loc.line);
+	const char *file, *text;
+	uint32_t line;
+
+	if (side_rule(s, r.rule, &file, &line, &text))
+		fprintf(f, "%s:%u", file, line);
 	else
 		fputs(r.verdict < 0 ? "not protected" : "default", f);
 }
@@ -441,22 +600,23 @@ static void changes_text(const struct report *rp, const char *title)
 
 static void res_json(const struct side *s, struct res r, struct pg_json *j)
 {
+	const char *file, *text;
+	uint32_t line;
+
 	pg_json_obj(j);
 	pg_json_key(j, "verdict");
 	pg_json_str(j, verdict_word(r.verdict));
 	pg_json_key(j, "rule");
-	if (r.rule < s->p->nrules) {
-		const struct pg_rule *ru = &s->p->rules[r.rule];
-
+	if (side_rule(s, r.rule, &file, &line, &text)) {
 		pg_json_obj(j);
 		pg_json_key(j, "index");
 		pg_json_u64(j, r.rule);
 		pg_json_key(j, "file");
-		pg_json_str(j, s->p->files[ru->loc.file]);
+		pg_json_str(j, file);
 		pg_json_key(j, "line");
-		pg_json_u64(j, ru->loc.line);
+		pg_json_u64(j, line);
 		pg_json_key(j, "text");
-		pg_json_str(j, ru->text);
+		pg_json_str(j, text);
 		pg_json_obj_end(j);
 	} else {
 		pg_json_null(j);
@@ -517,22 +677,28 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The cgroups reported on: this machine's, and every exact selector's path. */
+/* The cgroups reported on: this machine's, and every exact selector's path
+ * (for the policy in force: every path its image has a node for). */
 static int report_paths(const struct side *sd, const struct pg_cgroup *tree, size_t ntree,
 			const char ***out, size_t *n)
 {
 	const char **v;
-	size_t cap = ntree + sd[0].p->nrules + sd[1].p->nrules + 1, i, k, w = 0;
+	size_t cap = ntree + sd[0].nnodes + sd[1].nnodes + 1, i, k, w = 0;
 
+	for (k = 0; k < 2; k++)
+		cap += sd[k].p ? sd[k].p->nrules : 0;
 	v = calloc(cap, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < ntree; i++)
 		v[w++] = tree[i].path;
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < sd[k].p->nrules; i++)
+	for (k = 0; k < 2; k++) {
+		for (i = 0; sd[k].p && i < sd[k].p->nrules; i++)
 			if (pg_selector_is_exact(sd[k].p->rules[i].selector))
 				v[w++] = sd[k].p->rules[i].selector;
+		for (i = 0; !sd[k].p && i < sd[k].nnodes; i++)
+			v[w++] = sd[k].nodes[i].path;
+	}
 	qsort(v, w, sizeof(*v), cmp_str);
 	for (i = *n = 0; i < w; i++)
 		if (!*n || strcmp(v[*n - 1], v[i]))
@@ -618,7 +784,8 @@ static int run_diff(struct report *rp, const char *const *paths, size_t np, bool
 	return changed ? 1 : PG_EXIT_OK;
 }
 
-static int diff_files(const char *oldf, const char *newf, bool json)
+/* Diff old (a file, or NULL: the policy in force in pin_dir) with newf. */
+static int diff_sides(const char *oldf, const char *pin_dir, const char *newf, bool json)
 {
 	struct side sd[2] = { { .file = oldf }, { .file = newf } };
 	struct report rp = { .sd = sd };
@@ -629,6 +796,8 @@ static int diff_files(const char *oldf, const char *newf, bool json)
 	int status = PG_EXIT_OK, st;
 
 	for (k = 0; k < 2; k++) {
+		if (!sd[k].file)
+			continue;
 		sd[k].p = pg_load_policy(sd[k].file, &st);
 		if (!sd[k].p && status != PG_EXIT_POLICY)
 			status = st;
@@ -638,7 +807,8 @@ static int diff_files(const char *oldf, const char *newf, bool json)
 	if (pg_cg2_mount(mount, sizeof(mount)) || pg_cg_tree(mount, &tree, &ntree))
 		ntree = 0;
 	for (k = 0; k < 2 && !status; k++)
-		status = side_build(&sd[k], ntree ? tree : &root, ntree ? ntree : 1);
+		status = sd[k].p ? side_compile(&sd[k], ntree ? tree : &root, ntree ? ntree : 1)
+				 : side_in_force(&sd[k], pin_dir);
 	if (status)
 		goto out;
 	status = PG_EXIT_FAIL;
@@ -661,6 +831,16 @@ out:
 	return status;
 }
 
+int pg_diff_in_force(const char *file, const char *pin_dir, bool json)
+{
+	if (geteuid()) {
+		pg_err("reading the policy in force needs root: %s and its maps are root-only",
+		       pin_dir);
+		return PG_EXIT_FAIL;
+	}
+	return diff_sides(NULL, pin_dir, file, json);
+}
+
 int cmd_diff(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
@@ -673,7 +853,8 @@ int cmd_diff(int argc, char **argv, struct pg_opts *o)
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
 	while ((ch = getopt_long(argc, argv, "p:jvh", lo, NULL)) != -1) {
 		if (ch == 'p')
-			o->pin_dir = optarg; /* for apply --dry-run; diff reads no kernel state */
+			o->pin_dir =
+			    optarg; /* taken, as by every command; diff reads no kernel state */
 		else if (ch == 'j')
 			o->json = true;
 		else if (ch == 'v')
@@ -687,5 +868,5 @@ int cmd_diff(int argc, char **argv, struct pg_opts *o)
 		pg_err("needs two policy files, like: diff old.conf new.conf");
 		return PG_EXIT_USAGE;
 	}
-	return diff_files(argv[optind], argv[optind + 1], o->json);
+	return diff_sides(argv[optind], NULL, argv[optind + 1], o->json);
 }

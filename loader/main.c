@@ -43,7 +43,13 @@ static const struct flag check_flags[] = {
 	{ NULL, NULL },
 };
 
-static const struct flag apply_flags[] = { ATTACH_FLAG, PIN_DIR_FLAG, { NULL, NULL } };
+static const struct flag apply_flags[] = {
+	ATTACH_FLAG,
+	PIN_DIR_FLAG,
+	{ "-n, --dry-run", "change nothing: show what would change, as diff does, against the "
+			   "policy in force; with -j, as JSON (default: apply)" },
+	{ NULL, NULL },
+};
 
 static const struct flag status_flags[] = {
 	PIN_DIR_FLAG,
@@ -99,7 +105,7 @@ struct command {
 static const struct command commands[] = {
 	{ "check", cmd_check, "FILE|- [--strict] [--no-resolve] [-j]",
 	  "validate a policy file; change nothing", check_flags, true },
-	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
+	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR] [--dry-run [-j]]",
 	  "load if needed, pin, and atomically replace the active policy", apply_flags, false },
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
 	  "mode and why, links, policy, counters, managed sysctls, the agent", status_flags, true },

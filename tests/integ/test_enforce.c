@@ -821,6 +821,18 @@ static void diff_reports_gains_and_losses(void **state)
 	EXPECT_BIND(EPERM, .cg = "a/b", .port = 81, .uid = NOBODY);
 	EXPECT_BIND(0, .cg = "a/b", .port = 82, .uid = NOBODY);
 	EXPECT_BIND(EACCES, .cg = "c", .port = 443, .uid = NOBODY);
+	/* apply --dry-run diffs the pinned image with a file and changes nothing */
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", newp, NULL), 0);
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", old, NULL), 1);
+	snprintf(line, sizeof(line),
+		 "%s\n  - tcp/81-82 (grant -> kernel, %s/policy.conf:1 -> default)\n",
+		 hx_path(&H, "a"), H.tmp);
+	if (!hx_out_has(&H, line))
+		fail_msg("apply --dry-run: want '%s' in\n%s", line, H.out);
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", "-j", old, NULL), 1);
+	if (!hx_out_has(&H, "\"who\":\"user=nobody\""))
+		fail_msg("apply --dry-run -j:\n%s", H.out);
+	EXPECT_BIND(0, .cg = "a/b", .port = 82, .uid = NOBODY);
 	/* exit statuses as diff(1)'s, and 3 for an invalid policy */
 	assert_int_equal(hx_run(&H, "diff", old, NULL), 2);
 	assert_int_equal(
