@@ -142,16 +142,25 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
 					    { "pin-dir", required_argument, NULL, 'p' },
+					    { "dry-run", no_argument, NULL, 'n' },
+					    { "json", no_argument, NULL, 'j' },
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
+	bool dry = false;
 	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "a:p:vh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:p:njvh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			o->attach = optarg;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'p':
 			o->pin_dir = optarg;
@@ -172,6 +181,12 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 		pg_usage("apply", stderr);
 		return PG_EXIT_USAGE;
 	}
+	if (o->json && !dry) {
+		pg_err("-j goes with --dry-run only");
+		return PG_EXIT_USAGE;
+	}
+	if (dry)
+		return pg_diff_in_force(argv[optind], o->pin_dir, o->json);
 	if (pg_cg_path_valid(o->attach)) {
 		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
 		       "/system.slice",

@@ -23,6 +23,11 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o);
 int cmd_stop(int argc, char **argv, struct pg_opts *o);
 int cmd_run(int argc, char **argv, struct pg_opts *o);
 int cmd_monitor(int argc, char **argv, struct pg_opts *o);
+int cmd_diff(int argc, char **argv, struct pg_opts *o);
+
+/* apply --dry-run: diff the policy in force in pin_dir with file; exit 0 same,
+ * 1 changed (or failed), 3 invalid policy. */
+int pg_diff_in_force(const char *file, const char *pin_dir, bool json);
 
 /* What an apply that succeeded put in force. */
 struct pg_apply_result {

@@ -43,7 +43,13 @@ static const struct flag check_flags[] = {
 	{ NULL, NULL },
 };
 
-static const struct flag apply_flags[] = { ATTACH_FLAG, PIN_DIR_FLAG, { NULL, NULL } };
+static const struct flag apply_flags[] = {
+	ATTACH_FLAG,
+	PIN_DIR_FLAG,
+	{ "-n, --dry-run", "change nothing: show what would change, as diff does, against the "
+			   "policy in force; with -j, as JSON (default: apply)" },
+	{ NULL, NULL },
+};
 
 static const struct flag status_flags[] = {
 	PIN_DIR_FLAG,
@@ -57,6 +63,8 @@ static const struct flag explain_flags[] = {
 			   "group)" },
 	{ "-a, --addr A", "local IPv4 or IPv6 address of the bind (default: the wildcard "
 			  "address)" },
+	{ "--policy FILE", "decide from FILE, with no kernel state (default: the policy in "
+			   "force)" },
 	PIN_DIR_FLAG,
 	{ NULL, NULL },
 };
@@ -67,6 +75,8 @@ static const struct flag monitor_flags[] = {
 	PIN_DIR_FLAG,
 	{ NULL, NULL },
 };
+
+static const struct flag diff_flags[] = { { NULL, NULL } };
 
 static const struct flag stop_flags[] = { PIN_DIR_FLAG, { NULL, NULL } };
 
@@ -95,13 +105,17 @@ struct command {
 static const struct command commands[] = {
 	{ "check", cmd_check, "FILE|- [--strict] [--no-resolve] [-j]",
 	  "validate a policy file; change nothing", check_flags, true },
-	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR]",
+	{ "apply", cmd_apply, "FILE [--attach CGROUP] [--pin-dir DIR] [--dry-run [-j]]",
 	  "load if needed, pin, and atomically replace the active policy", apply_flags, false },
 	{ "status", cmd_status, "[--pin-dir DIR] [-j | --prometheus]",
 	  "mode and why, links, policy, counters, managed sysctls, the agent", status_flags, true },
 	{ "explain", cmd_explain,
-	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--pin-dir DIR] [-j]",
-	  "which rule decides a bind, from the live kernel state", explain_flags, true },
+	  "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] [--policy FILE | --pin-dir DIR] "
+	  "[-j]",
+	  "which rule decides a bind, from the live kernel state or a policy file", explain_flags,
+	  true },
+	{ "diff", cmd_diff, "OLD NEW [-j]",
+	  "which cgroups gain or lose which ports, for whom; exit 1 if any", diff_flags, true },
 	{ "monitor", cmd_monitor, "[--all] [--count N] [--pin-dir DIR] [-j]",
 	  "stream bind decisions: refused binds, with --all every decision", monitor_flags, true },
 	{ "stop", cmd_stop, "[--pin-dir DIR]", "restore sysctls, then remove enforcement",

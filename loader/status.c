@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /* status.c - `portgate status` and `portgate explain`, from the live kernel state. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +10,7 @@
 #include "agent.h"
 #include "cgroup.h"
 #include "events.h"
+#include "explain.h"
 #include "cmd.h"
 #include "compile.h"
 #include "meta.h"
@@ -885,80 +883,108 @@ int cmd_status(int argc, char **argv, struct pg_opts *o)
 
 /* ---------------------------------------------------------------- explain */
 
-static int parse_protoport(const char *s, uint32_t *proto, uint32_t *port)
+/* The live decision for one protocol; w's strings point into v. */
+static void live_decide(struct view *v, const struct pg_ask *a, uint32_t proto,
+			const uint32_t *nodes, size_t n, const char *const *paths, struct pg_why *w)
 {
-	const char *slash = strchr(s, '/');
-	uint64_t v;
+	int at = -1;
 
-	if (!slash)
-		return -EINVAL;
-	if (!strncmp(s, "tcp/", 4))
-		*proto = PG_P_TCP;
-	else if (!strncmp(s, "udp/", 4))
-		*proto = PG_P_UDP;
-	else if (!strncmp(s, "other/", 6))
-		*proto = PG_P_OTHER;
-	else
-		return -EINVAL;
-	if (pg_parse_u64(slash + 1, 1, 65535, &v))
-		return -ERANGE;
-	*port = (uint32_t)v;
-	return 0;
+	memset(w, 0, sizeof(*w));
+	w->proto = proto;
+	w->rule = ~0u;
+	if (!pg_image_protects(v->img, v->nimg, a->port)) {
+		w->verdict = -1;
+		w->ret = 1;
+		return;
+	}
+	w->verdict = pg_image_decide(v->img, v->nimg, nodes, n, a->port, proto, a->uid, a->gid,
+				     a->addr, &w->rule, &at);
+	w->ret = pg_image_ret(v->img, v->nimg, w->verdict);
+	w->at = at >= 0 ? paths[at] : NULL;
+	if (w->rule != ~0u && v->have_meta && w->rule < v->meta.nrules) {
+		const struct pg_meta_rule *r = &v->meta.rules[w->rule];
+
+		w->file = r->file < v->meta.nfiles ? v->meta.files[r->file] : NULL;
+		w->line = r->line;
+		w->text = r->text;
+	}
 }
 
-static int parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 {
-	struct passwd *pw;
-	uint64_t v;
+	uint32_t nodes[PG_MAX_LEVEL + 1], bit;
+	const char *paths[PG_MAX_LEVEL + 1];
+	char mount[4096], path[4096];
+	struct view v;
+	struct pg_json j;
+	size_t n = 0;
+	int status = PG_EXIT_FAIL, level, i;
+	uint64_t id;
 
-	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
-		*uid = (uint32_t)v;
-		pw = getpwuid(*uid);
-		*gid = pw ? pw->pw_gid : *uid;
-		return 0;
+	if (pg_cg2_mount(mount, sizeof(mount))) {
+		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo");
+		return PG_EXIT_FAIL;
 	}
-	pw = getpwnam(s);
-	if (!pw)
-		return -ENOENT;
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	return 0;
-}
-
-static int parse_group(const char *s, uint32_t *gid)
-{
-	struct group *gr;
-	uint64_t v;
-
-	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
-		*gid = (uint32_t)v;
-		return 0;
+	if (gather(&v, o->pin_dir))
+		goto out;
+	if (!v.img) {
+		pg_err("no active policy in %s", o->pin_dir);
+		goto out;
 	}
-	gr = getgrnam(s);
-	if (!gr)
-		return -ENOENT;
-	*gid = gr->gr_gid;
-	return 0;
-}
+	/* The cgroup and its ancestors, nearest first, as the bind hooks walk them. */
+	snprintf(path, sizeof(path), "%s", a->cg);
+	for (level = 0;; level++) {
+		char *slash;
 
-static int parse_addr(const char *s, uint8_t out[16])
-{
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET6, s, out) == 1)
-		return 0;
-	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memset(out, 0, 16);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &a4, 4);
-		return 0;
+		if (pg_cg_id(mount, path, &id)) {
+			pg_err("cgroup %s does not exist under %s", path, mount);
+			goto out;
+		}
+		if (n <= PG_MAX_LEVEL) {
+			paths[n] = strdup(path);
+			nodes[n++] = pg_state_node(&v.st, mount, path, id, &v.img[0].hdr);
+		}
+		if (!strcmp(path, "/"))
+			break;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = 0;
+		else
+			*slash = 0;
 	}
-	return -EINVAL;
+	pg_json_init(&j, stdout);
+	if (o->json && a->protos == PG_PROTO_ANY)
+		pg_json_arr(&j);
+	for (bit = PG_PROTO_TCP; bit <= PG_PROTO_OTHER; bit <<= 1) {
+		struct pg_why w;
+
+		if (!(a->protos & bit))
+			continue;
+		live_decide(&v, a, pg_proto_of_bit(bit), nodes, n, paths, &w);
+		if (o->json) {
+			pg_json_obj(&j);
+			pg_why_json(a, &w, &j);
+			pg_json_obj_end(&j);
+		} else {
+			pg_why_text(a, &w, stdout);
+		}
+	}
+	if (o->json && a->protos == PG_PROTO_ANY)
+		pg_json_arr_end(&j);
+	if (o->json)
+		pg_json_end(&j);
+	status = PG_EXIT_OK;
+out:
+	for (i = 0; i < (int)n; i++)
+		free((char *)paths[i]);
+	view_free(&v);
+	return status;
 }
 
 int cmd_explain(int argc, char **argv, struct pg_opts *o)
 {
 	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
+					    { "policy", required_argument, NULL, 'P' },
 					    { "user", required_argument, NULL, 'u' },
 					    { "group", required_argument, NULL, 'g' },
 					    { "addr", required_argument, NULL, 'a' },
@@ -966,21 +992,18 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
-	const char *user = "65534", *group = NULL, *addr = NULL, *cg;
-	uint32_t proto, port, uid, gid, rule, nodes[PG_MAX_LEVEL + 1];
-	const char *paths[PG_MAX_LEVEL + 1];
-	uint8_t a[16] = { 0 };
-	char mount[4096], path[4096];
-	struct view v;
-	size_t n = 0;
-	int ch, verdict, at, status = PG_EXIT_FAIL, level, i;
-	uint64_t id;
+	const char *user = "65534", *group = NULL, *addr = NULL, *policy = NULL;
+	struct pg_ask a = { 0 };
+	int ch;
 
 	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
 	while ((ch = getopt_long(argc, argv, "p:u:g:a:jvh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->pin_dir = optarg;
+			break;
+		case 'P':
+			policy = optarg;
 			break;
 		case 'u':
 			user = optarg;
@@ -1011,139 +1034,33 @@ int cmd_explain(int argc, char **argv, struct pg_opts *o)
 		       "tcp/80");
 		return PG_EXIT_USAGE;
 	}
-	cg = argv[optind];
-	if (pg_cg_path_valid(cg)) {
+	a.cg = argv[optind];
+	if (pg_cg_path_valid(a.cg)) {
 		pg_err("invalid cgroup '%s': give a path from the cgroup2 root, like /system.slice",
-		       cg);
+		       a.cg);
 		return PG_EXIT_USAGE;
 	}
-	if (parse_protoport(argv[optind + 1], &proto, &port)) {
-		pg_err("invalid PROTO/PORT '%s': use tcp/N, udp/N or other/N with N in 1-65535",
+	if (pg_parse_protoport(argv[optind + 1], &a.protos, &a.port)) {
+		pg_err("invalid PROTO/PORT '%s': use tcp/N, udp/N, other/N or any/N with N in "
+		       "1-65535",
 		       argv[optind + 1]);
 		return PG_EXIT_USAGE;
 	}
-	if (parse_user(user, &uid, &gid)) {
+	if (pg_parse_user(user, &a.uid, &a.gid)) {
 		pg_err("unknown user '%s'", user);
 		return PG_EXIT_USAGE;
 	}
-	if (group && parse_group(group, &gid)) {
+	if (group && pg_parse_group(group, &a.gid)) {
 		pg_err("unknown group '%s'", group);
 		return PG_EXIT_USAGE;
 	}
-	if (addr && parse_addr(addr, a)) {
+	if (addr && pg_parse_addr(addr, a.addr)) {
 		pg_err("invalid address '%s'", addr);
 		return PG_EXIT_USAGE;
 	}
 	if (!addr)
-		a[10] = a[11] = 0xff; /* 0.0.0.0 */
-	if (pg_cg2_mount(mount, sizeof(mount))) {
-		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo");
-		return PG_EXIT_FAIL;
-	}
-	if (gather(&v, o->pin_dir))
-		goto out;
-	if (!v.img) {
-		pg_err("no active policy in %s", o->pin_dir);
-		goto out;
-	}
-	/* The cgroup and its ancestors, nearest first, as the bind hooks walk them. */
-	snprintf(path, sizeof(path), "%s", cg);
-	for (level = 0;; level++) {
-		char *slash;
-
-		if (pg_cg_id(mount, path, &id)) {
-			pg_err("cgroup %s does not exist under %s", path, mount);
-			goto out;
-		}
-		if (n <= PG_MAX_LEVEL) {
-			paths[n] = strdup(path);
-			nodes[n++] = pg_state_node(&v.st, mount, path, id, &v.img[0].hdr);
-		}
-		if (!strcmp(path, "/"))
-			break;
-		slash = strrchr(path, '/');
-		if (slash == path)
-			slash[1] = 0;
-		else
-			*slash = 0;
-	}
-	if (!pg_image_protects(v.img, v.nimg, port)) {
-		verdict = -1;
-		rule = ~0u;
-		at = -1;
-	} else {
-		verdict =
-		    pg_image_decide(v.img, v.nimg, nodes, n, port, proto, uid, gid, a, &rule, &at);
-	}
-	if (o->json) {
-		struct pg_json j;
-
-		pg_json_init(&j, stdout);
-		pg_json_obj(&j);
-		pg_json_key(&j, "cgroup");
-		pg_json_str(&j, cg);
-		pg_json_key(&j, "proto");
-		pg_json_str(&j, proto == PG_P_TCP ? "tcp" : proto == PG_P_UDP ? "udp" : "other");
-		pg_json_key(&j, "port");
-		pg_json_u64(&j, port);
-		pg_json_key(&j, "uid");
-		pg_json_u64(&j, uid);
-		pg_json_key(&j, "gid");
-		pg_json_u64(&j, gid);
-		pg_json_key(&j, "protected");
-		pg_json_bool(&j, verdict >= 0);
-		pg_json_key(&j, "verdict");
-		pg_json_str(&j, verdict >= 0 ? pg_verdict_name(verdict) : "unprotected");
-		pg_json_key(&j, "returns");
-		pg_json_i64(&j, verdict >= 0 ? pg_image_ret(v.img, v.nimg, verdict) : 1);
-		pg_json_key(&j, "decided_at");
-		if (at >= 0)
-			pg_json_str(&j, paths[at]);
-		else
-			pg_json_null(&j);
-		pg_json_key(&j, "rule");
-		if (rule != ~0u && v.have_meta && rule < v.meta.nrules) {
-			const struct pg_meta_rule *r = &v.meta.rules[rule];
-
-			pg_json_obj(&j);
-			pg_json_key(&j, "index");
-			pg_json_u64(&j, rule);
-			pg_json_key(&j, "file");
-			pg_json_str(&j, r->file < v.meta.nfiles ? v.meta.files[r->file] : NULL);
-			pg_json_key(&j, "line");
-			pg_json_u64(&j, r->line);
-			pg_json_key(&j, "text");
-			pg_json_str(&j, r->text);
-			pg_json_obj_end(&j);
-		} else {
-			pg_json_null(&j);
-		}
-		pg_json_obj_end(&j);
-		pg_json_end(&j);
-	} else if (verdict < 0) {
-		printf("%s %s: port %u is not protected; the kernel decides (returns 1)\n", cg,
-		       argv[optind + 1], port);
-	} else {
-		printf("%s %s by uid %u gid %u: %s (bind hook returns %d)\n", cg, argv[optind + 1],
-		       uid, gid, pg_verdict_name(verdict), pg_image_ret(v.img, v.nimg, verdict));
-		if (rule != ~0u && v.have_meta && rule < v.meta.nrules) {
-			const struct pg_meta_rule *r = &v.meta.rules[rule];
-
-			printf("  rule %s:%u: %s\n",
-			       r->file < v.meta.nfiles ? v.meta.files[r->file] : "?", r->line,
-			       r->text);
-		}
-		if (at >= 0)
-			printf("  decided at cgroup %s\n", paths[at]);
-		else
-			printf(
-			    "  no cgroup from %s up to / has a rule for it: the default applies\n",
-			    cg);
-	}
-	status = PG_EXIT_OK;
-out:
-	for (i = 0; i < (int)n; i++)
-		free((char *)paths[i]);
-	view_free(&v);
-	return status;
+		a.addr[10] = a.addr[11] = 0xff; /* 0.0.0.0 */
+	if (policy)
+		return pg_explain_policy(policy, &a, o->json);
+	return explain_live(o, &a);
 }

@@ -668,6 +668,177 @@ static void explain_agrees_with_the_kernel(void **state)
 		fail_msg("explain text:\n%s", H.out);
 }
 
+/* Drop explain --policy's "  mode ..." lines: what is left is live explain's text. */
+static void drop_mode_lines(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		char *nl = strchr(r, '\n');
+		size_t len = nl ? (size_t)(nl - r + 1) : strlen(r);
+
+		if (strncmp(r, "  mode ", 7)) {
+			memmove(w, r, len);
+			w += len;
+		}
+		r += len;
+	}
+	*w = 0;
+}
+
+/* explain --policy FILE compiles FILE for CGROUP alone; it must say what live
+ * explain says over the applied image, and what bind() then gets. */
+static void offline_explain_agrees_with_live(void **state)
+{
+	static const struct {
+		const char *cg, *pp;
+		int port, proto, uid; /* proto 0: no bind to check */
+		const char *verdict;
+	} cases[] = {
+		{ "a", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\"" },
+		{ "a/b", "tcp/81", 81, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\"" },
+		{ "a/b", "tcp/82", 82, SOCK_STREAM, NOBODY, "\"verdict\":\"grant\"" },
+		{ "a", "tcp/90", 90, SOCK_STREAM, NOBODY, "\"verdict\":\"deny\"" },
+		{ "a", "tcp/90", 90, SOCK_STREAM, 1000, "\"verdict\":\"kernel\"" },
+		{ "c", "tcp/80", 80, SOCK_STREAM, NOBODY, "\"verdict\":\"kernel\"" },
+		{ "gx/p1", "udp/53", 53, SOCK_DGRAM, NOBODY, "\"verdict\":\"grant\"" },
+		{ "gx/q1", "udp/53", 53, SOCK_DGRAM, NOBODY, "\"verdict\":\"kernel\"" },
+		{ "a", "any/70", 70, 0, NOBODY, "\"proto\":\"other\"" },
+		{ "a", "tcp/2000", 2000, SOCK_STREAM, NOBODY, "\"verdict\":\"unprotected\"" },
+	};
+	static const char text[] = "allow @/a tcp/80-89\n"
+				   "deny @/a/b tcp/81\n"
+				   "deny @/a tcp/90 user=nobody\n"
+				   "allow @/g*/p* udp/53\n"
+				   "allow @/a tcp,udp/70\n"
+				   "allow @/later tcp/443\n";
+	static char live[sizeof(H.out)];
+	char uid[16], *cut;
+	const char *pol;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "a/b"), 0);
+	assert_int_equal(hx_mkcg(&H, "c"), 0);
+	assert_int_equal(hx_mkcg(&H, "gx/p1"), 0);
+	assert_int_equal(hx_mkcg(&H, "gx/q1"), 0);
+	APPLY_OK(text);
+	pol = hx_policy(&H, "policy.conf", text); /* the file apply read, as apply named it */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *cg = hx_path(&H, cases[i].cg);
+		struct hx_bind b = { .cg = cases[i].cg,
+				     .family = AF_INET,
+				     .type = cases[i].proto,
+				     .port = cases[i].port,
+				     .uid = (uid_t)cases[i].uid };
+		int want, got;
+
+		snprintf(uid, sizeof(uid), "%d", cases[i].uid);
+		assert_int_equal(hx_run(&H, "explain", cg, cases[i].pp, "--user", uid, NULL), 0);
+		snprintf(live, sizeof(live), "%s", H.out);
+		assert_int_equal(
+		    hx_run(&H, "explain", "--policy", pol, cg, cases[i].pp, "--user", uid, NULL),
+		    0);
+		drop_mode_lines(H.out);
+		if (strcmp(live, H.out))
+			fail_msg("case %zu: live explain says\n%s\nexplain --policy says\n%s", i,
+				 live, H.out);
+		assert_int_equal(hx_run(&H, "explain", "--policy", pol, cg, cases[i].pp, "--user",
+					uid, "-j", NULL),
+				 0);
+		if (!hx_out_has(&H, cases[i].verdict) || !hx_out_has(&H, "\"mode\":\"auto\""))
+			fail_msg("case %zu: explain --policy -j says\n%s\nwant %s", i, H.out,
+				 cases[i].verdict);
+		if (!cases[i].proto)
+			continue;
+		cut = strstr(H.out, ",\"policy\":"); /* not the sysctl-mode answer after it */
+		if (cut)
+			*cut = 0;
+		want = hx_out_has(&H, "\"returns\":3")	 ? 0
+		       : hx_out_has(&H, "\"returns\":0") ? EPERM
+							 : EACCES;
+		if (cases[i].port >= 1024)
+			want = 0;
+		got = hx_bind(&H, &b);
+		if (got != want)
+			fail_msg("case %zu: explain --policy %s but bind got %s", i, H.out,
+				 hx_errname(got));
+	}
+	/* a cgroup that does not exist here: live explain cannot say, offline can */
+	assert_int_equal(hx_run(&H, "explain", hx_path(&H, "later/x"), "tcp/443", NULL), 1);
+	assert_int_equal(
+	    hx_run(&H, "explain", "--policy", pol, hx_path(&H, "later/x"), "tcp/443", NULL), 0);
+	if (!hx_out_has(&H, ": grant (bind hook returns 3)") || !hx_out_has(&H, "later\n"))
+		fail_msg("explain --policy of a cgroup yet to be made:\n%s", H.out);
+	/* mode auto: what sysctl mode would do instead */
+	assert_int_equal(hx_run(&H, "explain", "--policy", pol, hx_path(&H, "c"), "tcp/80", NULL),
+			 0);
+	if (!hx_out_has(&H, "in sysctl mode (kernels before 5.12): deny-default"))
+		fail_msg("explain --policy in mode auto:\n%s", H.out);
+}
+
+/* diff decides both files over this machine's cgroups (and the paths exact
+ * selectors name) and says who gains or loses which ports. */
+static void diff_reports_gains_and_losses(void **state)
+{
+	char old[PATH_MAX], line[3 * PATH_MAX];
+	const char *newp;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "a/b"), 0);
+	assert_int_equal(hx_mkcg(&H, "c"), 0);
+	snprintf(old, sizeof(old), "%s",
+		 hx_policy(&H, "old.conf", "allow @/a tcp/80\nallow @/c tcp/443 user=nobody\n"));
+	newp =
+	    hx_policy(&H, "new.conf", "allow @/a tcp/80-82\ndeny @/a/b tcp/81\nallow @/d tcp/25\n");
+	assert_int_equal(hx_run(&H, "diff", old, old, NULL), 0);
+	if (H.out[0])
+		fail_msg("diff of a file with itself:\n%s", H.out);
+	assert_int_equal(hx_run(&H, "diff", old, newp, NULL), 1);
+#define DIFF_HAS(fmt, ...)                                                                         \
+	do {                                                                                       \
+		snprintf(line, sizeof(line), fmt, __VA_ARGS__);                                    \
+		if (!hx_out_has(&H, line))                                                         \
+			fail_msg("diff: want '%s' in\n%s", line, H.out);                           \
+	} while (0)
+	DIFF_HAS("%s\n  + tcp/81-82 (kernel -> grant, default -> %s:1)\n", hx_path(&H, "a"), newp);
+	DIFF_HAS("%s\n  ~ tcp/81 (kernel -> deny, default -> %s:2)\n  + tcp/82 (kernel -> grant, "
+		 "default -> %s:1)\n",
+		 hx_path(&H, "a/b"), newp, newp);
+	DIFF_HAS("%s\n  - tcp/443 user=nobody (grant -> kernel, %s:2 -> default)\n",
+		 hx_path(&H, "c"), old);
+	DIFF_HAS("%s\n  + tcp/25 (kernel -> grant, default -> %s:3)\n", hx_path(&H, "d"), newp);
+	if (hx_out_has(&H, "other cgroup"))
+		fail_msg("diff reports cgroups no rule reaches:\n%s", H.out);
+#undef DIFF_HAS
+	assert_int_equal(hx_run(&H, "diff", "-j", old, newp, NULL), 1);
+	if (!hx_out_has(&H, "\"change\":\"-\",\"ports\":\"tcp/443\",\"proto\":\"tcp\",\"from\":443,"
+			    "\"to\":443,\"who\":\"user=nobody\"") ||
+	    !hx_out_has(&H, "\"changed\":true"))
+		fail_msg("diff -j:\n%s", H.out);
+	/* the new verdicts are the kernel's once it is applied */
+	APPLY_OK("allow @/a tcp/80-82\ndeny @/a/b tcp/81\nallow @/d tcp/25\n");
+	EXPECT_BIND(EPERM, .cg = "a/b", .port = 81, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "a/b", .port = 82, .uid = NOBODY);
+	EXPECT_BIND(EACCES, .cg = "c", .port = 443, .uid = NOBODY);
+	/* apply --dry-run diffs the pinned image with a file and changes nothing */
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", newp, NULL), 0);
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", old, NULL), 1);
+	snprintf(line, sizeof(line),
+		 "%s\n  - tcp/81-82 (grant -> kernel, %s/policy.conf:1 -> default)\n",
+		 hx_path(&H, "a"), H.tmp);
+	if (!hx_out_has(&H, line))
+		fail_msg("apply --dry-run: want '%s' in\n%s", line, H.out);
+	assert_int_equal(hx_run(&H, "apply", "--dry-run", "-j", old, NULL), 1);
+	if (!hx_out_has(&H, "\"who\":\"user=nobody\""))
+		fail_msg("apply --dry-run -j:\n%s", H.out);
+	EXPECT_BIND(0, .cg = "a/b", .port = 82, .uid = NOBODY);
+	/* exit statuses as diff(1)'s, and 3 for an invalid policy */
+	assert_int_equal(hx_run(&H, "diff", old, NULL), 2);
+	assert_int_equal(
+	    hx_run(&H, "diff", old, hx_policy(&H, "bad.conf", "allow / tcp/0\n"), NULL), 3);
+}
+
 static void exit_statuses(void **state)
 {
 	const char *bad;
@@ -824,6 +995,8 @@ int main(void)
 		T(switching_modes_keeps_grants),
 		T(stop_removes_everything),
 		T(explain_agrees_with_the_kernel),
+		T(offline_explain_agrees_with_live),
+		T(diff_reports_gains_and_losses),
 		T(exit_statuses),
 		T(cli_messages),
 	};

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * explain.c - what `portgate explain` answers, and `explain --policy FILE`:
+ * the same decision from a policy file, with no kernel state. The file is
+ * compiled against a cgroup tree made of CGROUP and its ancestors (exact
+ * selectors add their own paths, as on a live node), and the image is read
+ * by pg_image_decide(), which runs bpf/pg_decide.h as the bind hooks do.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "cmd.h"
+#include "compile.h"
+#include "explain.h"
+
+int pg_parse_protoport(const char *s, uint32_t *protos, uint32_t *port)
+{
+	const char *slash = strchr(s, '/');
+	uint64_t v;
+
+	if (!slash)
+		return -EINVAL;
+	if (!strncmp(s, "tcp/", 4))
+		*protos = PG_PROTO_TCP;
+	else if (!strncmp(s, "udp/", 4))
+		*protos = PG_PROTO_UDP;
+	else if (!strncmp(s, "other/", 6))
+		*protos = PG_PROTO_OTHER;
+	else if (!strncmp(s, "any/", 4))
+		*protos = PG_PROTO_ANY;
+	else
+		return -EINVAL;
+	if (pg_parse_u64(slash + 1, 1, 65535, &v))
+		return -ERANGE;
+	*port = (uint32_t)v;
+	return 0;
+}
+
+int pg_parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	struct passwd *pw;
+	uint64_t v;
+
+	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
+		*uid = (uint32_t)v;
+		pw = getpwuid(*uid);
+		*gid = pw ? pw->pw_gid : *uid;
+		return 0;
+	}
+	pw = getpwnam(s);
+	if (!pw)
+		return -ENOENT;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int pg_parse_group(const char *s, uint32_t *gid)
+{
+	struct group *gr;
+	uint64_t v;
+
+	if (!pg_parse_u64(s, 0, 4294967294u, &v)) {
+		*gid = (uint32_t)v;
+		return 0;
+	}
+	gr = getgrnam(s);
+	if (!gr)
+		return -ENOENT;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+int pg_parse_addr(const char *s, uint8_t out[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET6, s, out) == 1)
+		return 0;
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(out, 0, 16);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *pg_proto_word(uint32_t proto)
+{
+	return proto == PG_P_TCP ? "tcp" : proto == PG_P_UDP ? "udp" : "other";
+}
+
+uint32_t pg_proto_of_bit(uint32_t bit)
+{
+	return bit == PG_PROTO_TCP ? PG_P_TCP : bit == PG_PROTO_UDP ? PG_P_UDP : PG_P_OTHER;
+}
+
+void pg_why_text(const struct pg_ask *a, const struct pg_why *w, FILE *f)
+{
+	const char *pw = pg_proto_word(w->proto);
+
+	if (w->verdict < 0) {
+		fprintf(f, "%s %s/%u: port %u is not protected; the kernel decides (returns 1)\n",
+			a->cg, pw, a->port, a->port);
+		return;
+	}
+	fprintf(f, "%s %s/%u by uid %u gid %u: %s (bind hook returns %d)\n", a->cg, pw, a->port,
+		a->uid, a->gid, pg_verdict_name(w->verdict), w->ret);
+	if (w->text)
+		fprintf(f, "  rule %s:%u: %s\n", w->file ? w->file : "?", w->line, w->text);
+	if (w->at)
+		fprintf(f, "  decided at cgroup %s\n", w->at);
+	else
+		fprintf(f, "  no cgroup from %s up to / has a rule for it: the default applies\n",
+			a->cg);
+}
+
+void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct pg_json *j)
+{
+	pg_json_key(j, "cgroup");
+	pg_json_str(j, a->cg);
+	pg_json_key(j, "proto");
+	pg_json_str(j, pg_proto_word(w->proto));
+	pg_json_key(j, "port");
+	pg_json_u64(j, a->port);
+	pg_json_key(j, "uid");
+	pg_json_u64(j, a->uid);
+	pg_json_key(j, "gid");
+	pg_json_u64(j, a->gid);
+	pg_json_key(j, "protected");
+	pg_json_bool(j, w->verdict >= 0);
+	pg_json_key(j, "verdict");
+	pg_json_str(j, w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected");
+	pg_json_key(j, "returns");
+	pg_json_i64(j, w->verdict >= 0 ? w->ret : 1);
+	pg_json_key(j, "decided_at");
+	if (w->at)
+		pg_json_str(j, w->at);
+	else
+		pg_json_null(j);
+	pg_json_key(j, "rule");
+	if (w->text) {
+		pg_json_obj(j);
+		pg_json_key(j, "index");
+		pg_json_u64(j, w->rule);
+		pg_json_key(j, "file");
+		pg_json_str(j, w->file);
+		pg_json_key(j, "line");
+		pg_json_u64(j, w->line);
+		pg_json_key(j, "text");
+		pg_json_str(j, w->text);
+		pg_json_obj_end(j);
+	} else {
+		pg_json_null(j);
+	}
+}
+
+/* ------------------------------------------------------------ offline */
+
+/* CGROUP and its ancestors, nearest first, as the bind hooks walk them. */
+struct chain {
+	char *path[PG_MAX_LEVEL + 2];
+	size_t n;
+};
+
+static void chain_free(struct chain *c)
+{
+	while (c->n)
+		free(c->path[--c->n]);
+}
+
+static int chain_make(const char *cg, struct chain *c)
+{
+	char *p = strdup(cg), *slash;
+
+	c->n = 0;
+	while (p) {
+		if (c->n >= sizeof(c->path) / sizeof(c->path[0])) {
+			free(p);
+			return -E2BIG;
+		}
+		c->path[c->n++] = p;
+		if (!strcmp(p, "/"))
+			return 0;
+		p = strdup(p);
+		if (!p)
+			break;
+		slash = strrchr(p, '/');
+		slash[slash == p] = 0;
+	}
+	return -ENOMEM;
+}
+
+/*
+ * The tree the policy is compiled against: the chain, root first. Where the
+ * cgroup exists here, its ancestors' delegation comes from the live tree
+ * (globs never reach into a delegated subtree); ids are made up, since the
+ * decision finds nodes by path.
+ */
+static void chain_tree(const struct chain *c, struct pg_cgroup *t)
+{
+	struct pg_cgroup *live = NULL;
+	char mount[4096];
+	size_t nlive = 0, i, k;
+
+	if (!pg_cg2_mount(mount, sizeof(mount)) && pg_cg_tree(mount, &live, &nlive))
+		nlive = 0;
+	for (i = 0; i < c->n; i++) {
+		const char *p = c->path[c->n - 1 - i];
+
+		t[i] = (struct pg_cgroup){ .path = p, .id = i + 1, .level = (int)i };
+		for (k = 0; k < nlive; k++)
+			if (!strcmp(live[k].path, p))
+				t[i].delegated = live[k].delegated;
+	}
+	pg_cg_tree_free(live, nlive);
+}
+
+/* One mode's compiled image of the policy, for the chain. */
+struct offline {
+	enum pg_mode mode;
+	const char *refused; /* the mode cannot run this policy: why */
+	struct pg_image img;
+	uint32_t nodes[PG_MAX_LEVEL + 2];
+};
+
+static int offline_build(const struct pg_policy *p, const struct chain *c,
+			 const struct pg_cgroup *tree, enum pg_mode mode, struct offline *o)
+{
+	struct pg_compile_opts co = {
+		.mode = mode, .bypass = mode == PG_MODE_GRANT, .gen = 1, .seed = 1
+	};
+	struct pg_diags d = { 0 };
+	size_t i, k;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	o->mode = mode;
+	if (mode == PG_MODE_SYSCTL && p->def == PG_DEFAULT_KERNEL) {
+		o->refused = "default kernel is not allowed in sysctl mode: it would let every "
+			     "unprivileged bind through";
+		return 0;
+	}
+	err = pg_compile(p, tree, c->n, &co, &o->img, &d);
+	pg_diags_print(&d, p, stderr);
+	pg_diags_free(&d);
+	if (err == -EINVAL || err == -E2BIG)
+		return PG_EXIT_POLICY;
+	if (err) {
+		pg_err("cannot compile the policy: %s", strerror(-err));
+		return PG_EXIT_FAIL;
+	}
+	for (i = 0; i < c->n; i++)
+		for (k = 0; k < o->img.nnodes; k++)
+			if (!strcmp(o->img.nodes[k].path, c->path[i]))
+				o->nodes[i] = o->img.nodes[k].node;
+	return 0;
+}
+
+static void offline_decide(const struct pg_policy *p, const struct chain *c, struct offline *o,
+			   const struct pg_ask *a, uint32_t proto, struct pg_why *w)
+{
+	const union pg_block *b = o->img.blocks;
+	uint32_t nb = o->img.nblocks;
+	size_t n = c->n > PG_MAX_LEVEL + 1 ? PG_MAX_LEVEL + 1 : c->n;
+	int at = -1;
+
+	memset(w, 0, sizeof(*w));
+	w->proto = proto;
+	w->rule = ~0u;
+	if (!pg_image_protects(b, nb, a->port)) {
+		w->verdict = -1;
+		w->ret = 1;
+		return;
+	}
+	w->verdict = pg_image_decide(b, nb, o->nodes, n, a->port, proto, a->uid, a->gid, a->addr,
+				     &w->rule, &at);
+	w->ret = pg_image_ret(b, nb, w->verdict);
+	w->at = at >= 0 ? c->path[at] : NULL;
+	if (w->rule < p->nrules) {
+		const struct pg_rule *r = &p->rules[w->rule];
+
+		w->file = p->files[r->loc.file];
+		w->line = r->loc.line;
+		w->text = r->text;
+	}
+}
+
+static bool why_same(const struct pg_why *x, const struct pg_why *y)
+{
+	return x->verdict == y->verdict && x->rule == y->rule && x->at == y->at;
+}
+
+static const char *mode_word(enum pg_mode m)
+{
+	return m == PG_MODE_GRANT ? "grant" : m == PG_MODE_SYSCTL ? "sysctl" : "auto";
+}
+
+/* In mode auto: what sysctl mode (kernels without the bypass bit) does. */
+static void other_text(const struct pg_ask *a, const struct offline *s, const struct pg_why *w,
+		       const struct pg_why *g)
+{
+	if (s->refused) {
+		printf("  mode auto: sysctl mode (kernels before 5.12) refuses this policy: %s\n",
+		       s->refused);
+		return;
+	}
+	if (why_same(w, g)) {
+		printf("  mode auto: sysctl mode (kernels before 5.12) decides the same\n");
+		return;
+	}
+	printf("  mode auto: in sysctl mode (kernels before 5.12): %s (bind hook returns %d)",
+	       w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected", w->ret);
+	if (w->text)
+		printf(", by rule %s:%u: %s\n", w->file, w->line, w->text);
+	else
+		printf(", by the default, no cgroup from %s up to / having a rule for it\n", a->cg);
+}
+
+static void answer(const char *file, const struct pg_policy *p, const struct pg_ask *a,
+		   const struct pg_why *w, const struct offline *prim, const struct offline *sys,
+		   const struct pg_why *sw, struct pg_json *j)
+{
+	if (!j) {
+		pg_why_text(a, w, stdout);
+		if (p->mode != PG_MODE_AUTO)
+			printf("  mode %s, from %s\n", mode_word(p->mode), file);
+		else
+			other_text(a, sys, sw, w);
+		return;
+	}
+	pg_json_obj(j);
+	pg_why_json(a, w, j);
+	pg_json_key(j, "policy");
+	pg_json_str(j, file);
+	pg_json_key(j, "mode");
+	pg_json_str(j, mode_word(p->mode));
+	pg_json_key(j, "decided_in");
+	pg_json_str(j, mode_word(prim->mode));
+	if (p->mode == PG_MODE_AUTO) {
+		pg_json_key(j, "sysctl");
+		if (sys->refused) {
+			pg_json_obj(j);
+			pg_json_key(j, "refused");
+			pg_json_str(j, sys->refused);
+			pg_json_obj_end(j);
+		} else if (why_same(sw, w)) {
+			pg_json_null(j);
+		} else {
+			pg_json_obj(j);
+			pg_why_json(a, sw, j);
+			pg_json_obj_end(j);
+		}
+	}
+	pg_json_obj_end(j);
+}
+
+static int explain_file(const char *file, const struct pg_policy *p, const struct pg_ask *a,
+			bool json)
+{
+	struct pg_cgroup tree[PG_MAX_LEVEL + 2];
+	struct offline prim, sys;
+	struct chain c = { 0 };
+	struct pg_json j;
+	uint32_t bit;
+	bool auto_mode = p->mode == PG_MODE_AUTO;
+	int status;
+
+	memset(&sys, 0, sizeof(sys));
+	if (chain_make(a->cg, &c)) {
+		chain_free(&c);
+		pg_err("cgroup %s is too deep", a->cg);
+		return PG_EXIT_USAGE;
+	}
+	chain_tree(&c, tree);
+	/* mode auto is grant wherever the kernel has the bypass bit (5.12+) */
+	status = offline_build(p, &c, tree, auto_mode ? PG_MODE_GRANT : p->mode, &prim);
+	if (!status && auto_mode)
+		status = offline_build(p, &c, tree, PG_MODE_SYSCTL, &sys);
+	if (!status && prim.refused) {
+		fprintf(stderr, "%s:%u:%u: error: %s\n", p->files[p->def_loc.file], p->def_loc.line,
+			p->def_loc.col, prim.refused);
+		status = PG_EXIT_POLICY;
+	}
+	if (status)
+		goto out;
+	pg_json_init(&j, stdout);
+	if (json && a->protos == PG_PROTO_ANY)
+		pg_json_arr(&j);
+	for (bit = PG_PROTO_TCP; bit <= PG_PROTO_OTHER; bit <<= 1) {
+		struct pg_why w, sw = { 0 };
+
+		if (!(a->protos & bit))
+			continue;
+		offline_decide(p, &c, &prim, a, pg_proto_of_bit(bit), &w);
+		if (auto_mode && !sys.refused)
+			offline_decide(p, &c, &sys, a, pg_proto_of_bit(bit), &sw);
+		answer(file, p, a, &w, &prim, &sys, &sw, json ? &j : NULL);
+	}
+	if (json && a->protos == PG_PROTO_ANY)
+		pg_json_arr_end(&j);
+	if (json)
+		pg_json_end(&j);
+	status = fflush(stdout) ? PG_EXIT_FAIL : PG_EXIT_OK;
+out:
+	pg_image_free(&prim.img);
+	pg_image_free(&sys.img);
+	chain_free(&c);
+	return status;
+}
+
+int pg_explain_policy(const char *file, const struct pg_ask *a, bool json)
+{
+	struct pg_policy *p;
+	int status = PG_EXIT_OK;
+
+	p = pg_load_policy(file, &status);
+	if (!p)
+		return status;
+	status = explain_file(file, p, a, json);
+	pg_policy_free(p);
+	return status;
+}
