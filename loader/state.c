@@ -1122,26 +1122,25 @@ static bool in_paths(const struct pg_image *img, const char *path)
 }
 
 /* After the swap: the storage of cgroups that were nodes and are nothing now. */
-static void prune_nodes(const struct pg_state *st, const struct pg_image *img, const char *mount,
+/* Keyed by id, an entry goes by id: a cgroup removed (or removed and made
+ * again) lost its entry at rmdir, which the delete then finds gone. */
+static void prune_nodes(const struct pg_state *st, const struct pg_image *img,
 			const struct pg_node_out *old, size_t nold)
 {
 	size_t i, k;
 
 	for (i = 0; i < nold; i++) {
-		int fd;
-
 		if (!old[i].cgid || in_paths(img, old[i].path))
 			continue;
 		for (k = 0; k < img->nnodes && img->nodes[k].cgid != old[i].cgid; k++)
 			;
-		if (k < img->nnodes || (fd = open_cgroup(mount, old[i].path, old[i].cgid)) < 0)
+		if (k < img->nnodes)
 			continue;
 		if (!bpf_map_delete_elem(st->map[PG_MAP_NODES], &old[i].cgid))
 			__atomic_add_fetch(&st->ctl->store_del, 1, __ATOMIC_RELAXED);
 		else if (errno != ENOENT)
 			pg_err("cannot drop cgroup %s from pg_nodes: %s", old[i].path,
 			       strerror(errno));
-		close(fd);
 	}
 }
 
@@ -1251,7 +1250,7 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 	 * mkdir program finds the same node twice, and clearing it would cost
 	 * this apply another wait for running programs (synchronize_rcu). */
 	pg_dbg("phase: prune");
-	prune_nodes(st, img, mount, old, nold);
+	prune_nodes(st, img, old, nold);
 	err = 0;
 out:
 	if (tab >= 0)
