@@ -77,11 +77,10 @@ struct pg_walk {
 /* The cgroup with this id, if it is a node of the walk's image. */
 static __always_inline void pg_walk_visit(struct pg_walk *w, __u64 id)
 {
-	struct pg_node_val *nv = bpf_map_lookup_elem(&pg_nodes, &id);
-	__u32 slot = w->h->slot & 1;
+	__u32 node = pg_node_of(w->h, id);
 
-	if (nv && nv->gen[slot] == w->h->gen && nv->node[slot] && w->n < PG_MAX_LEVELS)
-		w->node[w->n++ & (PG_MAX_LEVELS - 1)] = nv->node[slot];
+	if (node && w->n < PG_MAX_LEVELS)
+		w->node[w->n++ & (PG_MAX_LEVELS - 1)] = node;
 }
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
@@ -184,14 +183,8 @@ static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, const str
 	}
 	w->n = 0;
 	pg_walk_run(w, c);
-	if (!nv) {
-		/* NOEXIST: a racing bind or apply may have made it meanwhile. */
-		if (!bpf_map_update_elem(&pg_nodes, &id, (void *)&pg_nv_zero, BPF_NOEXIST))
-			pg_stat(PG_ST_STORE_NEW);
-		nv = bpf_map_lookup_elem(&pg_nodes, &id);
-		if (!nv)
-			return 0;
-	}
+	if (!nv && !(nv = pg_entry(id)))
+		return 0;
 	for (i = 0; i < PG_CHAIN; i++) {
 		__u32 node = 0;
 
@@ -280,29 +273,21 @@ static __always_inline const struct pg_ent *pg_lookup(void *tab, const struct pg
 						      const struct pg_req *rq,
 						      struct pg_node_val **nvp)
 {
-	const struct pg_node_val *nv;
 	const struct pg_ent *e;
-	__u32 slot = h->slot & 1, i, lvl;
-	__u64 mask = h->levels, id = c->id;
+	__u32 i, lvl, node;
+	__u64 mask = h->levels, id;
 
-	if (!*nvp) {
-		/* NOEXIST: a racing bind or apply may have made it meanwhile. */
-		if (!bpf_map_update_elem(&pg_nodes, &id, (void *)&pg_nv_zero, BPF_NOEXIST))
-			pg_stat(PG_ST_STORE_NEW);
-		*nvp = bpf_map_lookup_elem(&pg_nodes, &id);
-	}
+	if (!*nvp)
+		*nvp = pg_entry(c->id);
 	for (i = 0; i < PG_MAX_LEVELS; i++) {
 		if (!mask)
 			break;
 		lvl = pg_fls64(mask) & 63;
 		mask &= ~(1ULL << lvl);
 		id = bpf_get_current_ancestor_cgroup_id(lvl);
-		if (!id)
+		if (!id || !(node = pg_node_of(h, id)))
 			continue;
-		nv = bpf_map_lookup_elem(&pg_nodes, &id);
-		if (!nv || nv->gen[slot] != h->gen || !nv->node[slot])
-			continue;
-		e = pg_find(tab, h, nv->node[slot], rq);
+		e = pg_find(tab, h, node, rq);
 		if (e)
 			return e;
 	}

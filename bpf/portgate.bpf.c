@@ -339,6 +339,27 @@ static __always_inline void pg_account(struct bpf_sock_addr *ctx, struct pg_req 
 	pg_bind_event(rq, d, evmask);
 }
 
+/*
+ * A cgroup's pg_nodes entry, made empty if it has none, or NULL when the
+ * map is full (for a bind: correct, only slower). NOEXIST: a racing bind,
+ * mkdir or apply may have made it meanwhile.
+ */
+static __always_inline struct pg_node_val *pg_entry(__u64 id)
+{
+	if (!bpf_map_update_elem(&pg_nodes, &id, (void *)&pg_nv_zero, BPF_NOEXIST))
+		pg_stat(PG_ST_STORE_NEW);
+	return bpf_map_lookup_elem(&pg_nodes, &id);
+}
+
+/* The node of the cgroup with this id in the image h, 0 if none. */
+static __always_inline __u32 pg_node_of(const struct pg_hdr *h, __u64 id)
+{
+	const struct pg_node_val *nv = bpf_map_lookup_elem(&pg_nodes, &id);
+	__u32 slot = h->slot & 1;
+
+	return nv && nv->gen[slot] == h->gen ? nv->node[slot] : 0;
+}
+
 #include "pg_whose.h"
 
 static __always_inline __u32 pg_proto_class(__u32 protocol)
@@ -719,15 +740,6 @@ static __always_inline void pg_mk_notify(__u64 cgid)
 	pg_emit(&ev, mask, PG_EVM_MKDIR);
 }
 
-/* The new cgroup's entry, made empty if it has none (an apply racing this
- * mkdir may have made it), or NULL when pg_nodes is full. */
-static __always_inline struct pg_node_val *pg_mk_entry(__u64 id)
-{
-	if (!bpf_map_update_elem(&pg_nodes, &id, (void *)&pg_nv_zero, BPF_NOEXIST))
-		pg_stat(PG_ST_STORE_NEW);
-	return bpf_map_lookup_elem(&pg_nodes, &id);
-}
-
 /*
  * Only ids are read from the cgroup and its parent, by probe reads: no
  * helper is handed a cgroup pointer, so no kernel's pointer trust rules
@@ -774,7 +786,7 @@ int BPF_PROG(pg_mkdir, struct cgroup *cg, const char *path)
 	pg_mk_notify(id);
 	if (!mk->found)
 		return 0;
-	nv = pg_mk_entry(id);
+	nv = pg_entry(id);
 	if (!nv)
 		return 0;
 	if (mk->found & 1) {
