@@ -66,7 +66,6 @@ exec </dev/null >/dev/console 2>&1
 mnt devpts devpts /dev/pts nosuid,noexec,gid=5,mode=0620,ptmxmode=0666
 mnt tmpfs tmpfs /dev/shm nosuid,nodev,mode=1777
 mnt tmpfs tmpfs /run nosuid,nodev,mode=0755 || fail "cannot mount /run"
-mnt tmpfs tmpfs /tmp nosuid,nodev,mode=1777 || fail "cannot mount /tmp"
 # cgroup2 as systemd mounts it, without the options a kernel lacks.
 mnt cgroup2 cgroup2 /sys/fs/cgroup nosuid,nodev,noexec,nsdelegate,memory_recursiveprot ||
 	mnt cgroup2 cgroup2 /sys/fs/cgroup nosuid,nodev,noexec,nsdelegate ||
@@ -80,6 +79,15 @@ mnt bpf bpf /sys/fs/bpf nosuid,nodev,noexec,mode=0700 || fail "cannot mount bpff
 # shellcheck disable=SC1091
 . "$res/boot.conf"
 [ -r "$res/cmd" ] || fail "no command in $res/cmd"
+# A tmpfs of its own on /tmp, unless the project or the results share lie
+# under /tmp (a checkout in /tmp): the tmpfs would hide them. The overlay
+# keeps /tmp writable either way.
+under_tmp() { case "$1/" in /tmp/*) return 0 ;; *) return 1 ;; esac; }
+if under_tmp "$res" || under_tmp "${TK_CWD:-/}"; then
+	say "the project or its results are under /tmp: /tmp stays the overlay's"
+else
+	mnt tmpfs tmpfs /tmp nosuid,nodev,mode=1777 || fail "cannot mount /tmp"
+fi
 
 if [ -n "$bb" ]; then
 	$bb ip link set lo up || fail "cannot set lo up"
