@@ -8,11 +8,12 @@
  *    programs, nor get them by id, nor drive the CLI;
  *  - a tenant with a delegated cgroup subtree cannot name a cgroup into
  *    another tenant's glob, nor stop the administrator from applying;
- *  - sysctl mode's holes (KERNEL-NOTES.md): a tenant that is root in its own
+ *  - sysctl mode's holes (docs/KERNEL.md): a tenant that is root in its own
  *    user and network namespace, and real root in the lowered namespace,
  *    cannot move ip_local_port_range into the protected ports in any
  *    spelling; autobind hands out no protected port; SCTP is refused where
  *    the threshold is lowered; io_uring's IORING_OP_BIND meets the hook;
+ *  - another tool's program that returns 3 grants nothing portgate refuses;
  *  - every CLI command is clean under valgrind (non-sanitised build).
  *
  * Raw (SOCK_RAW), ping (IPPROTO_ICMP datagram) and packet sockets take no
@@ -1207,16 +1208,69 @@ static void cli_clean_under_valgrind(void **state)
 	assert_int_equal(hx_prog_count(&H, "", BPF_CGROUP_INET4_BIND, false), 0);
 }
 
+/*
+ * A program returning 3 ("allow, skip the capability check") that another
+ * tool attached: every program in the effective array runs, any 0 denies,
+ * and the bypass bit is OR-ed (docs/KERNEL.md). So portgate's refusals hold
+ * against it, and only where portgate leaves the kernel's check (returns 1)
+ * does the other program's grant take effect.
+ */
+static int bypass_prog(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 3 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_CGROUP_INET4_BIND);
+
+	return bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "other_bypass", "GPL", insns, 2, &o);
+}
+
+static int cg_fd(const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s%s", H.cg2, hx_path(&H, rel));
+	return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void coattached_bypass_cannot_grant(void **state)
+{
+	int prog, cg, link;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "web"), 0);
+	assert_int_equal(hx_mkcg(&H, "denied"), 0);
+	assert_int_equal(hx_mkcg(&H, "kernel"), 0);
+	APPLY_OK("allow @/web tcp/80\n"
+		 "deny  @/denied tcp/80\n");
+	prog = bypass_prog();
+	if (prog < 0)
+		fail_msg("loading a bind4 program that returns 3: %s", strerror(errno));
+	/* one link on the test cgroup: effective in all three */
+	cg = cg_fd("");
+	assert_true(cg >= 0);
+	link = bpf_link_create(prog, cg, BPF_CGROUP_INET4_BIND, NULL);
+	if (link < 0)
+		fail_msg("linking it to %s: %s", hx_path(&H, ""), strerror(errno));
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "denied", .port = 80, .uid = NOBODY);
+	/* portgate returns 1 here: the other program's bypass does grant */
+	EXPECT_BIND(0, .cg = "kernel", .port = 80, .uid = NOBODY);
+	close(link);
+	EXPECT_BIND(EACCES, .cg = "kernel", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "denied", .port = 80, .uid = NOBODY);
+	close(cg);
+	close(prog);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(nobody_cannot_reach_the_state),
-		T(delegated_tenant_cannot_name_into_a_glob),
-		T(delegated_tenant_cannot_block_apply),
-		T(userns_root_cannot_open_sysctl_holes),
-		T(lowered_netns_range_guard_and_sctp),
-		T(io_uring_bind_meets_the_hook),
-		T(cli_clean_under_valgrind),
+		T(nobody_cannot_reach_the_state),	T(delegated_tenant_cannot_name_into_a_glob),
+		T(delegated_tenant_cannot_block_apply), T(userns_root_cannot_open_sysctl_holes),
+		T(lowered_netns_range_guard_and_sctp),	T(io_uring_bind_meets_the_hook),
+		T(coattached_bypass_cannot_grant),	T(cli_clean_under_valgrind),
 	};
 	int r;
 

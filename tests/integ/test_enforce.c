@@ -82,7 +82,7 @@ static void grant_like_bind_perm(void **state)
 	EXPECT_BIND(0, .cg = "svc", .port = 0, .uid = NOBODY);
 }
 
-/* Every path that reaches bind4/bind6 (KERNEL-NOTES.md), TCP and UDP. */
+/* Every path that reaches bind4/bind6 (docs/KERNEL.md), TCP and UDP. */
 static void families_and_protocols(void **state)
 {
 	(void)state;
