@@ -302,7 +302,10 @@ static bool qos_pod(const struct pg_kube_layout *l, enum pg_kube_qos q, const ch
 	snprintf(mid, sizeof(mid), sd ? "-%s" SLICE : "%s", qn);
 	if (!comp_is(c[0], n[0], stem, stemlen, mid))
 		return false;
-	snprintf(mid, sizeof(mid), sd ? "-%s-" : "", qn);
+	if (sd)
+		snprintf(mid, sizeof(mid), "-%s-", qn);
+	else
+		mid[0] = '\0';
 	return pod_comp(c[1], n[1], stem, stemlen, mid, tail, dash, id, idlen);
 }
 
