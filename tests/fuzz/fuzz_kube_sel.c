@@ -38,7 +38,6 @@ struct pod {
 	const char *sel, *ns, *uid;
 	size_t sel_len;
 	struct pg_kube_label labels[MAX_LABELS];
-	char *kv[MAX_LABELS]; /* the KEY=VALUE fields, split in place */
 	size_t n;
 };
 
@@ -55,12 +54,13 @@ struct pod {
 /* Split buf (NUL-terminated copy of the input, len bytes) into a pod. */
 static void split(char *buf, size_t len, struct pod *p)
 {
-	char *end = buf + len, *f = buf, *eq;
+	char *end = buf + len, *f, *next, *eq;
 	size_t i, field = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->ns = p->uid = "";
-	for (; f <= end && p->n < MAX_LABELS; f += strlen(f) + 1, field++) {
+	for (f = buf; f <= end && p->n < MAX_LABELS; f = next, field++) {
+		next = f + strlen(f) + 1; /* before the label is cut at its '=' */
 		if (field == 0) {
 			p->sel = f;
 			p->sel_len = strlen(f);
@@ -76,8 +76,7 @@ static void split(char *buf, size_t len, struct pod *p)
 				;
 			if (i < p->n)
 				continue;
-			p->labels[p->n] = (struct pg_kube_label){ f, eq ? eq + 1 : "" };
-			p->kv[p->n++] = f;
+			p->labels[p->n++] = (struct pg_kube_label){ f, eq ? eq + 1 : "" };
 		}
 	}
 }
