@@ -69,7 +69,9 @@ struct pg_kube_label {
  * Parse text (len bytes, the selector with its "pod:" prefix, unquoted).
  * Returns 0 and fills *out (free it with pg_kube_sel_free()), -EINVAL and
  * fills *err (*out is then empty), or -ENOMEM. Only the first error is
- * reported, as Kubernetes reports it.
+ * reported, as Kubernetes reports it. In a policy file, the error's column
+ * is the selector token's plus err->off when the token is unquoted, and the
+ * token's own otherwise; err->hint ("" for none) is the diagnostic's hint.
  */
 int pg_kube_sel_parse(const char *text, size_t len, struct pg_kube_sel *out,
 		      struct pg_kube_err *err);
@@ -87,8 +89,9 @@ bool pg_kube_sel_match(const struct pg_kube_sel *s, const char *ns,
 /*
  * The selector in canonical form, "pod:NS" or "pod:NS/REQ,REQ", requirements
  * sorted by key and written as Kubernetes writes them ("x in (a,b)", "!y").
- * Parsing the result gives the same selector. Returns a malloc'd string or
- * NULL.
+ * Parsing the result gives the same selector, and two selectors that select
+ * the same way by construction (order, spacing, "x in (a,a)") give the same
+ * string, so it serves to compare rules. Returns a malloc'd string or NULL.
  */
 char *pg_kube_sel_str(const struct pg_kube_sel *s);
 
