@@ -51,3 +51,29 @@ fuzz: $(FZ)/fuzz_policy
 fuzz-short: $(FZ)/fuzz_policy
 	$(call msg,FUZZ,$< replay + $(FUZZ_SHORT_SECONDS)s)
 	$(Q)FUZZ_ARGS='$(FUZZ_ARGS)' tests/fuzz/run-fuzz.sh short $< $(FUZZ_SHORT_SECONDS) $(FUZZ_MAX_LEN)
+
+# The pod selector target (tests/fuzz/fuzz_kube_sel.c): a pod selector
+# matched against a pod's namespace and labels, and the pod's UID mapped to
+# its cgroup and back. Its seeds are in tests/fuzz/kube/corpus, its failing
+# inputs kept in tests/fuzz/kube/regressions; make fuzz-short runs it too.
+#   make fuzz-kube [FUZZ_SECONDS=60]   fuzz it alone for that long
+FZK := $(FZ)/kube
+KUBE_FUZZ_ENV := FUZZ_SEEDS=tests/fuzz/kube/corpus FUZZ_REGS=tests/fuzz/kube/regressions \
+	FUZZ_DICT=tests/fuzz/kube/kube.dict FUZZ_ARGS='$(FUZZ_ARGS)'
+
+.PHONY: fuzz-kube fuzz-short-kube
+
+$(FZK)/fuzz_kube_sel: tests/fuzz/fuzz_kube_sel.c $(FUZZ_OBJS) $(wildcard policy/kube_*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
+
+fuzz-kube: $(FZK)/fuzz_kube_sel
+	$(call msg,FUZZ,$< for $(FUZZ_SECONDS)s)
+	$(Q)$(KUBE_FUZZ_ENV) tests/fuzz/run-fuzz.sh long $< $(FUZZ_SECONDS) $(FUZZ_MAX_LEN)
+
+fuzz-short-kube: $(FZK)/fuzz_kube_sel
+	$(call msg,FUZZ,$< replay + $(FUZZ_SHORT_SECONDS)s)
+	$(Q)$(KUBE_FUZZ_ENV) tests/fuzz/run-fuzz.sh short $< $(FUZZ_SHORT_SECONDS) $(FUZZ_MAX_LEN)
+
+fuzz-short: fuzz-short-kube

@@ -12,7 +12,9 @@
 #
 # A failing input (crash, abort, leak, timeout, out of memory) is copied to
 # tests/fuzz/regressions/ and the script exits 1. Extra libFuzzer options:
-# $FUZZ_ARGS. The full libFuzzer output is in DIR/fuzz-MODE.log.
+# $FUZZ_ARGS. The full libFuzzer output is in DIR/fuzz-MODE.log. Another
+# target's seeds, regressions and dictionary (instead of the policy
+# fuzzer's): $FUZZ_SEEDS, $FUZZ_REGS, $FUZZ_DICT.
 set -u -o pipefail
 
 usage() {
@@ -28,16 +30,16 @@ case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 root=$(cd "$(dirname "$0")/../.." && pwd) || exit 2
 cd "$root" || exit 2
 out=$(dirname "$bin")
-seeds=tests/fuzz/corpus
-regs=tests/fuzz/regressions
-dict=$out/fuzz_policy.dict
+seeds=${FUZZ_SEEDS:-tests/fuzz/corpus}
+regs=${FUZZ_REGS:-tests/fuzz/regressions}
+dict=${FUZZ_DICT:-$out/fuzz_policy.dict}
 art=$out/artifacts-$mode
 log=$out/fuzz-$mode.log
 # shellcheck disable=SC2206
 extra=(${FUZZ_ARGS:-})
 
 # Tokens of the language and of the target's file layout and cgroup tree.
-cat >"$dict" <<'EOF'
+[ -n "${FUZZ_DICT:-}" ] || cat >"$dict" <<'EOF'
 "allow "
 "deny "
 "mode "
