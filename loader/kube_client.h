@@ -47,7 +47,7 @@ struct kube_pod {
 	const char *uid;
 	const char *qos_class; /* "Guaranteed", "Burstable", "BestEffort", or "" */
 	const char *phase;     /* "Pending", "Running", ..., or "" */
-	const struct kube_label *labels;
+	const struct kube_label *labels; /* NULL when nlabels is 0 */
 	size_t nlabels;
 };
 

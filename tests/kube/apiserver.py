@@ -58,7 +58,8 @@ class State:
         self.inject = []  # (serial, raw bytes, end stream after)
         self.inject_serial = 0
         self.list_fault = None  # "garbage" | "truncate" for the next list
-        self.log = []  # (time, method, path, status)
+        self.log = []  # (time, method, path)
+        self.watching = []  # paths of the watches open now
         self.counts = {"list": 0, "watch": 0, "unauthorized": 0, "gone": 0}
 
     def bump(self):
@@ -241,6 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 pos = int(rv)
             seen_inject = st.inject_serial
+            st.watching.append(self.path)
         last_bm = time.monotonic()
         try:
             while True:
@@ -282,6 +284,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (OSError, ValueError):
             self.close_connection = True
+        finally:
+            with st.cond:
+                st.watching.remove(self.path)
 
 
 class App:
@@ -397,7 +402,7 @@ class App:
                 return self.fault(name, body)
             if name == "stats":
                 return {"counts": st.counts, "rv": str(st.rv), "pods": len(st.pods),
-                        "connections": len(self.conns), "log": st.log, "port": self.port}
+                        "connections": len(self.conns), "watching": st.watching, "log": st.log, "port": self.port}
         if name == "drop":
             self.drop()
             return {}

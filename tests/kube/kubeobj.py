@@ -210,7 +210,7 @@ class SelectorError(ValueError):
     pass
 
 
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
 
 
 def _split_top(text):

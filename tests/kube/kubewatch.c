@@ -44,7 +44,8 @@ static void pod_upsert(void *ctx, const struct kube_pod *p)
 
 	if (!l)
 		abort();
-	memcpy(l, p->labels, p->nlabels * sizeof(*l));
+	if (p->nlabels)
+		memcpy(l, p->labels, p->nlabels * sizeof(*l));
 	qsort(l, p->nlabels, sizeof(*l), cmp_label);
 	printf("UPSERT %s/%s %s %s %s ", p->ns, p->name, p->uid,
 	       p->qos_class[0] ? p->qos_class : "-", p->phase[0] ? p->phase : "-");
