@@ -41,6 +41,7 @@ struct kube_client {
 	int nsocks;
 	long long curl_deadline; /* ms, CLOCK_MONOTONIC; -1: none */
 	char errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers; /* Accept: application/json */
 
 	/* the answer being read */
 	long http_code;
@@ -351,6 +352,7 @@ static int set_request(struct kube_client *kc, const char *url)
 	r = r ?: curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	r = r ?: curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, silent);
 	r = r ?: curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	r = r ?: curl_easy_setopt(e, CURLOPT_HTTPHEADER, kc->headers);
 	r = r ?: curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	r = r ?: curl_easy_setopt(e, CURLOPT_HEADERDATA, kc);
 	r = r ?: curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
@@ -435,6 +437,9 @@ static void list_done(struct kube_client *kc)
 	char *cont = NULL;
 	int ret;
 
+	/* The API server ends its JSON with a newline (Go's json.Encoder). */
+	while (kc->body_len && strchr(" \t\r\n", kc->body[kc->body_len - 1]))
+		kc->body[--kc->body_len] = '\0';
 	list = json_tokener_parse_ex(kc->tok, kc->body, (int)kc->body_len);
 	if (!list || json_tokener_get_error(kc->tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(kc->tok) != kc->body_len) {
@@ -558,13 +563,14 @@ struct kube_client *kube_client_new(struct kube_config *cfg, const char *node,
 	kc->multi = curl_multi_init();
 	kc->easy = curl_easy_init();
 	kc->tok = json_tokener_new_ex(KUBE_JSON_DEPTH);
+	kc->headers = curl_slist_append(NULL, "Accept: application/json");
 	kc->curl_deadline = -1;
 	kc->need_list = true;
 	kc->state = KUBE_CONNECTING;
 	kc->rng = (unsigned long long)now_ms() * 6364136223846793005ULL ^
 		  (unsigned long long)getpid() ^ (unsigned long long)(uintptr_t)kc;
 	kc->rng |= 1;
-	if (!kc->node || !kc->multi || !kc->easy || !kc->tok ||
+	if (!kc->node || !kc->multi || !kc->easy || !kc->tok || !kc->headers ||
 	    curl_multi_setopt(kc->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
 	    curl_multi_setopt(kc->multi, CURLMOPT_SOCKETDATA, kc) ||
 	    curl_multi_setopt(kc->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
@@ -588,6 +594,7 @@ void kube_client_free(struct kube_client *kc)
 		curl_multi_cleanup(kc->multi);
 	if (kc->tok)
 		json_tokener_free(kc->tok);
+	curl_slist_free_all(kc->headers);
 	kube_pods_free(&kc->pods);
 	free(kc->body);
 	free(kc->cont);

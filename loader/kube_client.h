@@ -23,8 +23,8 @@
  *	}
  *
  * The agent adds its own fds after the client's; perform only looks at the
- * first n it was given. Callbacks run inside kube_client_perform() only; the
- * strings they get live until the callback returns.
+ * first n it was given. Callbacks run inside kube_client_perform() only, and
+ * must not free the client; the strings they get live until they return.
  *
  * Functions return 0 or -errno unless said otherwise.
  */
@@ -45,8 +45,8 @@ struct kube_pod {
 	const char *ns;
 	const char *name;
 	const char *uid;
-	const char *qos_class; /* "Guaranteed", "Burstable", "BestEffort", or "" */
-	const char *phase;     /* "Pending", "Running", ..., or "" */
+	const char *qos_class;		 /* "Guaranteed", "Burstable", "BestEffort", or "" */
+	const char *phase;		 /* "Pending", "Running", ..., or "" */
 	const struct kube_label *labels; /* NULL when nlabels is 0 */
 	size_t nlabels;
 };

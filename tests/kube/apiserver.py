@@ -117,7 +117,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing -------------------------------------------------------
     def send_json(self, code, obj, raw=None):
-        body = raw if raw is not None else json.dumps(obj).encode()
+        # Go's json.Encoder, which the API server uses, ends with a newline.
+        body = raw if raw is not None else json.dumps(obj).encode() + b"\n"
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -205,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
             meta["remainingItemCount"] = len(pods) - end
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": meta,
                 "items": [kubeobj.list_item(p) for p in pods[start:end]]}
-        raw = json.dumps(body).encode()
+        raw = json.dumps(body).encode() + b"\n"
         if fault == "garbage":
             raw = b"<html><body>502 Bad Gateway</body></html>\n" + b"\x00\xff" * 64
         elif fault == "truncate":
@@ -213,6 +214,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, None, raw)
 
     # --- watch ----------------------------------------------------------
+    def watch_start(self, rv, lsel, fsel):
+        """The first events of a watch from rv, and the RV it goes on from
+        (None: it ends after them). Called with the state lock held."""
+        st = self.server.app.state
+        st.counts["watch"] += 1
+        if rv in ("", "0"):
+            # As the real server does: ADDED for every pod there is now.
+            evs = [events_for(lsel, fsel, "ADDED", None, p) for p in st.pods.values()]
+            return [e for e in evs if e], st.rv
+        if int(rv) < st.compact_rv:
+            st.counts["gone"] += 1
+            msg = f"too old resource version: {rv} ({st.compact_rv})"
+            return [("ERROR", kubeobj.status(410, "Expired", msg))], None
+        return [], int(rv)
+
     def watch(self, q, lsel, fsel):
         st = self.server.app.state
         timeout = int(q.get("timeoutSeconds") or 1800)
@@ -224,23 +240,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         with st.cond:
-            st.counts["watch"] += 1
-            rv = q.get("resourceVersion", "")
-            pending = []
-            if rv in ("", "0"):
-                # As the real server does: ADDED for every pod there is now.
-                for p in st.pods.values():
-                    ev = events_for(lsel, fsel, "ADDED", None, p)
-                    if ev:
-                        pending.append(ev)
-                pos = st.rv
-            elif int(rv) < st.compact_rv:
-                st.counts["gone"] += 1
-                pending.append(("ERROR", kubeobj.status(410, "Expired",
-                                                        f"too old resource version: {rv} ({st.compact_rv})")))
-                pos = None
-            else:
-                pos = int(rv)
+            pending, pos = self.watch_start(q.get("resourceVersion", ""), lsel, fsel)
             seen_inject = st.inject_serial
             st.watching.append(self.path)
         last_bm = time.monotonic()

@@ -64,7 +64,9 @@ def _managed_fields(ts, labels):
 
 def make_pod(spec, seq, rv):
     """A pod from a control request: name, namespace, node, labels, qos,
-    phase, uid (made up when absent), annotations."""
+    phase, uid (made up when absent), annotations. One long literal, laid
+    out as `kubectl get pod -o json` prints a Deployment's pod, on purpose:
+    its length is the shape the client must read past."""
     ns = spec.get("namespace", "default")
     name = spec["name"]
     qos = spec.get("qos", "BestEffort")
