@@ -25,10 +25,17 @@ $(T)/kube/kubewatch: tests/kube/kubewatch.c $(KUBE_SRCS) $(KUBE_HDRS)
 	$(Q)$(CC) $(BASE_CFLAGS) $(KUBE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(KUBE_SRCS) $(KUBE_LIBS)
 
 kube-deps:
-	$(Q)tests/kube/deps.sh
+	$(Q)tests/kube/deps.sh $(B)/kube
+
+# Debian's kubectl: installed, or unpacked by kube-deps beside another one.
+KUBE_DEBIAN_KUBECTL = $(firstword $(wildcard $(B)/kube/debian-kubectl/usr/bin/kubectl) \
+	$(shell dpkg-query -W -f='$${Status}' kubernetes-client 2>/dev/null | \
+		grep -q 'ok installed' && echo /usr/bin/kubectl))
 
 test-kube: kube-deps
 	$(Q)$(MAKE) --no-print-directory $(T)/kube/kubewatch
-	$(Q)KUBEWATCH=$(abspath $(T)/kube/kubewatch) $(KUBE_PYTHON) tests/kube/test_kube.py
+	$(Q)KUBEWATCH=$(abspath $(T)/kube/kubewatch) \
+		KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) \
+		$(KUBE_PYTHON) tests/kube/test_kube.py
 
 .DEFAULT_GOAL := $(kube_goal)

@@ -436,54 +436,64 @@ class StandIn(Base):
         self.assertEqual((code, body["code"], body["reason"]), (410, 410, "Expired"))
 
 
-@unittest.skipUnless(shutil.which("kubectl"), "no kubectl (tests/kube/deps.sh installs kubernetes-client)")
-class Kubectl(Base):
-    """The stand-in's fidelity: a real client reads it with the same kubeconfig."""
+def kubectls():
+    """Every kubectl to check the stand-in with: Debian's (kubernetes-client,
+    installed or unpacked into build/ by tests/kube/deps.sh) and the one on
+    PATH, once each."""
+    found = []
+    for k in (os.environ.get("KUBE_DEBIAN_KUBECTL"), shutil.which("kubectl")):
+        if k and os.access(k, os.X_OK) and os.path.realpath(k) not in map(os.path.realpath, found):
+            found.append(k)
+    return found
 
-    def kubectl(self, *args, **kw):
-        return subprocess.run(["kubectl", "--kubeconfig", self.kc, "--cache-dir",
-                               os.path.join(TMP, "kubectl-cache"), "--request-timeout", "20s"]
-                              + list(args), capture_output=True, text=True, **kw)
+
+@unittest.skipUnless(kubectls(), "no kubectl (tests/kube/deps.sh installs kubernetes-client)")
+class Kubectl(Base):
+    """The stand-in's fidelity: real clients read it with the same kubeconfig."""
+
+    def cmd(self, kubectl, *args):
+        return [kubectl, "--kubeconfig", self.kc, "--cache-dir", os.path.join(TMP, "kubectl-cache"),
+                "--request-timeout", "20s"] + list(args)
 
     def test_kubectl_lists_pods(self):
         uid = self.add("nginx-1", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
-        p = self.kubectl("get", "pods", "-A", "-o", "json", timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        items = {i["metadata"]["uid"]: i for i in json.loads(p.stdout)["items"]}
-        self.assertIn(uid, items)
-        pod = items[uid]
-        self.assertEqual(pod["metadata"]["labels"], {"app.kubernetes.io/name": "ingress-nginx"})
-        self.assertEqual(pod["spec"]["nodeName"], self.node)
-        p = self.kubectl("get", "pods", "-n", "ingress-nginx", "-l",
-                         "app.kubernetes.io/name=ingress-nginx", "--field-selector",
-                         f"spec.nodeName={self.node}", "-o", "name", timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout.split(), ["pod/nginx-1"])
+        for k in kubectls():
+            with self.subTest(kubectl=k):
+                p = subprocess.run(self.cmd(k, "get", "pods", "-A", "-o", "json"),
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                items = {i["metadata"]["uid"]: i for i in json.loads(p.stdout)["items"]}
+                pod = items[uid]
+                self.assertEqual(pod["metadata"]["labels"], {"app.kubernetes.io/name": "ingress-nginx"})
+                self.assertEqual(pod["spec"]["nodeName"], self.node)
+                p = subprocess.run(self.cmd(k, "get", "pods", "-n", "ingress-nginx", "-l",
+                                            "app.kubernetes.io/name=ingress-nginx", "--field-selector",
+                                            f"spec.nodeName={self.node}", "-o", "name"),
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout.split(), ["pod/nginx-1"])
 
-    def test_kubectl_watch_sees_an_added_pod(self):
-        self.add("before", "kube-system", {"k8s-app": "kube-dns"})
+    def watch_sees(self, kubectl, name):
+        """kubectl get --watch -o json shows a pod added while it watches."""
         # A file, not a pipe: a full pipe would stop kubectl before the event.
         outf = open(os.path.join(TMP, "kubectl-watch.out"), "w+")
-        proc = subprocess.Popen(["kubectl", "--kubeconfig", self.kc, "--cache-dir",
-                                 os.path.join(TMP, "kubectl-cache"), "get", "pods", "-A",
-                                 "--watch", "-o", "json"],
+        proc = subprocess.Popen(self.cmd(kubectl, "get", "pods", "-A", "--watch", "-o", "json"),
                                 stdout=outf, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 30
             while not [p for p in S.ctl("stats")["watching"] if "watch=true" in p]:
                 self.assertLess(time.monotonic(), deadline, "kubectl does not watch")
                 time.sleep(0.1)
-            uid = self.add("after", "kube-system", {"k8s-app": "kube-dns"})
+            uid = self.add(name, "kube-system", {"k8s-app": "kube-dns"})
             time.sleep(3)
         finally:
             proc.terminate()
             _, err = proc.communicate(timeout=10)
             outf.seek(0)
-            out = outf.read()
+            out = outf.read().strip()
             outf.close()
         dec = json.JSONDecoder()
         objs, pos = [], 0
-        out = out.strip()
         while pos < len(out):
             try:
                 obj, pos = dec.raw_decode(out, pos)
@@ -493,6 +503,12 @@ class Kubectl(Base):
             while pos < len(out) and out[pos].isspace():
                 pos += 1
         self.assertIn(uid, [o["metadata"]["uid"] for o in objs], err)
+
+    def test_kubectl_watch_sees_an_added_pod(self):
+        self.add("before", "kube-system", {"k8s-app": "kube-dns"})
+        for i, k in enumerate(kubectls()):
+            with self.subTest(kubectl=k):
+                self.watch_sees(k, f"after-{i}")
 
 
 if __name__ == "__main__":
