@@ -133,12 +133,19 @@ class ListWatch(Base):
         for i in range(3):
             self.add(f"other-{i}", node="node-bookmark-other")
         rv = S.ctl("stats")["rv"]
-        time.sleep(2.5)  # the watch ends at its timeoutSeconds, a new one starts
-        watches = [e[2] for e in S.ctl("stats")["log"] if self.node in e[2] and "watch=1" in e[2]]
+        # The watch ends at its timeoutSeconds; the next one starts from the
+        # RV of the last bookmark.
+        deadline = time.monotonic() + 10
+        while True:
+            watches = [e[2] for e in S.ctl("stats")["log"] if self.node in e[2] and "watch=1" in e[2]]
+            if f"resourceVersion={rv}&" in watches[-1] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertGreaterEqual(len(watches), 2, watches)
         self.assertIn("allowWatchBookmarks=true", watches[0])
         self.assertRegex(watches[0], r"fieldSelector=spec.nodeName%3Dnode-test-bookmarks")
         self.assertIn(f"resourceVersion={rv}&", watches[-1])
+        self.assertNotIn(f"resourceVersion={rv}&", watches[0])
         self.stopped(w)
 
     def test_410_gone_relists_and_reports_vanished_pods(self):
