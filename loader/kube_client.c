@@ -181,15 +181,28 @@ static int keep_body(struct kube_client *kc, const char *p, size_t n, size_t max
 	return 0;
 }
 
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* Watch bytes: complete events go to kube_pods_event(), the rest waits. */
 static int feed_watch(struct kube_client *kc, const char *p, size_t n)
 {
 	while (n) {
-		json_object *ev = json_tokener_parse_ex(kc->tok, p, (int)n);
-		enum json_tokener_error e = json_tokener_get_error(kc->tok);
+		json_object *ev;
+		enum json_tokener_error e;
 		size_t used;
 		int ret;
 
+		/* Newlines between events are no event: a stream may end on one. */
+		if (!kc->ev_bytes && is_space(*p)) {
+			p++;
+			n--;
+			continue;
+		}
+		ev = json_tokener_parse_ex(kc->tok, p, (int)n);
+		e = json_tokener_get_error(kc->tok);
 		if (e == json_tokener_continue) {
 			kc->ev_bytes += n;
 			break;
@@ -438,7 +451,7 @@ static void list_done(struct kube_client *kc)
 	int ret;
 
 	/* The API server ends its JSON with a newline (Go's json.Encoder). */
-	while (kc->body_len && strchr(" \t\r\n", kc->body[kc->body_len - 1]))
+	while (kc->body_len && is_space(kc->body[kc->body_len - 1]))
 		kc->body[--kc->body_len] = '\0';
 	list = json_tokener_parse_ex(kc->tok, kc->body, (int)kc->body_len);
 	if (!list || json_tokener_get_error(kc->tok) != json_tokener_success ||

@@ -22,6 +22,8 @@ Control commands (body fields in brackets):
   truncate {where: watch|list}  half an event then end of stream / half a list
   huge {bytes}            an event of that size in every open watch
   stall {on}              watches send nothing at all, not even their end
+  split {on}              watch bytes go in pieces of 7, an event's last byte
+                          alone, each flushed
   bookmarks {interval}    seconds between BOOKMARK events (0: none)
   stats                   counters and the request log
   quit
@@ -54,6 +56,7 @@ class State:
         self.token = token
         self.slow = 0.0
         self.stall = False
+        self.split = False
         self.bookmark_interval = 1.0
         self.inject = []  # (serial, raw bytes, end stream after)
         self.inject_serial = 0
@@ -129,8 +132,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(code, kubeobj.status(code, reason, message))
 
     def chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        # split: bytes in pieces of 7 and the last byte (an event's newline)
+        # alone, each sent at once, for the client's parser to meet events
+        # cut anywhere.
+        if self.server.app.state.split and len(data) > 1:
+            pieces = [data[i:i + 7] for i in range(0, len(data) - 1, 7)] + [data[-1:]]
+        else:
+            pieces = [data]
+        for piece in pieces:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
 
     def authorized(self):
         st = self.server.app.state
@@ -394,6 +405,9 @@ class App:
             if name == "stall":
                 st.stall = bool(body.get("on", True))
                 st.cond.notify_all()
+                return {}
+            if name == "split":
+                st.split = bool(body.get("on", True))
                 return {}
             if name == "bookmarks":
                 st.bookmark_interval = float(body.get("interval", 0))

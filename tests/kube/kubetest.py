@@ -66,7 +66,7 @@ class Server:
         """Undo what a test set: a fresh server as far as clients can tell."""
         if self.is_down:
             self.up()
-        for name, body in (("slow", {"seconds": 0}), ("stall", {"on": False}),
+        for name, body in (("slow", {"seconds": 0}), ("stall", {"on": False}), ("split", {"on": False}),
                            ("token", {"token": TOKEN}), ("bookmarks", {"interval": 1.0})):
             self.ctl(name, **body)
 

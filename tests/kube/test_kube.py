@@ -106,6 +106,20 @@ class ListWatch(Base):
         self.assertRegex(self.stopped(w), r"^EXIT reconnects=0 pods=1 rv=\d+$")
         self.assertFalse([x for x in w.lines if "elsewhere" in x])
 
+    def test_events_cut_anywhere(self):
+        a = self.add("cut", labels={"n": "0"})
+        S.ctl("split", on=True)
+        S.ctl("bookmarks", interval=0.2)
+        w = self.watch("--watch-timeout", "2")
+        self.synced(w)
+        for i in range(1, 4):
+            S.ctl("modify", uid=a, labels={"n": str(i)})
+            self.assertIn(f" n={i}", w.wait(r"^UPSERT "))
+        self.watching()
+        time.sleep(2.5)  # a watch or two end, between events
+        self.assertFalse([x for x in w.lines if x.startswith("LOG ")], "\n".join(w.lines))
+        self.assertRegex(self.stopped(w), r"^EXIT reconnects=0 pods=1 ")
+
     def test_paged_list(self):
         uids = {self.add(f"p-{i}", labels={"i": str(i)}) for i in range(7)}
         w = self.watch("--limit", "3")
