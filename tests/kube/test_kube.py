@@ -83,6 +83,16 @@ class Base(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "no watch open")
             time.sleep(0.02)
 
+    def cpu_over(self, w, seconds):
+        """CPU seconds the driver spends in the next seconds of wall time."""
+        def cpu():
+            with open(f"/proc/{w.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        before = cpu()
+        w.drain(seconds)
+        return cpu() - before
+
     def no_deletes(self, w):
         self.assertFalse([x for x in w.lines if x.startswith("DELETE ")], "\n".join(w.lines))
 
@@ -185,10 +195,13 @@ class Failures(Base):
         self.add("steady")
         w = self.watch()
         self.synced(w)
+        # Connected and idle, the poll loop sleeps.
+        self.assertLess(self.cpu_over(w, 2.0), 0.2)
         S.down()
         t0 = time.monotonic()
         w.wait(r"^STATE disconnected ")
-        lines = w.drain(4.0)
+        self.assertLess(self.cpu_over(w, 4.0), 0.4)  # and waiting to retry, too
+        lines = w.lines
         S.up()
         w.wait(r"^STATE connected ", timeout=5)
         retries = [float(m.group(1)) for m in
