@@ -274,46 +274,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *userp)
 
 /* --- making requests ------------------------------------------------------ */
 
-static int set_tls(struct kube_client *kc, CURL *e)
-{
-	const struct kube_config *c = kc->cfg;
-	struct curl_blob blob = { .flags = CURL_BLOB_COPY };
-	CURLcode r = CURLE_OK;
-
-	if (c->ca_pem) {
-		blob.data = c->ca_pem;
-		blob.len = c->ca_pem_len;
-		r = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
-	} else if (c->ca_file) {
-		r = curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-	}
-	if (!r && c->cert_pem) {
-		blob.data = c->cert_pem;
-		blob.len = c->cert_pem_len;
-		r = curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
-	} else if (!r && c->cert_file) {
-		r = curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
-	}
-	if (!r && c->key_pem) {
-		blob.data = c->key_pem;
-		blob.len = c->key_pem_len;
-		r = curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
-	} else if (!r && c->key_file) {
-		r = curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
-	}
-	if (!r && c->insecure) {
-		r = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		if (!r)
-			r = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (!r && c->token) {
-		r = curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		if (!r)
-			r = curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, c->token);
-	}
-	return r ? -EINVAL : 0;
-}
-
 /* The URL of the next request: a list page, or a watch from the last RV. */
 static char *make_url(struct kube_client *kc)
 {
@@ -372,7 +332,7 @@ static int set_request(struct kube_client *kc, const char *url)
 	r = r ?: curl_easy_setopt(e, CURLOPT_WRITEDATA, kc);
 	if (r)
 		return -EINVAL;
-	return set_tls(kc, e);
+	return kube_config_curl(kc->cfg, e);
 }
 
 static void reset_answer(struct kube_client *kc)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * kube_config.c - in-cluster service account configuration and kubeconfig
- * files (read with libyaml's document API).
+ * files (read with libyaml's document API), and how a libcurl handle uses
+ * them.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -427,6 +429,47 @@ int kube_config_load(struct kube_config *c, const char *path, bool allow_insecur
 	if (ret < 0)
 		kube_config_free(c);
 	return ret;
+}
+
+/* --- applying it ---------------------------------------------------------- */
+
+int kube_config_curl(const struct kube_config *c, CURL *e)
+{
+	struct curl_blob blob = { .flags = CURL_BLOB_COPY };
+	CURLcode r = CURLE_OK;
+
+	if (c->ca_pem) {
+		blob.data = c->ca_pem;
+		blob.len = c->ca_pem_len;
+		r = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	} else if (c->ca_file) {
+		r = curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	}
+	if (!r && c->cert_pem) {
+		blob.data = c->cert_pem;
+		blob.len = c->cert_pem_len;
+		r = curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+	} else if (!r && c->cert_file) {
+		r = curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
+	}
+	if (!r && c->key_pem) {
+		blob.data = c->key_pem;
+		blob.len = c->key_pem_len;
+		r = curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+	} else if (!r && c->key_file) {
+		r = curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
+	}
+	if (!r && c->insecure) {
+		r = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		if (!r)
+			r = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (!r && c->token) {
+		r = curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		if (!r)
+			r = curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, c->token);
+	}
+	return r ? -EINVAL : 0;
 }
 
 void kube_config_free(struct kube_config *c)

@@ -9,6 +9,7 @@
 #ifndef PORTGATE_KUBE_CONFIG_H
 #define PORTGATE_KUBE_CONFIG_H
 
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -60,6 +61,12 @@ int kube_config_load(struct kube_config *c, const char *path, bool allow_insecur
  * stays then.
  */
 int kube_config_reload_token(struct kube_config *c, char *err, size_t errlen);
+
+/*
+ * Set c's CA, client certificate and bearer token on a libcurl easy handle
+ * (PEM bytes are copied). -EINVAL if libcurl refuses one.
+ */
+int kube_config_curl(const struct kube_config *c, CURL *e);
 
 void kube_config_free(struct kube_config *c);
 
