@@ -488,9 +488,13 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ctl-port", type=int, default=0)
     ap.add_argument("--ports-file", help="write 'API-PORT CONTROL-PORT' here once listening")
+    ap.add_argument("--stdin-lifeline", action="store_true",
+                    help="exit when stdin reaches its end (the test that started us died)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
 
+    if args.stdin_lifeline:
+        threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
     app = App(args)
     app.up()
     ctl = control_server(app, args.ctl_port)

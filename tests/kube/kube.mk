@@ -35,7 +35,7 @@ KUBE_DEBIAN_KUBECTL = $(firstword $(wildcard $(B)/kube/debian-kubectl/usr/bin/ku
 test-kube: kube-deps
 	$(Q)$(MAKE) --no-print-directory $(T)/kube/kubewatch
 	$(Q)KUBEWATCH=$(abspath $(T)/kube/kubewatch) \
-		KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) \
+		KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) KUBE_TMPDIR=$(abspath $(T)/kube) \
 		$(KUBE_PYTHON) tests/kube/test_kube.py
 
 .DEFAULT_GOAL := $(kube_goal)

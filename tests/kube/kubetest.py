@@ -33,7 +33,8 @@ class Server:
         self.proc = subprocess.Popen(
             [PYTHON, os.path.join(HERE, "apiserver.py"), "--cert", self.cert("server.crt"),
              "--key", self.cert("server.key"), "--ca", self.cert("ca.crt"), "--token", TOKEN,
-             "--ports-file", ports], stdout=self.log, stderr=subprocess.STDOUT)
+             "--ports-file", ports, "--stdin-lifeline"], stdin=subprocess.PIPE, stdout=self.log,
+            stderr=subprocess.STDOUT)
         for _ in range(100):
             if os.path.exists(ports):
                 break
@@ -77,6 +78,7 @@ class Server:
         except Exception:  # noqa: BLE001 - it is going away either way
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdin.close()
         self.log.close()
 
 
@@ -180,4 +182,8 @@ class Watch:
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="portgate-kube.")
+    """Under KUBE_TMPDIR (make test-kube: build/test/kube) when set."""
+    d = os.environ.get("KUBE_TMPDIR")
+    if d:
+        os.makedirs(d, exist_ok=True)
+    return tempfile.mkdtemp(prefix="portgate-kube.", dir=d or None)
