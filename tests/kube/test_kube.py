@@ -141,6 +141,22 @@ class ListWatch(Base):
         self.assertEqual(len(pages), 2, pages)
         self.stopped(w)
 
+    def test_expired_continue_token_starts_the_list_over(self):
+        uids = {self.add(f"c-{i}") for i in range(7)}
+        S.ctl("slow", seconds=0.5)
+        w = self.watch("--limit", "3")
+        deadline = time.monotonic() + 10
+        while not [e for e in S.ctl("stats")["log"] if self.node in e[2] and "continue=" in e[2]]:
+            self.assertLess(time.monotonic(), deadline, "no second page asked for")
+            time.sleep(0.02)
+        S.ctl("expire")  # while the second page's answer is held back
+        w.wait(r"^LOG kube: list: HTTP 410: The provided continue parameter is too old")
+        S.ctl("slow", seconds=0)
+        self.synced(w)
+        self.assertEqual({x.split()[2] for x in w.lines if x.startswith("UPSERT ")}, uids)
+        self.no_deletes(w)
+        self.stopped(w)
+
     def test_250_pods(self):
         uids = {self.add(f"many-{i}", "bulk", {"app": f"a{i % 10}"}) for i in range(250)}
         w = self.watch()
@@ -422,6 +438,11 @@ class Config(Base):
         self.watches.append(w)
         self.synced(w)
         self.stopped(w)
+        p = subprocess.run([kubetest.KUBEWATCH, "--in-cluster", sa, "--dump-config"],
+                           env=dict(env, KUBERNETES_SERVICE_HOST="fd00::1", KUBERNETES_SERVICE_PORT="443"),
+                           capture_output=True, text=True)
+        self.assertIn("server https://[fd00::1]:443\n", p.stdout)
+        self.assertIn(f"token-file {sa}/token\n", p.stdout)
         env.pop("KUBERNETES_SERVICE_HOST")
         p = subprocess.run([kubetest.KUBEWATCH, "--in-cluster", sa, "--node", "x"], env=env,
                            capture_output=True, text=True)
