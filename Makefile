@@ -52,6 +52,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Ibpf \
 
 POLICY_SRCS := $(sort $(wildcard policy/*.c))
 LOADER_SRCS := $(sort $(wildcard loader/*.c))
+include tests/kube/kube.mk
 BPF_HDRS := $(wildcard bpf/*.h)
 HDRS := $(wildcard policy/*.h loader/*.h) $(BPF_HDRS)
 
