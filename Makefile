@@ -19,6 +19,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ifeq ($(PREFIX),/usr)
 SYSTEMDUNITDIR ?= /lib/systemd/system
 else
@@ -192,6 +193,7 @@ install: $(B)/portgate
 	install -D -m 0755 $(B)/portgate $(DESTDIR)$(SBINDIR)/portgate
 	install -D -m 0644 man/portgate.8 $(DESTDIR)$(MANDIR)/man8/portgate.8
 	install -D -m 0644 man/portgate.conf.5 $(DESTDIR)$(MANDIR)/man5/portgate.conf.5
+	install -D -m 0644 completion/portgate.bash $(DESTDIR)$(BASHCOMPDIR)/portgate
 	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		deploy/systemd/portgate.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service
@@ -206,7 +208,8 @@ install: $(B)/portgate
 # Leaves the policy in place: it is configuration, and maybe edited.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portgate $(DESTDIR)$(MANDIR)/man8/portgate.8 \
-		$(DESTDIR)$(MANDIR)/man5/portgate.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service
+		$(DESTDIR)$(MANDIR)/man5/portgate.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/portgate.service \
+		$(DESTDIR)$(BASHCOMPDIR)/portgate
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf ]; then \
 		echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf in place"; \
 	fi

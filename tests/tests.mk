@@ -5,7 +5,8 @@
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
 # Deploy tests: tests/deploy/, the shipped systemd unit and make install
-# into a scratch DESTDIR, and the Kubernetes manifests; no network, no root.
+# into a scratch DESTDIR, the Kubernetes manifests and the bash completion;
+# no network, no root.
 
 .PHONY: deps test unit integ demo deploy-test test-kernels
 
@@ -54,6 +55,7 @@ DEPLOY_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || ec
 deploy-test: $(B)/portgate
 	$(Q)tests/deploy/test_install.sh
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(DEPLOY_PYTHON) tests/deploy/test_manifests.py
+	$(Q)PORTGATE=$(abspath $(B)/portgate) tests/deploy/test_completion.sh
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
