@@ -4,6 +4,7 @@
 #   make test       install missing packages, run unit + integration tests
 #   make demo       install missing packages, run the Node.js port-80 demo
 #   make install    PREFIX=/usr/local DESTDIR=   (make uninstall undoes it)
+#   make deb        the Debian package (debian/), built in build/deb/
 #   make deps       install the packages that building and testing need
 #   ARCH=arm64      build for another architecture, here into build/arm64/,
 #                   with CROSS_COMPILE=aarch64-linux-gnu- unless given
@@ -13,7 +14,7 @@
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all deps test unit integ demo install uninstall clean format check-format FORCE
+.PHONY: all deps test unit integ demo install uninstall deb clean format check-format FORCE
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -138,7 +139,7 @@ GEN_HDRS := $(SKELS) $(B)/version.h
 $(B)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
@@ -213,6 +214,23 @@ uninstall:
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf ]; then \
 		echo "uninstall: left $(DESTDIR)$(SYSCONFDIR)/portgate/portgate.conf in place"; \
 	fi
+
+# --- Debian package ------------------------------------------------------------
+# dpkg-buildpackage writes next to the source tree, so it runs in a copy under
+# build/deb/ (what is not build/ nor .git), with this checkout's version: the
+# copy is no git checkout of its own.
+DEB_DIR := build/deb
+PORTGATE_VERSION_STRING = $(subst ",,$(word 3,$(VERSION_LINE)))
+
+deb:
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/portgate
+	$(Q)tar -c --exclude=./build --exclude=./.git -f - . | tar -x -C $(DEB_DIR)/portgate
+	$(Q)cd $(DEB_DIR)/portgate && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		PORTGATE_VERSION='$(PORTGATE_VERSION_STRING)' DEB_BUILD_OPTIONS='parallel=2' \
+		dpkg-buildpackage -us -uc --build=full >../build.log 2>&1 || \
+		{ tail -40 ../build.log; echo "deb: dpkg-buildpackage failed, see $(DEB_DIR)/build.log"; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(B)

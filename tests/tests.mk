@@ -8,7 +8,7 @@
 # into a scratch DESTDIR, the Kubernetes manifests and the bash completion;
 # no network, no root.
 
-.PHONY: deps test unit integ demo deploy-test test-kernels
+.PHONY: deps test unit integ demo deploy-test deb-test test-kernels
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(T)/unit/%)
@@ -57,9 +57,13 @@ deploy-test: $(B)/portgate
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(DEPLOY_PYTHON) tests/deploy/test_manifests.py
 	$(Q)PORTGATE=$(abspath $(B)/portgate) tests/deploy/test_completion.sh
 
+# The Debian package: lintian, then installed in a throwaway root (root).
+deb-test: deb
+	$(Q)tests/deploy/test_deb.sh
+
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 fuzz-short integ test-kernels
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short integ test-kernels
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
