@@ -9,8 +9,8 @@ qemu-system-x86 busybox-static cpio zstd xz-utils kmod file"
 # make cross-arm64: Debian's cross compiler, the arm64 libraries to link
 # against, and qemu-user to run the result.
 cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 qemu-user"
-# make deb and its test: debhelper, lintian, and what the test's chroot
-# needs to install the package (fakechroot, dpkg's --root).
+# make deb and its test: debhelper and lintian (the test installs the
+# package with the host's dpkg, in an overlay root).
 deb="debhelper dpkg-dev fakeroot lintian"
 pkgs="$pkgs $cross $deb"
 

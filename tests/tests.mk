@@ -5,8 +5,8 @@
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
 # Deploy tests: tests/deploy/, the shipped systemd unit and make install
-# into a scratch DESTDIR, the Kubernetes manifests and the bash completion;
-# no network, no root.
+# into a scratch DESTDIR, the Kubernetes manifests and Dockerfile, and the
+# bash completion; no network, no root.
 
 .PHONY: deps test unit integ demo deploy-test deb-test test-kernels
 
@@ -56,6 +56,7 @@ deploy-test: $(B)/portgate
 	$(Q)tests/deploy/test_install.sh
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(DEPLOY_PYTHON) tests/deploy/test_manifests.py
 	$(Q)PORTGATE=$(abspath $(B)/portgate) tests/deploy/test_completion.sh
+	$(Q)tests/deploy/test_dockerfile.sh
 
 # The Debian package: lintian, then installed in a throwaway root (root).
 deb-test: deb
