@@ -247,5 +247,6 @@ include tests/kernels/kernels.mk
 include bench/bench.mk
 include tests/cross/cross.mk
 
-# What each object includes, from its last compile (none before the first).
--include $(wildcard $(B)/*.d $(B)/*/*.d $(B)/*/*/*.d $(B)/*/*/*/*.d)
+# What each object includes, from its last compile (none before the first);
+# not the .d files of make deb's copy of the tree, which name the same targets.
+-include $(filter-out $(DEB_DIR)/%,$(wildcard $(B)/*.d $(B)/*/*.d $(B)/*/*/*.d $(B)/*/*/*/*.d))
