@@ -31,10 +31,22 @@ endif
 # The kernel's name for the target (x86, arm64, ...), taken from what $(CC)
 # builds for; ARCH=arm64 on an x86 host picks Debian's cross compiler. The BPF
 # programs need it for bpf_tracing.h's register layout (__TARGET_ARCH_*).
-kernel_arch = $(strip $(patsubst x86_64,x86,$(patsubst i%86,x86,$(patsubst aarch64%,arm64,\
-	$(patsubst arm%,arm,$(patsubst riscv%,riscv,$(patsubst s390%,s390,\
-	$(patsubst powerpc%,powerpc,$(patsubst ppc%,powerpc,$(patsubst mips%,mips,\
-	$(patsubst loongarch%,loongarch,$(1))))))))))))
+# How uname -m, a GNU triplet and Debian name each architecture; a kernel
+# name (x86, arm64, ...) maps to itself.
+kernel_arch = $(or $(karch_$(1)),$(1))
+karch_x86_64 := x86
+karch_amd64 := x86
+karch_i386 := x86
+karch_i686 := x86
+karch_aarch64 := arm64
+karch_armv7l := arm
+karch_armhf := arm
+karch_riscv64 := riscv
+karch_s390x := s390
+karch_ppc64le := powerpc
+karch_powerpc64le := powerpc
+karch_ppc64el := powerpc
+karch_loongarch64 := loongarch
 # The Debian triplet of each ARCH= a cross build may name.
 triplet_arm64 := aarch64-linux-gnu
 triplet_x86 := x86_64-linux-gnu
@@ -44,6 +56,10 @@ triplet_s390 := s390x-linux-gnu
 triplet_powerpc := powerpc64le-linux-gnu
 
 HOST_ARCH := $(call kernel_arch,$(shell uname -m))
+# ARCH= may also be given as uname -m or Debian says it (aarch64, amd64).
+ifneq ($(ARCH),)
+override ARCH := $(call kernel_arch,$(strip $(ARCH)))
+endif
 ifneq ($(filter default undefined,$(origin CC)),)
 ifneq ($(ARCH),)
 ifneq ($(ARCH),$(HOST_ARCH))
@@ -56,7 +72,9 @@ TARGET_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null)
 ifeq ($(TARGET_TRIPLET),)
 $(error cannot run $(CC) (ARCH=$(ARCH)); make deps installs the arm64 cross compiler)
 endif
-ARCH ?= $(call kernel_arch,$(firstword $(subst -, ,$(TARGET_TRIPLET))))
+ifeq ($(ARCH),)
+override ARCH := $(call kernel_arch,$(firstword $(subst -, ,$(TARGET_TRIPLET))))
+endif
 ifeq ($(ARCH),)
 $(error cannot tell the target architecture from $(CC) -dumpmachine; set ARCH=)
 endif
