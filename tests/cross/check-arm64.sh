@@ -26,12 +26,16 @@ case "$desc" in
 esac
 readelf -h "$bin" | grep -q 'Machine:[[:space:]]*AArch64' || fail "$bin: readelf -h does not say AArch64"
 
-# The linked objects the skeletons embed are BPF ELF; their compile recorded
-# its command line (-grecord-command-line), which must target arm64.
-for obj in "$dir"/portgate_*.bpf.o; do
-	[ -e "$obj" ] || { fail "no BPF objects in $dir"; break; }
-	linked=${obj%.bpf.o}.o
-	readelf -h "$linked" | grep -q 'Machine:[[:space:]]*Linux BPF' || fail "$linked is not a BPF ELF object"
+# The linked objects the skeletons embed are BPF ELF; each clang compile
+# recorded its command line (-grecord-command-line), which must target arm64.
+# Found by name, wherever the Makefile puts them under DIR.
+bpf_objs=$(find "$dir" -path "$dir/test" -prune -o -name '*.bpf.o' -print)
+linked=$(find "$dir" -maxdepth 1 -name 'portgate_*.o' ! -name '*.bpf.o')
+if [ -z "$bpf_objs" ] || [ -z "$linked" ]; then fail "no BPF objects in $dir"; fi
+for obj in $linked; do
+	readelf -h "$obj" | grep -q 'Machine:[[:space:]]*Linux BPF' || fail "$obj is not a BPF ELF object"
+done
+for obj in $bpf_objs; do
 	producer=$(readelf --debug-dump=info "$obj" 2>/dev/null | grep -m1 DW_AT_producer || true)
 	case "$producer" in
 	*"__TARGET_ARCH_arm64"*) ;;
