@@ -7,14 +7,14 @@
 
 BENCH_ROUNDS ?= 15
 
-$(B)/bench/bench: bench/bench.c tests/integ/harness.c tests/integ/harness.h $(B)/loader/cgroup.o $(B)/loader/util.o $(HDRS)
-	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) -O2 -g -o $@ bench/bench.c \
-		tests/integ/harness.c $(B)/loader/cgroup.o $(B)/loader/util.o $(LIBBPF_LIBS) -lelf -lz
+# bench.c and the harness through the $(B)/%.o rule, with -Itests/integ.
+$(B)/bench/%.o $(B)/tests/integ/%.o: CFLAGS := -O2 -g -Itests/integ
 
-bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bench
+$(B)/bench/bench: $(B)/bench/bench.o $(B)/tests/integ/harness.o $(B)/loader/cgroup.o $(B)/loader/util.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+
+bench: all $(B)/bench/bench
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds $(BENCH_ROUNDS) \
 		--markdown bench/RESULTS.md
 	$(Q)if [ -s bench/RESULTS-kernels.md ]; then cat bench/RESULTS-kernels.md >> bench/RESULTS.md; fi

@@ -5,7 +5,14 @@ set -eu
 
 pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libcmocka-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml
-qemu-system-x86 busybox-static cpio zstd xz-utils kmod"
+qemu-system-x86 busybox-static cpio zstd xz-utils kmod file"
+# make cross-arm64: Debian's cross compiler, the arm64 libraries to link
+# against, and qemu-user to run the result.
+cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 qemu-user"
+# make deb and its test: debhelper and lintian (the test installs the
+# package with the host's dpkg, in an overlay root).
+deb="debhelper dpkg-dev fakeroot lintian"
+pkgs="$pkgs $cross $deb"
 
 missing=""
 for p in $pkgs; do
@@ -23,6 +30,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+case "$missing" in
+*:arm64*)
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ||
+		{ echo "deps: dpkg --add-architecture arm64 failed" >&2; exit 1; }
+	;;
+esac
 apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null ||

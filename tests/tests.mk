@@ -5,9 +5,10 @@
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
 # Deploy tests: tests/deploy/, the shipped systemd unit and make install
-# into a scratch DESTDIR, and the Kubernetes manifests; no network, no root.
+# into a scratch DESTDIR, the Kubernetes manifests and Dockerfile, and the
+# bash completion; no network, no root.
 
-.PHONY: deps test unit integ demo deploy-test test-kernels
+.PHONY: deps test unit integ demo deploy-test deb-test test-kernels
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(T)/unit/%)
@@ -18,17 +19,23 @@ INTEG_LIB := $(sort $(wildcard tests/integ/harness*.c))
 deps:
 	$(Q)tests/deps.sh
 
-$(T)/unit/%: tests/unit/%.c $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
-	@mkdir -p $(dir $@)
-	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< \
-		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS)
+# Each test file is compiled on its own (the $(T)/%.o rule, with a .d file),
+# then linked; the objects are kept so that a rebuild compiles what changed.
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(T)/%.o)
+INTEG_OBJS := $(INTEG_SRCS:%.c=$(T)/%.o)
+INTEG_LIB_OBJS := $(INTEG_LIB:%.c=$(T)/%.o)
+.SECONDARY: $(UNIT_OBJS) $(INTEG_OBJS) $(INTEG_LIB_OBJS)
+$(T)/tests/integ/%.o: TEST_CFLAGS := -Itests/integ
 
-$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) $(wildcard tests/integ/harness*.h) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+$(T)/unit/%: $(T)/tests/unit/%.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	@mkdir -p $(dir $@)
-	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ \
-		$< $(INTEG_LIB) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
+
+$(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
@@ -48,10 +55,16 @@ DEPLOY_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || ec
 deploy-test: $(B)/portgate
 	$(Q)tests/deploy/test_install.sh
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(DEPLOY_PYTHON) tests/deploy/test_manifests.py
+	$(Q)PORTGATE=$(abspath $(B)/portgate) tests/deploy/test_completion.sh
+	$(Q)tests/deploy/test_dockerfile.sh
+
+# The Debian package: lintian, then installed in a throwaway root (root).
+deb-test: deb
+	$(Q)tests/deploy/test_deb.sh
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ test-kernels
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short integ test-kernels
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

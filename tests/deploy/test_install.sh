@@ -39,9 +39,10 @@ mk install DESTDIR="$d" PREFIX=/usr
 need_file "$d/usr/sbin/portgate" 755
 need_file "$d/usr/share/man/man8/portgate.8" 644
 need_file "$d/usr/share/man/man5/portgate.conf.5" 644
+need_file "$d/usr/share/bash-completion/completions/portgate" 644
 need_file "$d/lib/systemd/system/portgate.service" 644
 need_file "$d/etc/portgate/portgate.conf" 644
-ok "PREFIX=/usr: binary, man pages, unit in /lib/systemd/system, policy in /etc/portgate"
+ok "PREFIX=/usr: binary, man pages, bash completion, unit in /lib/systemd/system, policy in /etc/portgate"
 
 unit=$d/lib/systemd/system/portgate.service
 if grep -n '@[A-Z_]*@' "$unit"; then
@@ -109,18 +110,19 @@ fi
 # --- uninstall ---------------------------------------------------------------
 mk uninstall DESTDIR="$d" PREFIX=/usr
 for f in usr/sbin/portgate usr/share/man/man8/portgate.8 usr/share/man/man5/portgate.conf.5 \
-	lib/systemd/system/portgate.service; do
+	usr/share/bash-completion/completions/portgate lib/systemd/system/portgate.service; do
 	[ ! -e "$d/$f" ] || fail "make uninstall left /$f"
 done
 cmp -s "$d/etc/portgate/portgate.conf" "$tmp/edited.conf" ||
 	fail "make uninstall removed or changed the policy"
-ok "uninstall removes binary, man pages and unit, keeps the policy"
+ok "uninstall removes binary, man pages, completion and unit, keeps the policy"
 
 # --- PREFIX=/usr/local (the default) -----------------------------------------
 d=$tmp/local-root
 mk install DESTDIR="$d" PREFIX=/usr/local
 need_file "$d/usr/local/sbin/portgate" 755
 need_file "$d/usr/local/share/man/man8/portgate.8" 644
+need_file "$d/usr/local/share/bash-completion/completions/portgate" 644
 need_file "$d/usr/local/lib/systemd/system/portgate.service" 644
 need_file "$d/etc/portgate/portgate.conf" 644
 grep -qx 'ExecStart=/usr/local/sbin/portgate run .* /etc/portgate/portgate.conf' \

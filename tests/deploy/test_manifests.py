@@ -338,8 +338,10 @@ with open(os.path.join(KDIR, "Dockerfile")) as f:
 for needle in ("debian:12", "libbpf1", "build/portgate"):
     if needle not in dockerfile:
         fail("the Dockerfile does not mention %s" % needle)
-img_bin = re.search(r"COPY\s+build/portgate\s+(\S+)", dockerfile)
-if img_bin and img_bin.group(1) not in script:
+img_bin = re.search(r"COPY\s+(?:--from=\S+\s+)?\S*build/portgate\s+(\S+)", dockerfile)
+if not img_bin:
+    fail("the Dockerfile copies no build/portgate into the image")
+elif img_bin.group(1) not in script:
     fail("the container runs a portgate other than the image's %s" % img_bin.group(1))
 
 if failures:

@@ -34,15 +34,20 @@ FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 $(FUZZ_SAN)
 FUZZ_OBJS := $(POLICY_SRCS:%.c=$(FZ)/%.o)
 
 # The library with coverage instrumentation, no libFuzzer main.
-$(FZ)/policy/%.o: policy/%.c $(HDRS)
+$(FZ)/policy/%.o: policy/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FZ)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_OBJS) $(HDRS)
+$(FZ)/fuzz_policy.o: tests/fuzz/fuzz_policy.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -c $< -o $@
+
+$(FZ)/fuzz_policy: $(FZ)/fuzz_policy.o $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK-FUZZ,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 fuzz: $(FZ)/fuzz_policy
 	$(call msg,FUZZ,$< for $(FUZZ_SECONDS)s)
