@@ -64,7 +64,7 @@ deb-test: deb
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short integ test-kernels
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short test-kube integ test-kernels
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
