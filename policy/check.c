@@ -117,6 +117,116 @@ static void found(struct checker *ck, size_t later, size_t earlier, uint32_t pos
 	f->conflict_proto = both == PG_PROTO_ANY ? PG_PROTO_ANY : proto;
 }
 
+/* Per class: active rules, those of them not reported yet, and the same two
+ * for conditional rules only (the alternatives limit). */
+enum { ACT, UNREP, CACT, CUNREP };
+
+/* The state of one sweep; class 0 is allow (or all, for dup), 1 deny. */
+struct sweep {
+	struct checker *ck;
+	const size_t *rix;
+	uint32_t proto;
+	bool dup;
+	struct bits b[4][2];
+	size_t ccount[2]; /* active conditional rules */
+	struct ev *ev;
+	size_t nev;
+	uint64_t *mem; /* of the bitsets */
+};
+
+/* The start and end events of the rules of rix[0..k) on proto, sorted. */
+static int sweep_init(struct sweep *sw, size_t k)
+{
+	const struct pg_policy *p = sw->ck->p;
+	size_t nev = 0, nw = (k + 63) / 64, ns = (nw + 63) / 64, i, q;
+
+	for (i = 0; i < k; i++)
+		if (p->rules[sw->rix[i]].protos & sw->proto)
+			nev += 2 * p->rules[sw->rix[i]].nports;
+	if (!nev)
+		return 0;
+	sw->ev = malloc(nev * sizeof(*sw->ev));
+	sw->mem = calloc(8 * (nw + ns), sizeof(*sw->mem));
+	if (!sw->ev || !sw->mem)
+		return -ENOMEM;
+	for (i = 0; i < 8; i++)
+		sw->b[i / 2][i % 2] =
+		    (struct bits){ sw->mem + i * (nw + ns), sw->mem + i * (nw + ns) + nw, nw, ns };
+	for (i = 0; i < k; i++) {
+		const struct pg_rule *r = &p->rules[sw->rix[i]];
+
+		if (!(r->protos & sw->proto))
+			continue;
+		for (q = 0; q < r->nports; q++) {
+			sw->ev[sw->nev++] = (struct ev){ r->ports[q].lo, 1, i };
+			sw->ev[sw->nev++] = (struct ev){ (uint32_t)r->ports[q].hi + 1, 0, i };
+		}
+	}
+	qsort(sw->ev, sw->nev, sizeof(*sw->ev), cmp_ev);
+	return 0;
+}
+
+/* Rule j (local) starts or ends at pos. */
+static void sweep_event(struct sweep *sw, const struct ev *ev, uint32_t pos)
+{
+	struct checker *ck = sw->ck;
+	size_t j = ev->j, x, *mark;
+	const struct pg_rule *r = &ck->p->rules[sw->rix[j]];
+	size_t cl = sw->dup ? 0 : r->action == PG_DENY, pc = sw->dup ? 0 : !cl;
+	bool cond = !sw->dup && has_cond(r);
+	struct bits(*b)[2] = sw->b;
+
+	if (!ev->start) {
+		bit_clear(&b[ACT][cl], j);
+		bit_clear(&b[UNREP][cl], j);
+		if (cond) {
+			bit_clear(&b[CACT][cl], j);
+			bit_clear(&b[CUNREP][cl], j);
+			sw->ccount[cl]--;
+		}
+		return;
+	}
+	mark = sw->dup ? &ck->f[sw->rix[j]].dup : &ck->f[sw->rix[j]].conflict;
+	if (!*mark) {
+		x = bit_next(&b[ACT][pc], 0);
+		if (x < j)
+			found(ck, sw->rix[j], sw->rix[x], pos, sw->proto, sw->dup);
+		else
+			bit_set(&b[UNREP][cl], j);
+	}
+	bit_set(&b[ACT][cl], j);
+	for (x = bit_next(&b[UNREP][pc], j + 1); x != SIZE_MAX;
+	     x = bit_next(&b[UNREP][pc], x + 1)) {
+		found(ck, sw->rix[x], sw->rix[j], pos, sw->proto, sw->dup);
+		bit_clear(&b[UNREP][pc], x);
+	}
+	if (cond) {
+		bit_set(&b[CACT][cl], j);
+		if (!ck->f[sw->rix[j]].alt)
+			bit_set(&b[CUNREP][cl], j);
+		sw->ccount[cl]++;
+	}
+}
+
+/* At pos, class c has more active conditional rules than PG_MAX_ALT: mark
+ * every one after the 16th by file order. */
+static void sweep_alts(struct sweep *sw, size_t c, uint32_t pos)
+{
+	struct bits *cact = &sw->b[CACT][c], *cunrep = &sw->b[CUNREP][c];
+	size_t t = 0, x;
+
+	for (x = 0; x <= PG_MAX_ALT; x++)
+		t = bit_next(cact, x ? t + 1 : 0);
+	for (x = bit_next(cunrep, t); x != SIZE_MAX; x = bit_next(cunrep, x + 1)) {
+		struct finding *f = &sw->ck->f[sw->rix[x]];
+
+		f->alt = true;
+		f->alt_port = (uint16_t)pos;
+		f->alt_proto = sw->proto;
+		bit_clear(cunrep, x);
+	}
+}
+
 /*
  * One sweep over rules rix[0..k) (ascending) for one protocol. dup: find
  * rules overlapping an earlier one (the caller passes rules of one action
@@ -125,106 +235,22 @@ static void found(struct checker *ck, size_t later, size_t earlier, uint32_t pos
  */
 static int sweep(struct checker *ck, const size_t *rix, size_t k, uint32_t proto, bool dup)
 {
-	const struct pg_policy *p = ck->p;
-	size_t nev = 0, nw = (k + 63) / 64, ns = (nw + 63) / 64, i, e, c;
-	/* Per class: active rules, those of them not reported yet, and the
-	 * same two for conditional rules only (the alternatives limit). */
-	enum { ACT, UNREP, CACT, CUNREP };
-	struct bits b[4][2];
-	size_t ccount[2] = { 0, 0 };
-	uint64_t *mem;
-	struct ev *ev;
+	struct sweep sw = { .ck = ck, .rix = rix, .proto = proto, .dup = dup };
+	size_t e, c;
+	int err = sweep_init(&sw, k);
 
-	for (i = 0; i < k; i++)
-		if (p->rules[rix[i]].protos & proto)
-			nev += 2 * p->rules[rix[i]].nports;
-	if (!nev)
-		return 0;
-	ev = malloc(nev * sizeof(*ev));
-	mem = calloc(8 * (nw + ns), sizeof(*mem));
-	if (!ev || !mem) {
-		free(ev);
-		free(mem);
-		return -ENOMEM;
+	for (e = 0; !err && e < sw.nev;) {
+		uint32_t pos = sw.ev[e].pos;
+
+		for (; e < sw.nev && sw.ev[e].pos == pos; e++)
+			sweep_event(&sw, &sw.ev[e], pos);
+		for (c = 0; c < 2 && pos <= 65535; c++)
+			if (sw.ccount[c] > PG_MAX_ALT)
+				sweep_alts(&sw, c, pos);
 	}
-	for (i = 0; i < 8; i++)
-		b[i / 2][i % 2] =
-		    (struct bits){ mem + i * (nw + ns), mem + i * (nw + ns) + nw, nw, ns };
-
-	nev = 0;
-	for (i = 0; i < k; i++) {
-		const struct pg_rule *r = &p->rules[rix[i]];
-		size_t q;
-
-		if (!(r->protos & proto))
-			continue;
-		for (q = 0; q < r->nports; q++) {
-			ev[nev++] = (struct ev){ r->ports[q].lo, 1, i };
-			ev[nev++] = (struct ev){ (uint32_t)r->ports[q].hi + 1, 0, i };
-		}
-	}
-	qsort(ev, nev, sizeof(*ev), cmp_ev);
-
-	for (e = 0; e < nev;) {
-		uint32_t pos = ev[e].pos;
-
-		for (; e < nev && ev[e].pos == pos; e++) {
-			size_t j = ev[e].j, x, *mark;
-			const struct pg_rule *r = &p->rules[rix[j]];
-			size_t cl = dup ? 0 : r->action == PG_DENY, pc = dup ? 0 : !cl;
-			bool cond = !dup && has_cond(r);
-
-			if (!ev[e].start) {
-				bit_clear(&b[ACT][cl], j);
-				bit_clear(&b[UNREP][cl], j);
-				if (cond) {
-					bit_clear(&b[CACT][cl], j);
-					bit_clear(&b[CUNREP][cl], j);
-					ccount[cl]--;
-				}
-				continue;
-			}
-			mark = dup ? &ck->f[rix[j]].dup : &ck->f[rix[j]].conflict;
-			if (!*mark) {
-				x = bit_next(&b[ACT][pc], 0);
-				if (x < j)
-					found(ck, rix[j], rix[x], pos, proto, dup);
-				else
-					bit_set(&b[UNREP][cl], j);
-			}
-			bit_set(&b[ACT][cl], j);
-			for (x = bit_next(&b[UNREP][pc], j + 1); x != SIZE_MAX;
-			     x = bit_next(&b[UNREP][pc], x + 1)) {
-				found(ck, rix[x], rix[j], pos, proto, dup);
-				bit_clear(&b[UNREP][pc], x);
-			}
-			if (cond) {
-				bit_set(&b[CACT][cl], j);
-				if (!ck->f[rix[j]].alt)
-					bit_set(&b[CUNREP][cl], j);
-				ccount[cl]++;
-			}
-		}
-		for (c = 0; c < 2 && pos <= 65535; c++) {
-			size_t t = 0, x;
-
-			if (ccount[c] <= PG_MAX_ALT)
-				continue;
-			/* Every active conditional rule after the 16th by file order. */
-			for (x = 0; x <= PG_MAX_ALT; x++)
-				t = bit_next(&b[CACT][c], x ? t + 1 : 0);
-			for (x = bit_next(&b[CUNREP][c], t); x != SIZE_MAX;
-			     x = bit_next(&b[CUNREP][c], x + 1)) {
-				ck->f[rix[x]].alt = true;
-				ck->f[rix[x]].alt_port = (uint16_t)pos;
-				ck->f[rix[x]].alt_proto = proto;
-				bit_clear(&b[CUNREP][c], x);
-			}
-		}
-	}
-	free(ev);
-	free(mem);
-	return 0;
+	free(sw.ev);
+	free(sw.mem);
+	return err;
 }
 
 struct item {
