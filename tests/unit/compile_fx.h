@@ -269,11 +269,11 @@ static inline void fix_levels(struct pg_cgroup *t, size_t n)
 
 /* The worked example of pg_abi.h. */
 static const struct pg_cgroup ex_tree[] = {
-	{ "/", 1, 0 },
-	{ "/system.slice", 2, 1 },
-	{ "/system.slice/web.service", 3, 2 },
-	{ "/system.slice/web.service/worker", 4, 3 },
-	{ "/user.slice", 5, 1 },
+	{ "/", 1, 0, false },
+	{ "/system.slice", 2, 1, false },
+	{ "/system.slice/web.service", 3, 2, false },
+	{ "/system.slice/web.service/worker", 4, 3, false },
+	{ "/user.slice", 5, 1, false },
 };
 
 static const char ex_policy[] = "allow /system.slice/web.service  tcp/80 user=www-data\n"

@@ -57,7 +57,8 @@ static void test_level_limit(void **state)
 		strcat(strcpy(paths[l], l == 1 ? "" : paths[l - 1]), "/l");
 	strcat(strcpy(paths[65], paths[63]), "/m");
 	for (l = 0; l <= 65; l++)
-		tree[l] = (struct pg_cgroup){ paths[l], 1000 + (uint64_t)l, l == 65 ? 64 : l };
+		tree[l] =
+		    (struct pg_cgroup){ paths[l], 1000 + (uint64_t)l, l == 65 ? 64 : l, false };
 
 	/* Levels 0..31 all carry rules: 32 levels, the most there may be. */
 	fx_ok(&f, "allow /** tcp/80\n", tree, 32, NULL);
@@ -443,11 +444,11 @@ static void scale(size_t nrules, size_t ncg, double min_load, double max_bpr)
 	assert_non_null(tree);
 	assert_non_null(paths);
 	assert_non_null(text);
-	tree[0] = (struct pg_cgroup){ "/", 1, 0 };
-	tree[1] = (struct pg_cgroup){ "/s", 2, 1 };
+	tree[0] = (struct pg_cgroup){ "/", 1, 0, false };
+	tree[1] = (struct pg_cgroup){ "/s", 2, 1, false };
 	for (i = 0; i < ncg; i++) {
 		snprintf(paths + i * 16, 16, "/s/c%u", (unsigned int)i);
-		tree[i + 2] = (struct pg_cgroup){ paths + i * 16, 100 + (uint64_t)i, 2 };
+		tree[i + 2] = (struct pg_cgroup){ paths + i * 16, 100 + (uint64_t)i, 2, false };
 	}
 	/* Rules sharing a cgroup differ in port. */
 	for (i = 0; i + ncg < nrules; i++)
@@ -618,7 +619,7 @@ static void test_max_nodes(void **state)
 	assert_non_null(text);
 	for (i = 0; i < ncg; i++) {
 		snprintf(paths + i * 16, 16, "/c%u", (unsigned int)i);
-		tree[i] = (struct pg_cgroup){ paths + i * 16, 10 + (uint64_t)i, 1 };
+		tree[i] = (struct pg_cgroup){ paths + i * 16, 10 + (uint64_t)i, 1, false };
 		off += (size_t)sprintf(text + off, "allow /c%zu tcp/80\n", i);
 	}
 	assert_int_equal(fx_build(&f, text, tree, ncg, NULL), -E2BIG);
