@@ -43,7 +43,8 @@ struct parser {
 /* --- policy.c: small helpers ------------------------------------------------ */
 
 const char *pol_action_name(enum pg_action a);
-const char *pol_proto_name(uint32_t bits); /* "tcp", "tcp,udp", "any", ... */
+/* "tcp", "udp" or "other" for one protocol bit; "any" for anything else. */
+const char *pol_proto_name(uint32_t bits);
 /* Decimal digits only, at most max: 0, -EINVAL (empty, not a number) or -ERANGE. */
 int pol_parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* Sort, then merge overlapping and adjacent ranges; returns the new count. */

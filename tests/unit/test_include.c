@@ -5,6 +5,7 @@
  */
 
 #include "policy_fx.h"
+#include "policy_int.h"
 
 static void test_include_glob_sorted(void **state)
 {
@@ -175,6 +176,71 @@ static void test_policy_hash(void **state)
 	pg_diags_free(&d);
 }
 
+/* --- paths and reading (policy_int.h) --------------------------------------- */
+
+static void test_clean_path(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/a/./b//c/", "/a/b/c" },
+		{ "./x", "x" },
+		{ ".", "." },
+		{ "", "." },
+		{ "/", "/" },
+		{ "/./", "/" },
+		{ "//a", "/a" },
+		{ "a/../b", "a/../b" },
+		{ "conf.d/./10.conf", "conf.d/10.conf" },
+		{ "a/.hidden", "a/.hidden" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i][0]);
+		pol_clean_path(buf);
+		if (strcmp(buf, cases[i][1]))
+			fail_msg("clean_path(\"%s\") = \"%s\", want \"%s\"", cases[i][0], buf,
+				 cases[i][1]);
+	}
+}
+
+/* A read callback that fails with the error in ud, or returns a positive value. */
+static int failing_read(void *ud, const char *path, char **buf, size_t *len)
+{
+	*buf = (char *)"junk"; /* must not be taken, or freed */
+	return *(const int *)ud;
+}
+
+static void test_read_errors(void **state)
+{
+	static const struct {
+		int ret;
+		const char *want;
+	} cases[] = {
+		{ -EINVAL,
+		  "t.conf:1:9: error: cannot read 'x.conf': not a regular file; FIFOs, sockets and "
+		  "devices are refused\n" },
+		{ -EACCES, "t.conf:1:9: error: cannot read 'x.conf': Permission denied\n" },
+		/* a callback that breaks the convention still gives an error */
+		{ 1, "t.conf:1:9: error: cannot read 'x.conf': Input/output error\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static const char text[] = "include x.conf\nallow /a tcp/80\n";
+		struct pg_source_ops ops = { failing_read, NULL, (void *)&cases[i].ret };
+		struct pg_diags d = { 0 };
+		struct pg_policy *p = pg_policy_parse_buf("t.conf", text, strlen(text), &ops, &d);
+		char *s = diags_text(&d, p);
+
+		assert_string_equal(s, cases[i].want);
+		free(s);
+		pg_policy_free(p);
+		pg_diags_free(&d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_include_glob_failure),
 		cmocka_unit_test(test_include_too_many_files),
 		cmocka_unit_test(test_policy_hash),
+		cmocka_unit_test(test_clean_path),
+		cmocka_unit_test(test_read_errors),
 	};
 
 	return cmocka_run_group_tests_name("include", tests, NULL, NULL);

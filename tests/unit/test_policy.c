@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * test_policy.c - the policy's lifetime and entry points (policy/policy.c):
- * reading the top file, resolution, protects, rule specs, and the golden
+ * reading the top file, resolution, protects, rule specs, the port-range
+ * and number helpers the other parts share (policy_int.h), and the golden
  * diagnostics of tests/policies/ (run from the repository root).
  */
 #include <dirent.h>
 
 #include "policy_fx.h"
+#include "policy_int.h"
 
 static void test_unreadable_top(void **state)
 {
@@ -319,12 +321,91 @@ static int run_dir(const char *group, const char *dir, CMUnitTestFunction fn)
 	return failed;
 }
 
+/* --- the helpers policy.c gives the other parts (policy_int.h) ------------- */
+
+static void test_parse_dec(void **state)
+{
+	uint64_t v = 7;
+
+	assert_int_equal(pol_parse_dec("0", 1, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(pol_parse_dec("65535", 5, 65535, &v), 0);
+	assert_int_equal(v, 65535);
+	assert_int_equal(pol_parse_dec("65536", 5, 65535, &v), -ERANGE);
+	assert_int_equal(pol_parse_dec("123x", 3, 1000, &v), 0); /* only len bytes */
+	assert_int_equal(v, 123);
+	assert_int_equal(pol_parse_dec("", 0, 10, &v), -EINVAL);
+	assert_int_equal(pol_parse_dec("-1", 2, 10, &v), -EINVAL);
+	assert_int_equal(pol_parse_dec("1 ", 2, 10, &v), -EINVAL);
+	/* far past 64 bits: a range error, not a wrapped value (v stays at most max) */
+	assert_int_equal(pol_parse_dec("99999999999999999999999", 23, MAX_ID, &v), -ERANGE);
+}
+
+static void test_merge_ranges(void **state)
+{
+	struct pg_range r[] = { { 443, 443 }, { 80, 80 },     { 81, 90 },     { 85, 100 },
+				{ 1, 1 },     { 1000, 2000 }, { 1500, 1600 }, { 2001, 2001 } };
+	size_t n = pol_merge_ranges(r, sizeof(r) / sizeof(r[0]));
+
+	/* sorted; overlapping (85-100 in 81-90) and adjacent (80, 81) merged */
+	assert_ranges(r, n, "1,80-100,443,1000-2001");
+	assert_int_equal(pol_merge_ranges(r, 1), 1);
+}
+
+static void test_ranges_minus(void **state)
+{
+	static const struct pg_range a[] = { { 1, 100 }, { 400, 500 } };
+	static const struct pg_range b[] = { { 80, 80 }, { 90, 450 } };
+	static const struct pg_range all[] = { { 1, 65535 } };
+	struct pg_range out[4];
+	size_t n;
+
+	n = pol_ranges_minus(a, 2, b, 2, out);
+	assert_ranges(out, n, "1-79,81-89,451-500");
+	n = pol_ranges_minus(a, 2, all, 1, out);
+	assert_int_equal(n, 0);
+	n = pol_ranges_minus(a, 2, NULL, 0, out);
+	assert_ranges(out, n, "1-100,400-500");
+	/* b ends where a starts, and starts where a ends */
+	n = pol_ranges_minus(all, 1, (const struct pg_range[]){ { 1, 1 }, { 65535, 65535 } }, 2,
+			     out);
+	assert_ranges(out, n, "2-65534");
+}
+
+static void test_fmt_ranges(void **state)
+{
+	static const struct pg_range r[] = { { 22, 22 }, { 80, 80 }, { 1000, 2000 }, { 5, 6 } };
+	char buf[64];
+
+	pol_fmt_ranges(buf, sizeof(buf), r, 4, SIZE_MAX);
+	assert_string_equal(buf, "22,80,1000-2000,5-6");
+	pol_fmt_ranges(buf, sizeof(buf), r, 4, 2);
+	assert_string_equal(buf, "22,80,...");
+	pol_fmt_ranges(buf, sizeof(buf), r, 0, SIZE_MAX);
+	assert_string_equal(buf, "");
+	/* a short buffer is cut, still terminated */
+	pol_fmt_ranges(buf, 6, r, 4, SIZE_MAX);
+	assert_string_equal(buf, "22,80");
+}
+
+static void test_names(void **state)
+{
+	assert_string_equal(pol_action_name(PG_ALLOW), "allow");
+	assert_string_equal(pol_action_name(PG_DENY), "deny");
+	assert_string_equal(pol_proto_name(PG_PROTO_TCP), "tcp");
+	assert_string_equal(pol_proto_name(PG_PROTO_UDP), "udp");
+	assert_string_equal(pol_proto_name(PG_PROTO_OTHER), "other");
+	assert_string_equal(pol_proto_name(PG_PROTO_ANY), "any");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unreadable_top), cmocka_unit_test(test_file_too_large),
 		cmocka_unit_test(test_resolve),	       cmocka_unit_test(test_protects),
-		cmocka_unit_test(test_rule_spec),
+		cmocka_unit_test(test_rule_spec),      cmocka_unit_test(test_parse_dec),
+		cmocka_unit_test(test_merge_ranges),   cmocka_unit_test(test_ranges_minus),
+		cmocka_unit_test(test_fmt_ranges),     cmocka_unit_test(test_names),
 	};
 	int failed = cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 
