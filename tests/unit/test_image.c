@@ -265,6 +265,130 @@ static void test_decide_protocols(void **state)
 	fx_free(&f);
 }
 
+/* --- verdicts, and blocks that are not an image ----------------------------- */
+
+static void test_verdict_names(void **state)
+{
+	static const char *const want[] = {
+		[PG_V_GRANT] = "grant",
+		[PG_V_DENY_RULE] = "deny",
+		[PG_V_DENY_DEFAULT] = "deny-default",
+		[PG_V_KERNEL] = "kernel",
+		[PG_V_EXEMPT] = "exempt-root",
+		[PG_V_NO_POLICY] = "no-policy",
+		[PG_V_KERN_SOCK] = "kernel-socket",
+	};
+	int v;
+
+	assert_int_equal(ARRAY_SIZE(want), PG_V__NR);
+	for (v = 0; v < PG_V__NR; v++)
+		assert_string_equal(pg_verdict_name(v), want[v]);
+	assert_string_equal(pg_verdict_name(PG_V__NR), "?");
+	assert_string_equal(pg_verdict_name(-1), "?");
+}
+
+/* bind()'s return: 1 lets the kernel's own check run, 3 bypasses it, 0 refuses. */
+static void test_image_ret(void **state)
+{
+	static const struct {
+		int v, plain, bypass;
+	} cases[] = {
+		{ PG_V_GRANT, 1, 3 },	  { PG_V_DENY_RULE, 0, 0 }, { PG_V_DENY_DEFAULT, 0, 0 },
+		{ PG_V_KERNEL, 1, 1 },	  { PG_V_EXEMPT, 1, 1 },    { PG_V_NO_POLICY, 0, 0 },
+		{ PG_V_KERN_SOCK, 1, 1 },
+	};
+	struct pg_compile_opts o = grant_opts;
+	struct fx plain, bypass;
+	size_t i;
+
+	fx_ok(&plain, "allow /a tcp/80\n", NULL, 0, &o);
+	o.bypass = true;
+	fx_ok(&bypass, "allow /a tcp/80\n", NULL, 0, &o);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		int v = cases[i].v;
+
+		assert_int_equal(pg_image_ret(plain.img.blocks, plain.img.nblocks, v),
+				 cases[i].plain);
+		assert_int_equal(pg_image_ret(bypass.img.blocks, bypass.img.nblocks, v),
+				 cases[i].bypass);
+		/* no image: as without bypass */
+		assert_int_equal(pg_image_ret(NULL, 0, v), cases[i].plain);
+	}
+	fx_free(&plain);
+	fx_free(&bypass);
+}
+
+/* Blocks with a wrong magic or ABI, or none: no policy, every port protected. */
+static void test_not_an_image(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/", 1), CG("/a", 2) };
+	const uint32_t nodes[] = { 1 };
+	uint8_t wild[16] = { 0 };
+	uint32_t rule, tid, node;
+	struct fx f;
+	int k, depth;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f, "allow /a tcp/80\n", tree, ARRAY_SIZE(tree), NULL);
+	/* the image is good first */
+	assert_int_equal(pg_image_decide(f.img.blocks, f.img.nblocks, nodes, 1, 80, PG_P_TCP, 5, 5,
+					 wild, &rule, &depth),
+			 PG_V_GRANT);
+	assert_false(pg_image_protects(f.img.blocks, f.img.nblocks, 2000));
+	assert_int_equal(pg_image_path(f.img.blocks, f.img.nblocks, PG_TRIE_ROOT, "a", &tid, &node),
+			 0);
+	for (k = 0; k < 4; k++) {
+		const union pg_block *b = f.img.blocks;
+		uint32_t n = f.img.nblocks;
+
+		if (k == 0)
+			b = NULL;
+		else if (k == 1)
+			n = 0;
+		else if (k == 2)
+			f.img.blocks[0].hdr.magic ^= 1;
+		else
+			f.img.blocks[0].hdr.abi = PG_ABI_VERSION + 1;
+		rule = 12345;
+		depth = 12345;
+		assert_int_equal(
+		    pg_image_decide(b, n, nodes, 1, 80, PG_P_TCP, 5, 5, wild, &rule, &depth),
+		    PG_V_NO_POLICY);
+		assert_int_equal(rule, ~0u);
+		assert_int_equal(depth, -1);
+		assert_true(pg_image_protects(b, n, 2000));
+		assert_int_equal(pg_image_path(b, n, PG_TRIE_ROOT, "a", &tid, &node), -ENOENT);
+		assert_int_equal(pg_image_ret(b, n, PG_V_GRANT), 1);
+		if (k == 2)
+			f.img.blocks[0].hdr.magic ^= 1;
+	}
+	/* one block: a header, but no room for the path table's */
+	f.img.blocks[0].hdr.abi = PG_ABI_VERSION;
+	assert_int_equal(pg_image_path(f.img.blocks, 1, PG_TRIE_ROOT, "a", &tid, &node), -ENOENT);
+	fx_free(&f);
+}
+
+/* Decisions read no block past nblocks: a cut image decides as if the rest were zero. */
+static void test_decide_cut_image(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/", 1), CG("/a", 2) };
+	const uint32_t nodes[] = { 1 };
+	uint8_t wild[16] = { 0 };
+	uint32_t rule;
+	int depth;
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f, "default deny\nallow /a tcp/80\n", tree, ARRAY_SIZE(tree), NULL);
+	/* without its buckets, the entry is gone: the default decides */
+	assert_int_equal(pg_image_decide(f.img.blocks, hdr(&f)->bkt_off, nodes, 1, 80, PG_P_TCP, 5,
+					 5, wild, &rule, &depth),
+			 PG_V_DENY_DEFAULT);
+	assert_int_equal(rule, ~0u);
+	assert_int_equal(depth, -1);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +398,10 @@ int main(void)
 		cmocka_unit_test(test_decide_user_group),
 		cmocka_unit_test(test_decide_addr),
 		cmocka_unit_test(test_decide_protocols),
+		cmocka_unit_test(test_verdict_names),
+		cmocka_unit_test(test_image_ret),
+		cmocka_unit_test(test_not_an_image),
+		cmocka_unit_test(test_decide_cut_image),
 	};
 
 	return cmocka_run_group_tests_name("image", tests, NULL, NULL);
