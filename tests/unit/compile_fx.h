@@ -118,7 +118,7 @@ static inline void fx_free(struct fx *f)
 	pg_diags_free(&f->d);
 }
 
-static const struct pg_hdr *hdr(const struct fx *f)
+static inline const struct pg_hdr *hdr(const struct fx *f)
 {
 	return &f->img.blocks[0].hdr;
 }
