@@ -644,16 +644,120 @@ static void test_max_nodes(void **state)
 	free(tree);
 }
 
+/* --- the phases' edges --------------------------------------------------------- */
+
+/* Each rule range against each protect range, on each protocol it names. */
+static void test_protect_several_ranges(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/a", 2), CG("/b", 3) };
+	static const uint8_t protos[] = { PG_P_TCP, PG_P_UDP, PG_P_OTHER };
+	struct fx f;
+	uint32_t port;
+	size_t k;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f,
+	      "protect 10,20-30,50\n"
+	      "allow /a any/1-12,25-60\n"
+	      "deny /b udp/31-49\n",
+	      tree, ARRAY_SIZE(tree), NULL);
+	/* protected: 10, 25..30, 50 on three protocols; /b is a node with nothing protected */
+	assert_int_equal(f.img.nents, 3 * (1 + 6 + 1));
+	assert_int_equal(count_live(&f.img), f.img.nents);
+	assert_int_equal(f.img.nnodes, 2);
+	for (k = 0; k < ARRAY_SIZE(protos); k++)
+		for (port = 1; port <= 70; port++) {
+			bool want = port == 10 || (port >= 25 && port <= 30) || port == 50;
+
+			assert_int_equal(find_ent(&f.img, 1, protos[k], port) != NULL, want);
+		}
+	fx_free(&f);
+}
+
+/* What an entry holds: the unconditional rule, or the conditional ones in file order. */
+static void test_entry_kinds(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/a", 2), CG("/b", 3) };
+	const struct pg_ent *e;
+	const uint32_t *alt;
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f,
+	      "allow /a tcp/80 user=1\n"
+	      "allow /* tcp/80 user=2\n"
+	      "allow /a tcp/81\n"
+	      "deny /b udp/53\n"
+	      "allow /* tcp/81 user=3\n",
+	      tree, ARRAY_SIZE(tree), NULL);
+	/* /a tcp/80: two conditional rules, both in the list, in file order */
+	e = find_ent(&f.img, 1, PG_P_TCP, 80);
+	assert_non_null(e);
+	assert_int_equal(e->flags & PG_EF_UNCOND, 0);
+	assert_int_equal(e->act, PG_ACT_ALLOW);
+	assert_int_equal(e->nalt, 2);
+	alt = &f.img.blocks[hdr(&f)->alt_off].alt[0];
+	assert_int_equal(alt[e->ref], 0);
+	assert_int_equal(alt[e->ref + 1], 1);
+	/* /a tcp/81: the unconditional rule decides, the later conditional one is not listed */
+	e = find_ent(&f.img, 1, PG_P_TCP, 81);
+	assert_non_null(e);
+	assert_int_equal(e->flags & PG_EF_UNCOND, PG_EF_UNCOND);
+	assert_int_equal(e->ref, 2);
+	assert_int_equal(e->nalt, 0);
+	/* /b udp/53: a deny */
+	e = find_ent(&f.img, 2, PG_P_UDP, 53);
+	assert_non_null(e);
+	assert_int_equal(e->act, PG_ACT_DENY);
+	assert_int_equal(e->ref, 3);
+	/* /b tcp/80 and tcp/81: the glob's conditional rules alone */
+	e = find_ent(&f.img, 2, PG_P_TCP, 80);
+	assert_non_null(e);
+	assert_int_equal(e->nalt, 1);
+	assert_int_equal(alt[e->ref], 1);
+	assert_null(find_ent(&f.img, 2, PG_P_UDP, 80));
+	fx_free(&f);
+}
+
+/* The smallest table is two buckets; the load stays at or under 90%. */
+static void test_cuckoo_size(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/a", 2) };
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f, "allow /a tcp/80\n", tree, ARRAY_SIZE(tree), NULL);
+	assert_int_equal(f.img.nents, 1);
+	assert_int_equal(hdr(&f)->nbkt, 2);
+	assert_int_equal(hdr(&f)->seed, grant_opts.seed); /* placed at the first try */
+	fx_free(&f);
+	fx_ok(&f, "protect 1-1000\nallow /a any/1-1000\n", tree, ARRAY_SIZE(tree), NULL);
+	assert_int_equal(f.img.nents, 3000);
+	assert_true((uint64_t)hdr(&f)->nbkt * 4 * 9 >= (uint64_t)f.img.nents * 10);
+	assert_int_equal(count_live(&f.img), 3000);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nodes_tree_order),  cmocka_unit_test(test_level_limit),
-		cmocka_unit_test(test_unprotected_ports), cmocka_unit_test(test_uncond_wins),
-		cmocka_unit_test(test_alt_limit),	  cmocka_unit_test(test_conflict),
-		cmocka_unit_test(test_alts_dedup),	  cmocka_unit_test(test_zero_never_matches),
-		cmocka_unit_test(test_cuckoo_rebuild),	  cmocka_unit_test(test_scale_1),
-		cmocka_unit_test(test_scale_100),	  cmocka_unit_test(test_scale_10k),
-		cmocka_unit_test(test_scale_100k),	  cmocka_unit_test(test_max_nodes),
+		cmocka_unit_test(test_nodes_tree_order),
+		cmocka_unit_test(test_level_limit),
+		cmocka_unit_test(test_unprotected_ports),
+		cmocka_unit_test(test_uncond_wins),
+		cmocka_unit_test(test_alt_limit),
+		cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_alts_dedup),
+		cmocka_unit_test(test_zero_never_matches),
+		cmocka_unit_test(test_cuckoo_rebuild),
+		cmocka_unit_test(test_scale_1),
+		cmocka_unit_test(test_scale_100),
+		cmocka_unit_test(test_scale_10k),
+		cmocka_unit_test(test_scale_100k),
+		cmocka_unit_test(test_max_nodes),
+		cmocka_unit_test(test_protect_several_ranges),
+		cmocka_unit_test(test_entry_kinds),
+		cmocka_unit_test(test_cuckoo_size),
 	};
 
 	return cmocka_run_group_tests_name("entries", tests, NULL, NULL);
