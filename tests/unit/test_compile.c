@@ -547,6 +547,72 @@ static void test_deterministic(void **state)
 	fx_free(&f1);
 }
 
+/* --- layout and emit at their edges -------------------------------------------- */
+
+/* No rules: every region is empty and starts where the rules would. */
+static void test_layout_empty(void **state)
+{
+	struct fx f;
+	const struct pg_hdr *h;
+
+	fx_ok(&f, "default deny\nexempt root\n", NULL, 0, NULL);
+	h = hdr(&f);
+	assert_int_equal(h->nrules, 0);
+	assert_int_equal(h->addr_off, PG_RULE_OFF);
+	assert_int_equal(h->alt_off, PG_RULE_OFF);
+	assert_int_equal(h->bkt_off, PG_RULE_OFF);
+	assert_int_equal(h->nbkt, 0);
+	assert_int_equal(f.img.blocks[1].hdr2.ntrie, 0);
+	assert_int_equal(f.img.blocks[1].hdr2.trie_off, PG_RULE_OFF);
+	assert_int_equal(f.img.blocks[1].hdr2.names_off, PG_RULE_OFF);
+	assert_int_equal(h->meta_off, PG_RULE_OFF);
+	assert_int_equal(f.img.nblocks, PG_RULE_OFF);
+	assert_int_equal(f.img.npaths, 0);
+	assert_non_null(f.img.paths); /* empty, but there */
+	fx_free(&f);
+}
+
+/* Address records: prefixes that end inside a byte, and /0. */
+static void test_addr_masks(void **state)
+{
+	static const struct {
+		const char *addr;
+		uint8_t net[16], mask[16];
+	} cases[] = {
+		{ "10.128.0.0/9",
+		  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0x80, 0, 0 },
+		  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0x80, 0, 0 } },
+		{ "2001:db8::/127",
+		  { 0x20, 0x01, 0x0d, 0xb8 },
+		  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xfe } },
+		{ "::/0", { 0 }, { 0 } },
+		{ "192.0.2.7",
+		  { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7 },
+		  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0xff, 0xff } },
+	};
+	char text[512];
+	size_t off = 0, i;
+	struct fx f;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"allow /a tcp/%zu addr=%s\n", 80 + i, cases[i].addr);
+	fx_ok(&f, text, NULL, 0, NULL);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct pg_rule_rec *r = &f.img.blocks[PG_RULE_OFF + i / 4].rule[i % 4];
+		const struct pg_addr_rec *a = &f.img.blocks[hdr(&f)->addr_off + i / 2].addr[i % 2];
+
+		assert_int_equal(r->cflags, PG_C_ADDR);
+		assert_int_equal(r->addr, i);
+		assert_memory_equal(a->net, cases[i].net, 16);
+		assert_memory_equal(a->mask, cases[i].mask, 16);
+	}
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_protect_bitmap),	cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_unmatched),	cmocka_unit_test(test_delegated_subtrees),
 		cmocka_unit_test(test_set_meta),	cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_layout_empty),	cmocka_unit_test(test_addr_masks),
 	};
 
 	return cmocka_run_group_tests_name("compile", tests, NULL, NULL);
