@@ -1,19 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * check.c - whole-policy checks once every file is read: conflicts,
- * duplicates, shadowed rules and the alternatives limit.
+ * duplicates, the alternatives limit, unprotected ports, and warnings for
+ * policies that are valid but almost certainly not what was meant.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy_int.h"
-
-/* --- whole-policy checks -------------------------------------------------- */
 
 /*
  * Conflicts, duplicates and the alternatives limit are found by a sweep

@@ -2,17 +2,12 @@
 /*
  * include.c - the include statement: paths, globs, reading, cycles.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy_int.h"
-
-/* --- includes --------------------------------------------------------------- */
 
 /* Drop "." components and repeated or trailing slashes; ".." stays (symlinks). */
 void pol_clean_path(char *s)

@@ -3,12 +3,8 @@
  * parse.c - the tokenizer, the line loop and the statements other than
  * allow/deny and include.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy_int.h"

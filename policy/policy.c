@@ -7,12 +7,9 @@
  * Pure: every byte comes in through struct pg_source_ops, every problem goes
  * out as a diagnostic, and all state lives in a struct parser on the heap.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy_int.h"

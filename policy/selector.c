@@ -3,17 +3,10 @@
  * selector.c - cgroup selectors: exact paths and globs, and matching them
  * against cgroup paths.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pg_abi.h"
 #include "policy_int.h"
-
-/* --- selectors ---------------------------------------------------------- */
 
 bool pg_selector_is_exact(const char *selector)
 {
