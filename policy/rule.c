@@ -87,6 +87,52 @@ static void bad_port(struct parser *ps, const struct tok *t, size_t ioff, const 
 		     (int)ilen, item);
 }
 
+/*
+ * One item of the port list s: "N" or "N-M", ilen bytes at item, byte ioff
+ * of t. False when it is not one; the diagnostic is given.
+ */
+static bool port_item(struct parser *ps, const struct tok *t, size_t ioff, const char *item,
+		      size_t ilen, const char *s, struct pg_range *out)
+{
+	const char *dash = memchr(item, '-', ilen);
+	size_t lolen = dash ? (size_t)(dash - item) : ilen, hioff = dash ? lolen + 1 : 0;
+	uint64_t lo = 0, hi = 0;
+	int rl, rh;
+
+	if (!ilen) {
+		pol_err_at(ps, t, ioff, "empty item in port list '%s'", s);
+		return false;
+	}
+	rl = pol_parse_dec(item, lolen, 65535, &lo);
+	rh = pol_parse_dec(item + hioff, ilen - hioff, 65535, &hi);
+	if (rl == -EINVAL || rh == -EINVAL) {
+		bad_port(ps, t, ioff, item, ilen, dash ? lolen : SIZE_MAX);
+		return false;
+	}
+	if (rl || rh) {
+		size_t o = rl ? 0 : hioff, l = rl ? lolen : ilen - hioff;
+
+		pol_err_at(ps, t, ioff + o, "port %.*s out of range 1-65535", (int)l, item + o);
+		return false;
+	}
+	if (!lo || !hi) {
+		pol_err_at(ps, t, ioff + (lo ? hioff : 0),
+			   "port 0 is never protected: the kernel picks a free port");
+		return false;
+	}
+	if (lo > hi) {
+		char fix[32];
+
+		snprintf(fix, sizeof(fix), "write %u-%u", (unsigned int)hi, (unsigned int)lo);
+		pol_err_hint(ps, t, ioff, fix,
+			     "invalid range '%.*s': the first port is greater than the second",
+			     (int)ilen, item);
+		return false;
+	}
+	*out = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
+	return true;
+}
+
 /* PORTLIST from byte off of t: "N" and "N-M" items separated by ','. */
 bool pol_parse_ports(struct parser *ps, const struct tok *t, size_t off, struct pg_range **out,
 		     size_t *nout)
@@ -109,51 +155,14 @@ bool pol_parse_ports(struct parser *ps, const struct tok *t, size_t off, struct 
 	}
 	for (;;) {
 		const char *ie = memchr(item, ',', (size_t)(end - item));
-		size_t ioff = off + (size_t)(item - s), ilen, lolen, hioff;
-		const char *dash;
-		uint64_t lo = 0, hi = 0;
-		int rl, rh;
 
 		if (!ie)
 			ie = end;
-		ilen = (size_t)(ie - item);
-		dash = memchr(item, '-', ilen);
-		lolen = dash ? (size_t)(dash - item) : ilen;
-		hioff = dash ? lolen + 1 : 0;
-		if (!ilen) {
-			pol_err_at(ps, t, ioff, "empty item in port list '%s'", s);
-			goto fail;
+		if (!port_item(ps, t, off + (size_t)(item - s), item, (size_t)(ie - item), s,
+			       &r[k++])) {
+			free(r);
+			return false;
 		}
-		rl = pol_parse_dec(item, lolen, 65535, &lo);
-		rh = pol_parse_dec(item + hioff, ilen - hioff, 65535, &hi);
-		if (rl == -EINVAL || rh == -EINVAL) {
-			bad_port(ps, t, ioff, item, ilen, dash ? lolen : SIZE_MAX);
-			goto fail;
-		}
-		if (rl || rh) {
-			size_t o = rl ? 0 : hioff, l = rl ? lolen : ilen - hioff;
-
-			pol_err_at(ps, t, ioff + o, "port %.*s out of range 1-65535", (int)l,
-				   item + o);
-			goto fail;
-		}
-		if (!lo || !hi) {
-			pol_err_at(ps, t, ioff + (lo ? hioff : 0),
-				   "port 0 is never protected: the kernel picks a free port");
-			goto fail;
-		}
-		if (lo > hi) {
-			char fix[32];
-
-			snprintf(fix, sizeof(fix), "write %u-%u", (unsigned int)hi,
-				 (unsigned int)lo);
-			pol_err_hint(
-			    ps, t, ioff, fix,
-			    "invalid range '%.*s': the first port is greater than the second",
-			    (int)ilen, item);
-			goto fail;
-		}
-		r[k++] = (struct pg_range){ (uint16_t)lo, (uint16_t)hi };
 		if (ie == end)
 			break;
 		item = ie + 1;
@@ -161,9 +170,6 @@ bool pol_parse_ports(struct parser *ps, const struct tok *t, size_t off, struct 
 	*out = r;
 	*nout = pol_merge_ranges(r, k);
 	return true;
-fail:
-	free(r);
-	return false;
 }
 
 /*
