@@ -3,7 +3,7 @@
  * test_entries.c - nodes and the cuckoo table (policy/entries.c): nodes
  * in tree order, the level limits, entries only on protected ports, the
  * unconditional rule winning, alternatives (limit, sharing), conflicts
- * only the tree shows, node 0, rebuilds, scale, and the node limit.
+ * only the tree shows, rebuilds, scale, and the node limit.
  */
 
 #include "compile_fx.h"
@@ -332,90 +332,6 @@ static void test_alts_dedup(void **state)
 	assert_int_equal(f.img.nents, 20);
 	assert_int_equal(f.img.nalts, 3);
 	fx_free(&f);
-}
-
-static void test_zero_never_matches(void **state)
-{
-	static const union pg_block zero;
-	struct pg_cgroup tree[] = { CG("/a", 2), CG("/b", 3) };
-	struct fx f;
-	struct pg_ent *e;
-	uint32_t b[2];
-
-	fix_levels(tree, ARRAY_SIZE(tree));
-	/* A zeroed bucket holds no entry, not even for key (0, 0, 0). */
-	assert_int_equal(pg_bucket_idx(&zero, 0, 0, 0), -1);
-	assert_int_equal(pg_bucket_idx(&zero, 1, 80, PG_P_TCP), -1);
-
-	/* No rules at all: no table, every decision is the default. */
-	fx_ok(&f, "default deny\nexempt root\n", tree, ARRAY_SIZE(tree), NULL);
-	assert_int_equal(hdr(&f)->nbkt, 0);
-	assert_int_equal(f.img.nents, 0);
-	assert_int_equal(f.img.nnodes, 0);
-	{
-		const uint32_t n1[] = { 1, 0 }, n0[] = { 0 };
-
-		EXPECT(&f, n1, 80, PG_P_TCP, 5, 5, NULL, PG_V_DENY_DEFAULT, NONE, -1);
-		EXPECT(&f, n0, 0, 0, 5, 5, NULL, PG_V_DENY_DEFAULT, NONE, -1);
-		EXPECT(&f, n0, 0, 0, 0, 0, NULL, PG_V_EXEMPT, NONE, -1);
-	}
-	fx_free(&f);
-
-	fx_ok(&f, "allow /a tcp/80\nallow /b tcp/80 user=1\n", tree, ARRAY_SIZE(tree), NULL);
-	{
-		const uint32_t n0[] = { 0 }, a[] = { 1 }, bb[] = { 2 };
-
-		/* node 0 never matches */
-		EXPECT(&f, n0, 80, PG_P_TCP, 1, 1, NULL, PG_V_KERNEL, NONE, -1);
-		EXPECT(&f, n0, 0, 0, 1, 1, NULL, PG_V_KERNEL, NONE, -1);
-		EXPECT(&f, a, 80, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 0, 0);
-
-		/* every bucket slot that is not live is all zero */
-		for (uint32_t bi = 0; bi < hdr(&f)->nbkt; bi++)
-			for (int i = 0; i < 4; i++) {
-				static const struct pg_ent z;
-				const struct pg_ent *s =
-				    &f.img.blocks[hdr(&f)->bkt_off + bi].ent[i];
-
-				if (s->tag != PG_TAG)
-					assert_memory_equal(s, &z, sizeof(z));
-			}
-
-		/* a live entry with its tag cleared is gone */
-		e = find_ent(&f.img, 2, PG_P_TCP, 80);
-		assert_non_null(e);
-		e->tag = 0;
-		EXPECT(&f, bb, 80, PG_P_TCP, 1, 1, NULL, PG_V_KERNEL, NONE, -1);
-		e->tag = PG_TAG;
-		EXPECT(&f, bb, 80, PG_P_TCP, 1, 1, NULL, PG_V_GRANT, 1, 0);
-
-		/* zero both candidate buckets of /a's entry: no match */
-		cands(hdr(&f), 1, PG_P_TCP, 80, b);
-		memset(&f.img.blocks[hdr(&f)->bkt_off + b[0]], 0, sizeof(union pg_block));
-		memset(&f.img.blocks[hdr(&f)->bkt_off + b[1]], 0, sizeof(union pg_block));
-		assert_null(find_ent(&f.img, 1, PG_P_TCP, 80));
-		EXPECT(&f, a, 80, PG_P_TCP, 1, 1, NULL, PG_V_KERNEL, NONE, -1);
-		EXPECT(&f, n0, 0, 0, 1, 1, NULL, PG_V_KERNEL, NONE, -1);
-	}
-	fx_free(&f);
-
-	/* A broken header: no policy, and every port protected. */
-	{
-		union pg_block blk[2] = { 0 };
-		const uint32_t n1[] = { 1 };
-		uint8_t a[16] = { 0 };
-		uint32_t rule;
-		int depth;
-
-		assert_int_equal(
-		    pg_image_decide(blk, 2, n1, 1, 80, PG_P_TCP, 0, 0, a, &rule, &depth),
-		    PG_V_NO_POLICY);
-		assert_int_equal(rule, NONE);
-		assert_int_equal(depth, -1);
-		assert_true(pg_image_protects(blk, 2, 80));
-		assert_true(pg_image_protects(NULL, 0, 65535));
-		assert_int_equal(pg_image_ret(blk, 2, PG_V_NO_POLICY), 0);
-	}
 }
 
 static uint32_t scale_port(size_t i)
@@ -748,7 +664,6 @@ int main(void)
 		cmocka_unit_test(test_alt_limit),
 		cmocka_unit_test(test_conflict),
 		cmocka_unit_test(test_alts_dedup),
-		cmocka_unit_test(test_zero_never_matches),
 		cmocka_unit_test(test_cuckoo_rebuild),
 		cmocka_unit_test(test_scale_1),
 		cmocka_unit_test(test_scale_100),
