@@ -3,12 +3,14 @@
  * compile.h - turn a parsed policy and a snapshot of the cgroup tree into
  * the policy image the bind hooks read (layout: bpf/pg_abi.h). Pure: no
  * BPF, no file system; the loader supplies the tree and writes the result.
+ * Reading an image back (decisions, path lookups) is image.h, included here.
  */
 #ifndef PORTGATE_COMPILE_H
 #define PORTGATE_COMPILE_H
 
-#include "policy.h"
+#include "image.h"
 #include "pg_abi.h"
+#include "policy.h"
 
 /* One cgroup of the tree, as the loader saw it. */
 struct pg_cgroup {
@@ -74,30 +76,5 @@ int pg_image_set_meta(struct pg_image *img, const char *meta, size_t len);
 
 /* Counter array size (u64 entries) for an image: ncpus rows. */
 uint32_t pg_image_counters(const struct pg_image *img, uint32_t ncpus);
-
-/*
- * The decision in userspace, over an image: nodes[] are the node ids of the
- * socket's cgroup and its rule-bearing ancestors, nearest first (0 where a
- * level is not a node). Returns a PG_V_* verdict; *rule is the deciding
- * rule or ~0u, *depth_idx the index into nodes[] that decided or -1.
- */
-int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32_t *nodes, size_t n,
-		    uint32_t port, uint32_t proto, uint32_t uid, uint32_t gid,
-		    const uint8_t addr[16], uint32_t *rule, int *depth_idx);
-
-/*
- * The path table as the cgroup_mkdir program reads it: the path id and node
- * of the cgroup called name under the cgroup with path id ptid
- * (PG_TRIE_ROOT for the root). 0, or -ENOENT when it has no entry.
- */
-int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid, const char *name,
-		  uint32_t *tid, uint32_t *node);
-
-/* Is port protected by this image? */
-bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port);
-
-/* PG_V_* as a word, and bind()'s return for it under an image header. */
-const char *pg_verdict_name(int v);
-int pg_image_ret(const union pg_block *blocks, uint32_t nblocks, int v);
 
 #endif
