@@ -83,21 +83,21 @@ $(B)/portgate_%.skel.h: $(B)/portgate_%.o
 $(B)/%.o: %.c $(HDRS) $(SKELS) | $(B)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c) $(CFLAGS) -c $< -o $@
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_SRCS:%.c=$(B)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(shell $(PKG_CONFIG) --libs json-c) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 $(T)/%.o: %.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -c $< -o $@
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(shell $(PKG_CONFIG) --libs json-c) -lelf -lz
 
 $(B):
 	@mkdir -p $@
@@ -124,7 +124,7 @@ $(B)/version.h: FORCE | $(B)
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; \
 	printf '  %-8s %s\n' VERSION "$$(cut -d'"' -f2 $@)"; fi
 
-$(B)/loader/main.o $(T)/loader/main.o: $(B)/version.h
+$(B)/loader/main.o $(T)/loader/main.o $(B)/loader/version.o $(T)/loader/version.o: $(B)/version.h
 
 # The unit is made from its template here, so that it names the SBINDIR and
 # SYSCONFDIR of this install. An existing policy is never overwritten.

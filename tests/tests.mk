@@ -1,6 +1,7 @@
 # Test build rules, included by the top-level Makefile.
 #
-# Unit tests: tests/unit/test_*.c, each linked with the policy library,
+# Unit tests: tests/unit/test_*.c, each linked with the policy library
+# (and json-c, for test_json.c, which compiles loader/json.c in itself),
 # sanitised, run without privileges.
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
@@ -21,8 +22,8 @@ deps:
 $(T)/unit/%: tests/unit/%.c $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< \
-		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c) -O1 -g $(SAN) -o $@ $< \
+		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(shell $(PKG_CONFIG) --libs json-c)
 
 $(T)/integ/%: tests/integ/%.c $(INTEG_LIB) $(wildcard tests/integ/harness*.h) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	@mkdir -p $(dir $@)
