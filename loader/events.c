@@ -398,3 +398,11 @@ void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FI
 	}
 	event_json(out, ev, when, cg, comm, addr, r ? where : NULL, r ? r->text : NULL);
 }
+
+void pg_evfmt_lost_json(uint64_t n, FILE *out)
+{
+	struct json_object *doc = pg_json_doc();
+
+	pg_json_set_u64(doc, "lost", n);
+	(void)pg_json_print(out, doc); /* as pg_evfmt_print() */
+}
