@@ -62,6 +62,7 @@ int pg_pin_path(const struct pg_state *st, const char *name, char *out, size_t l
  * command killed in between leaves NAME_new. With the lock held
  * exclusively, finish the job: rename it into place if NAME is missing,
  * else drop it. Shared holders only look, and take NAME_new for NAME.
+ * The fd, or -errno (-ENOENT: not pinned).
  */
 static int obj_get(const struct pg_state *st, const char *name, bool exclusive)
 {
@@ -69,7 +70,7 @@ static int obj_get(const struct pg_state *st, const char *name, bool exclusive)
 	int fd;
 
 	if (pg_pin_path(st, name, p, sizeof(p)))
-		return -1;
+		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s_new", p);
 	fd = bpf_obj_get(p);
 	if (fd >= 0) {
@@ -79,12 +80,14 @@ static int obj_get(const struct pg_state *st, const char *name, bool exclusive)
 	}
 	fd = bpf_obj_get(tmp);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (exclusive) {
 		if (rename(tmp, p)) {
+			int err = -errno;
+
 			pg_err("cannot rename %s to %s: %s", tmp, p, strerror(errno));
 			close(fd);
-			return -1;
+			return err;
 		}
 		pg_dbg("finished pinning %s, left half-done by a command that died", p);
 	}
@@ -147,25 +150,14 @@ static int ensure_bpffs(const char *dir, bool create)
 	return -ENOTDIR;
 }
 
-int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclusive)
+/*
+ * Open dir into st->dirfd and flock() it (exclusive or shared), making it
+ * when create. 0 or -errno (logged), st->dirfd closed on failure.
+ */
+static int lock_dir(struct pg_state *st, const char *dir, bool create, bool exclusive)
 {
-	int err, i, tries;
+	int err, tries;
 
-	memset(st, 0, sizeof(*st));
-	st->dirfd = -1;
-	for (i = 0; i < PG_NMAPS; i++)
-		st->map[i] = -1;
-	for (i = 0; i < PG_NLINKS; i++)
-		st->prog[i] = st->link[i] = -1;
-	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
-		return -ENAMETOOLONG;
-	if ((err = ensure_bpffs(dir, create)))
-		return err;
-	if (create && mkdir(dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		pg_err("cannot create pin directory %s: %s", dir, strerror(errno));
-		return err;
-	}
 	for (tries = 0;; tries++) {
 		struct stat a, b;
 
@@ -178,20 +170,20 @@ int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclus
 		}
 		if (!is_bpffs(dir)) {
 			pg_err("cannot use pin directory %s: not on a bpf file system", dir);
-			pg_state_close(st);
+			pg_close_fd(&st->dirfd);
 			return -ENOTDIR;
 		}
 		/* Root only: the maps decide who binds what. */
 		if (create && fchmod(st->dirfd, 0700)) {
 			err = -errno;
 			pg_err("cannot make %s root-only: %s", dir, strerror(errno));
-			pg_state_close(st);
+			pg_close_fd(&st->dirfd);
 			return err;
 		}
 		if (flock(st->dirfd, exclusive ? LOCK_EX : LOCK_SH)) {
 			err = -errno;
 			pg_err("cannot lock %s: %s", dir, strerror(errno));
-			pg_state_close(st);
+			pg_close_fd(&st->dirfd);
 			return err;
 		}
 		/*
@@ -215,6 +207,30 @@ int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclus
 			return err;
 		}
 	}
+	return 0;
+}
+
+int pg_state_open(struct pg_state *st, const char *dir, bool create, bool exclusive)
+{
+	int err, i;
+
+	memset(st, 0, sizeof(*st));
+	st->dirfd = -1;
+	for (i = 0; i < PG_NMAPS; i++)
+		st->map[i] = -1;
+	for (i = 0; i < PG_NLINKS; i++)
+		st->prog[i] = st->link[i] = -1;
+	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir))
+		return -ENAMETOOLONG;
+	if ((err = ensure_bpffs(dir, create)))
+		return err;
+	if (create && mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		pg_err("cannot create pin directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	if ((err = lock_dir(st, dir, create, exclusive)))
+		return err;
 	for (i = 0; i < PG_NMAPS; i++)
 		st->map[i] = obj_get(st, pg_map_names[i], exclusive);
 	for (i = 0; i < PG_NLINKS; i++) {

@@ -310,35 +310,33 @@ static struct json_object *json_features(void)
 	return o;
 }
 
-static void status_text(const struct view *v, const char *pin_dir)
+static void policy_text(const struct view *v, const struct pg_hdr *h)
 {
-	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
 	char t[32];
-	size_t i;
-	int k;
 
-	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
-	printf("kernel:     %s, bypass bit %s, variant %s (%s)\n", pg_kernel_release(),
-	       bypass_word(v), pg_variant_name(variant_of(v)), pg_variant_what(variant_of(v)));
-	print_features();
-	if (!v->active && !pg_state_any(&v->st)) {
-		agent_text(v);
+	if (!v->have_meta) {
+		if (v->active)
+			printf("policy:     none installed: no port is protected (damaged state; "
+			       "apply again)\n");
 		return;
 	}
-	if (v->have_meta) {
-		pg_fmt_time(v->meta.time, t, sizeof(t));
-		printf("mode:       %s%s (%s)\n", v->meta.mode,
-		       v->meta.transitional ? ", transitional" : "", v->meta.reason);
-		printf("policy:     %s, sha256 %s\n", v->meta.source, v->meta.hash);
-		printf("generation: %llu, applied %s\n", (unsigned long long)v->meta.gen, t);
-		printf("default:    %s%s\n", h->def == PG_DEF_KERNEL ? "kernel" : "deny",
-		       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
-		printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
-		       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
-	} else if (v->active) {
-		printf("policy:     none installed: no port is protected (damaged state; apply "
-		       "again)\n");
-	}
+	pg_fmt_time(v->meta.time, t, sizeof(t));
+	printf("mode:       %s%s (%s)\n", v->meta.mode,
+	       v->meta.transitional ? ", transitional" : "", v->meta.reason);
+	printf("policy:     %s, sha256 %s\n", v->meta.source, v->meta.hash);
+	printf("generation: %llu, applied %s\n", (unsigned long long)v->meta.gen, t);
+	printf("default:    %s%s\n", h->def == PG_DEF_KERNEL ? "kernel" : "deny",
+	       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
+	printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
+	       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
+}
+
+/* The links, and the cgroup programs' and events' counters. */
+static void links_text(const struct view *v)
+{
+	size_t n;
+	int k;
+
 	printf("links:\n");
 	for (k = 0; k < PG_NLINKS; k++) {
 		if (v->link[k].ok)
@@ -351,20 +349,28 @@ static void status_text(const struct view *v, const char *pin_dir)
 						 "apply)"
 					       : "not attached");
 	}
-	if (v->have_stats) {
-		printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
-		       "%lld cgroups hold portgate state\n",
-		       (unsigned long long)v->stats[PG_ST_MKDIR],
-		       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
-		       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)v->entries);
-		printf("events:     subscribers");
-		for (k = 0, i = 0; k < PG_EV_SLOTS; k++)
-			if (v->ev_pid[k]) {
-				printf(" %u", v->ev_pid[k]);
-				i++;
-			}
-		printf("%s, %llu lost\n", i ? "" : " none", (unsigned long long)v->lost);
-	}
+	if (!v->have_stats)
+		return;
+	printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
+	       "%lld cgroups hold portgate state\n",
+	       (unsigned long long)v->stats[PG_ST_MKDIR],
+	       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
+	       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)v->entries);
+	printf("events:     subscribers");
+	for (k = 0, n = 0; k < PG_EV_SLOTS; k++)
+		if (v->ev_pid[k]) {
+			printf(" %u", v->ev_pid[k]);
+			n++;
+		}
+	printf("%s, %llu lost\n", n ? "" : " none", (unsigned long long)v->lost);
+}
+
+/* Verdict counts, rules with their hits, the cgroups the policy names. */
+static void counts_text(const struct view *v, const struct pg_hdr *h)
+{
+	size_t i;
+	int k;
+
 	if (h) {
 		printf("verdicts:  ");
 		for (k = 0; k < PG_V__NR; k++)
@@ -372,36 +378,57 @@ static void status_text(const struct view *v, const char *pin_dir)
 			       (unsigned long long)verdict_count(v, k));
 		printf("\n");
 	}
-	if (v->have_meta && v->meta.nrules) {
+	if (!v->have_meta)
+		return;
+	if (v->meta.nrules)
 		printf("rules:\n");
-		for (i = 0; i < v->meta.nrules; i++) {
-			const struct pg_meta_rule *r = &v->meta.rules[i];
+	for (i = 0; i < v->meta.nrules; i++) {
+		const struct pg_meta_rule *r = &v->meta.rules[i];
 
-			printf("  %8llu  %s:%u  %s\n",
-			       (unsigned long long)cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
-			       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line,
-			       r->text);
-		}
+		printf("  %8llu  %s:%u  %s\n",
+		       (unsigned long long)cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
+		       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line, r->text);
 	}
-	if (v->have_meta) {
-		printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
-		for (i = 0; i < v->meta.nnodes; i++)
-			printf("  %s (id %llu, level %d)\n", v->meta.nodes[i].path,
-			       (unsigned long long)v->meta.nodes[i].cgid, v->meta.nodes[i].level);
-		for (i = 0; i < v->meta.nunmatched; i++)
-			printf("unmatched:  %s (no cgroup matches this selector)\n",
-			       v->meta.unmatched[i]);
-	}
-	if (v->nsaved) {
-		printf("sysctls:\n");
-		for (i = 0; i < v->nsaved; i++)
-			printf("  netns %llu (%s): ip_unprivileged_port_start %u, was %u%s\n",
-			       (unsigned long long)v->saved[i].ino, v->saved[i].v.path,
-			       v->saved[i].v.set, v->saved[i].v.orig,
-			       v->saved[i].v.state == 2 ? "" : " (lowering did not finish)");
-	} else {
+	printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
+	for (i = 0; i < v->meta.nnodes; i++)
+		printf("  %s (id %llu, level %d)\n", v->meta.nodes[i].path,
+		       (unsigned long long)v->meta.nodes[i].cgid, v->meta.nodes[i].level);
+	for (i = 0; i < v->meta.nunmatched; i++)
+		printf("unmatched:  %s (no cgroup matches this selector)\n", v->meta.unmatched[i]);
+}
+
+static void sysctls_text(const struct view *v)
+{
+	size_t i;
+
+	if (!v->nsaved) {
 		printf("sysctls:    none managed\n");
+		return;
 	}
+	printf("sysctls:\n");
+	for (i = 0; i < v->nsaved; i++)
+		printf("  netns %llu (%s): ip_unprivileged_port_start %u, was %u%s\n",
+		       (unsigned long long)v->saved[i].ino, v->saved[i].v.path, v->saved[i].v.set,
+		       v->saved[i].v.orig,
+		       v->saved[i].v.state == 2 ? "" : " (lowering did not finish)");
+}
+
+static void status_text(const struct view *v, const char *pin_dir)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+
+	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
+	printf("kernel:     %s, bypass bit %s, variant %s (%s)\n", pg_kernel_release(),
+	       bypass_word(v), pg_variant_name(variant_of(v)), pg_variant_what(variant_of(v)));
+	print_features();
+	if (!v->active && !pg_state_any(&v->st)) {
+		agent_text(v);
+		return;
+	}
+	policy_text(v, h);
+	links_text(v);
+	counts_text(v, h);
+	sysctls_text(v);
 	printf("memory:     %llu bytes in pinned maps, %llu in the policy image\n",
 	       (unsigned long long)v->mem, (unsigned long long)v->nimg * PG_BLOCK_SIZE);
 	agent_text(v);

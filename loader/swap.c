@@ -431,70 +431,86 @@ int pg_state_stats(const struct pg_state *st, uint64_t *out)
 	return 0;
 }
 
-int pg_state_install(struct pg_state *st, const struct pg_image *img, const char *mount,
-		     const struct pg_node_out *old, size_t nold)
+/*
+ * Steps 1 and 2 up to the nodes: the new image (frozen) in *tab, its
+ * counters in *cnt, published in pg_cnt[slot] and pg_next. 0 or -errno
+ * (logged); the caller closes what it got.
+ */
+static int new_maps(struct pg_state *st, const struct pg_image *img, uint8_t slot, int *tab,
+		    int *cnt)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
-	uint32_t ncpus, ncnt, zero = 0, was = st->ctl->hull, neu, wide;
-	uint64_t was_live = st->ctl->live;
-	uint8_t slot = h->slot & 1;
-	int tab = -1, cnt = -1, err, n;
+	uint32_t ncnt, zero = 0;
+	int err, n;
 
 	n = libbpf_num_possible_cpus();
 	if (n <= 0) {
 		pg_err("cannot count possible CPUs: %s", strerror(-n));
 		return n ? n : -EINVAL;
 	}
-	ncpus = (uint32_t)n;
-	ncnt = h->cnt_stride * ncpus;
-
-	tab = new_array("pg_tab", sizeof(union pg_block), img->nblocks);
-	if (tab < 0) {
-		err = tab;
+	ncnt = h->cnt_stride * (uint32_t)n;
+	*tab = new_array("pg_tab", sizeof(union pg_block), img->nblocks);
+	if (*tab < 0) {
 		pg_err("cannot create the policy image map (%u blocks): %s", img->nblocks,
-		       strerror(-err));
-		goto out;
+		       strerror(-*tab));
+		return *tab;
 	}
-	if ((err = write_array(tab, img->blocks, (size_t)img->nblocks * sizeof(union pg_block)))) {
+	if ((err = write_array(*tab, img->blocks, (size_t)img->nblocks * sizeof(union pg_block)))) {
 		pg_err("cannot write the policy image: %s", strerror(-err));
-		goto out;
+		return err;
 	}
 	/* Userspace never writes an image again once it is built. */
-	if (bpf_map_freeze(tab)) {
+	if (bpf_map_freeze(*tab)) {
 		err = -errno;
 		pg_err("cannot freeze the policy image: %s", strerror(errno));
-		goto out;
+		return err;
 	}
-	cnt = new_array("pg_cnts", sizeof(__u64), ncnt);
-	if (cnt < 0) {
-		err = cnt;
-		pg_err("cannot create the counters map (%u entries): %s", ncnt, strerror(-err));
-		goto out;
+	*cnt = new_array("pg_cnts", sizeof(__u64), ncnt);
+	if (*cnt < 0) {
+		pg_err("cannot create the counters map (%u entries): %s", ncnt, strerror(-*cnt));
+		return *cnt;
 	}
-	if (bpf_map_update_elem(st->map[PG_MAP_CNT], &(__u32){ slot }, &cnt, BPF_ANY)) {
+	if (bpf_map_update_elem(st->map[PG_MAP_CNT], &(__u32){ slot }, cnt, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot publish the counters: %s", strerror(errno));
-		goto out;
+		return err;
 	}
 	/* From here, a cgroup made gets its node in this image too (pg_mkdir). */
-	if (bpf_map_update_elem(st->map[PG_MAP_NEXT], &zero, &tab, BPF_ANY)) {
+	if (bpf_map_update_elem(st->map[PG_MAP_NEXT], &zero, tab, BPF_ANY)) {
 		err = -errno;
 		pg_err("cannot publish the new policy for cgroups made during the swap: %s",
 		       strerror(errno));
-		goto out;
+		return err;
 	}
+	return 0;
+}
+
+/* Step 3's hull: the protected ports of the image in force (was) and h's together. */
+static uint32_t hull_both(uint32_t was, const struct pg_hdr *h, uint32_t neu)
+{
+	if (was && neu)
+		return PG_HULL((was & 0xffff) < h->prot_lo ? (was & 0xffff) : h->prot_lo,
+			       (was >> 16) > h->prot_hi ? (was >> 16) : h->prot_hi);
+	return was ? was : neu;
+}
+
+int pg_state_install(struct pg_state *st, const struct pg_image *img, const char *mount,
+		     const struct pg_node_out *old, size_t nold)
+{
+	const struct pg_hdr *h = &img->blocks[0].hdr;
+	uint32_t zero = 0, was = st->ctl->hull, neu;
+	uint64_t was_live = st->ctl->live;
+	uint8_t slot = h->slot & 1;
+	int tab = -1, cnt = -1, err;
+
+	if ((err = new_maps(st, img, slot, &tab, &cnt)))
+		goto out;
 	pg_dbg("phase: nodes");
 	if ((err = publish_nodes(st, img, mount)))
 		goto out;
 
 	neu = h->prot_hi >= h->prot_lo ? PG_HULL(h->prot_lo, h->prot_hi) : 0;
-	wide = neu;
-	if (was && neu)
-		wide = PG_HULL((was & 0xffff) < h->prot_lo ? (was & 0xffff) : h->prot_lo,
-			       (was >> 16) > h->prot_hi ? (was >> 16) : h->prot_hi);
-	else if (was)
-		wide = was;
-	__atomic_store_n(&st->ctl->hull, wide, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&st->ctl->hull, hull_both(was, h, neu), __ATOMIC_SEQ_CST);
 
 	/* The decision cache serves the new generation only once it is in. */
 	__atomic_store_n(&st->ctl->live,
