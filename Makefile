@@ -107,6 +107,8 @@ T := $(B)/test
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
+JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
+JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -158,23 +160,23 @@ GEN_HDRS := $(SKELS) $(B)/version.h
 $(B)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 # Test sources (tests/*/) are compiled by this rule too.
 $(T)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) \
+	$(Q)$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) \
 		$(DEPFLAGS) -c $< -o $@
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
 
 $(B):
 	@mkdir -p $@
@@ -206,6 +208,7 @@ $(B)/version.h: | $(B)
 	$(Q)printf '%s\n' '$(VERSION_LINE)' > $@
 	$(Q)printf '  %-8s %s\n' VERSION "$$(cut -d'"' -f2 $@)"
 
+$(B)/loader/main.o $(T)/loader/main.o $(B)/loader/version.o $(T)/loader/version.o: $(B)/version.h
 
 # The unit is made from its template here, so that it names the SBINDIR and
 # SYSCONFDIR of this install. An existing policy is never overwritten.

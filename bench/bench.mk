@@ -12,7 +12,7 @@ $(B)/bench/%.o $(B)/tests/integ/%.o: CFLAGS := -O2 -g -Itests/integ
 
 $(B)/bench/bench: $(B)/bench/bench.o $(B)/tests/integ/harness.o $(B)/loader/cgroup.o $(B)/loader/util.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
 
 bench: all $(B)/bench/bench
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds $(BENCH_ROUNDS) \

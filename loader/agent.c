@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "json.h"
 #include "policy.h"
 #include "state.h"
 #include "util.h"
@@ -113,11 +114,36 @@ bool pg_agent_alive(const struct pg_agent_state *s)
 
 /* ------------------------------------------------------------------ write */
 
+#define AF(m, t) PG_JSON_FIELD(struct pg_agent_state, m, PG_JSON_##t)
+static const struct pg_json_field state_fields[] = {
+	AF(pid, I64),
+	AF(starttime, U64),
+	AF(started_at, U64),
+	AF(file, STR),
+	AF(pin_dir, STR),
+	AF(attach, STR),
+	AF(running, BOOL),
+	AF(exited_at, U64),
+	AF(exit_reason, STR),
+	AF(last_attempt_at, U64),
+	AF(last_attempt_ok, BOOL),
+	AF(last_attempt_status, I64),
+	AF(last_attempt_trigger, STR),
+	AF(last_success_at, U64),
+	AF(generation, U64),
+	AF(sha256, STR),
+	AF(reloads_ok, U64),
+	AF(reloads_failed, U64),
+	AF(last_error_at, U64),
+	AF(last_error, STR),
+};
+#undef AF
+
 int pg_agent_state_write(const char *path, const struct pg_agent_state *s)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	struct pg_json j;
+	struct json_object *doc;
 	struct stat sb;
 	FILE *f;
 	int err;
@@ -133,55 +159,14 @@ int pg_agent_state_write(const char *path, const struct pg_agent_state *s)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return -ENOMEM;
-	pg_json_init(&j, f);
-	pg_json_obj(&j);
-	pg_json_key(&j, "version");
-	pg_json_u64(&j, PG_AGENT_STATE_VERSION);
-	pg_json_key(&j, "pid");
-	pg_json_i64(&j, s->pid);
-	pg_json_key(&j, "starttime");
-	pg_json_u64(&j, s->starttime);
-	pg_json_key(&j, "started_at");
-	pg_json_u64(&j, s->started_at);
-	pg_json_key(&j, "file");
-	pg_json_str(&j, s->file);
-	pg_json_key(&j, "pin_dir");
-	pg_json_str(&j, s->pin_dir);
-	pg_json_key(&j, "attach");
-	pg_json_str(&j, s->attach);
-	pg_json_key(&j, "running");
-	pg_json_bool(&j, s->running);
-	pg_json_key(&j, "exited_at");
-	pg_json_u64(&j, s->exited_at);
-	pg_json_key(&j, "exit_reason");
-	pg_json_str(&j, s->exit_reason);
-	pg_json_key(&j, "last_attempt_at");
-	pg_json_u64(&j, s->last_attempt_at);
-	pg_json_key(&j, "last_attempt_ok");
-	pg_json_bool(&j, s->last_attempt_ok);
-	pg_json_key(&j, "last_attempt_status");
-	pg_json_i64(&j, s->last_attempt_status);
-	pg_json_key(&j, "last_attempt_trigger");
-	pg_json_str(&j, s->last_attempt_trigger);
-	pg_json_key(&j, "last_success_at");
-	pg_json_u64(&j, s->last_success_at);
-	pg_json_key(&j, "generation");
-	pg_json_u64(&j, s->generation);
-	pg_json_key(&j, "sha256");
-	pg_json_str(&j, s->sha256);
-	pg_json_key(&j, "reloads_ok");
-	pg_json_u64(&j, s->reloads_ok);
-	pg_json_key(&j, "reloads_failed");
-	pg_json_u64(&j, s->reloads_failed);
-	pg_json_key(&j, "last_error_at");
-	pg_json_u64(&j, s->last_error_at);
-	pg_json_key(&j, "last_error");
-	pg_json_str(&j, s->last_error);
-	pg_json_obj_end(&j);
-	pg_json_end(&j);
-	if (fclose(f)) {
+	doc = pg_json_obj();
+	/* its own format's version: pg_agent_state_read() checks it */
+	pg_json_set_u64(doc, "version", PG_AGENT_STATE_VERSION);
+	pg_json_set_fields(doc, s, state_fields, sizeof(state_fields) / sizeof(state_fields[0]));
+	err = pg_json_print(f, doc);
+	if (fclose(f) || err) {
 		free(buf);
-		return -ENOMEM;
+		return err ? err : -ENOMEM;
 	}
 	err = pg_write_atomic(path, buf, len, 0600);
 	free(buf);

@@ -6,6 +6,12 @@
  * nothing); then load or take over the pinned state; swap the image in; make
  * sure the links are attached (and listed by the kernel); only then lower
  * sysctls in sysctl mode. Leaving sysctl mode restores before detaching.
+ *
+ * pg_apply() runs these as phases over one struct apply (prepare, open
+ * state, probe, current policy, compile, sysctl checks, load, install and
+ * attach, sysctls, report); each returns 0 or -errno and has logged why,
+ * apply_free() releases everything on every path, and only pg_apply() turns
+ * the failure into an exit status.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,14 +33,27 @@
 
 /* ------------------------------------------------------------------ apply */
 
+/*
+ * Why an apply failed, which its exit status tells (apply_exit()): the
+ * phases return 0 or -errno, and set this when the failure is not simply
+ * "failed".
+ */
+enum apply_fail {
+	FAIL_OTHER,	  /* 1 */
+	FAIL_POLICY,	  /* 3: the policy is invalid, or cannot be enforced as written */
+	FAIL_KERNEL,	  /* 4: this kernel cannot enforce it */
+	FAIL_ENVIRONMENT, /* 2: a bad setting ($PORTGATE_VARIANT) */
+};
+
 struct plan {
 	enum pg_mode mode;
 	bool bypass;
 	char reason[512];
 };
 
+/* The mode to enforce in, and why; 0 or -errno, *fail set when not FAIL_OTHER. */
 static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attach_fd,
-		       struct plan *pl)
+		       struct plan *pl, enum apply_fail *fail)
 {
 	char why[400] = "";
 	uint64_t boot = pg_boot_hash();
@@ -49,7 +68,7 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 		err = pg_probe_bypass(attach_fd, &pl->bypass, why, sizeof(why));
 		if (err) {
 			pg_err("cannot probe the bind bypass bit: %s", why);
-			return PG_EXIT_FAIL;
+			return err;
 		}
 	}
 	switch (p->mode) {
@@ -59,7 +78,8 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 			    "grant mode needs the bind bypass bit (Linux 5.12+), which kernel %s "
 			    "lacks: %s; use mode sysctl",
 			    pg_kernel_release(), why);
-			return PG_EXIT_KERNEL;
+			*fail = FAIL_KERNEL;
+			return -ENOTSUP;
 		}
 		pl->mode = PG_MODE_GRANT;
 		snprintf(pl->reason, sizeof(pl->reason), "mode grant in the policy; %s", why);
@@ -78,7 +98,8 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 			"%s:%u:%u: error: default kernel is not allowed in sysctl mode (%s): it "
 			"would let every unprivileged bind through\n",
 			p->files[p->def_loc.file], p->def_loc.line, p->def_loc.col, pl->reason);
-		return PG_EXIT_POLICY;
+		*fail = FAIL_POLICY;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -94,9 +115,10 @@ static void make_transitional(struct pg_policy *p, enum pg_def *saved_def, bool 
 	p->exempt_root = true;
 }
 
+/* Compile p into img, with its metadata; 0 or -errno, *fail set when the policy is at fault. */
 static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
 		 const struct plan *pl, uint8_t slot, uint64_t gen, const char *file,
-		 const char *attach, bool transitional, struct pg_image *img)
+		 const char *attach, bool transitional, struct pg_image *img, enum apply_fail *fail)
 {
 	struct pg_compile_opts co = { .mode = pl->mode,
 				      .bypass = pl->bypass,
@@ -118,12 +140,12 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 	err = pg_compile(p, tree, ntree, &co, img, &d);
 	pg_diags_print(&d, p, stderr);
 	pg_diags_free(&d);
-	if (err == -EINVAL)
-		return PG_EXIT_POLICY;
-	if (err) {
+	if (err == -EINVAL || err == -E2BIG)
+		*fail = FAIL_POLICY;
+	if (err && err != -EINVAL)
 		pg_err("cannot compile %s: %s", file, strerror(-err));
-		return err == -E2BIG ? PG_EXIT_POLICY : PG_EXIT_FAIL;
-	}
+	if (err)
+		return err;
 	meta = pg_meta_build(p, img, &mi, &len);
 	if (!meta || pg_meta_pack(meta, len, &packed, &plen) ||
 	    pg_image_set_meta(img, packed, plen)) {
@@ -131,7 +153,7 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 		free(packed);
 		pg_image_free(img);
 		pg_err("out of memory building the policy image");
-		return PG_EXIT_FAIL;
+		return -ENOMEM;
 	}
 	free(meta);
 	free(packed);
@@ -196,254 +218,384 @@ int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	return pg_apply(argv[optind], o, NULL);
 }
 
-int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res)
-{
-	struct pg_state st = { .dirfd = -1 };
-	struct pg_policy *p = NULL;
-	struct pg_cgroup *tree = NULL;
-	struct pg_image img = { 0 }, trans = { 0 };
-	union pg_block *cur = NULL;
-	uint32_t ncur = 0;
+/* Everything one apply holds, released by apply_free() on every exit path. */
+struct apply {
+	const char *file;
+	const struct pg_opts *o;
+	enum apply_fail fail;
+	struct pg_policy *p;
+	char mount[4096];
+	int attach_fd;
+	struct pg_state st;
+	bool st_open; /* st holds fds to close (pg_state_open() was called) */
+	bool created; /* the pin directory did not exist before */
+	bool fresh;   /* nothing was loaded: this apply loads the programs */
+	int variants[PG_NVARIANTS + 1];
+	char why[512]; /* what the variant probe found */
+	struct pg_cgroup *tree;
+	size_t ntree;
+	struct plan pl;
+	/* the policy in force: its image, and its nodes the new one may drop */
+	union pg_block *cur;
+	uint32_t ncur;
 	struct pg_meta cur_meta;
-	bool have_cur_meta = false;
-	struct pg_node_out *old = NULL;
-	size_t nold = 0;
-	uint64_t *keep = NULL, gen = 1;
-	size_t ntree = 0, nkeep = 0, i, nsaved = 0;
-	struct pg_saved_ent *saved = NULL;
-	char mount[4096], why[512], hash[65];
-	int variants[PG_NVARIANTS + 1] = { PG_VARIANT_NONE };
-	struct plan pl = { 0 };
-	uint8_t slot = 0;
-	int status = PG_EXIT_FAIL, attach_fd = -1, err;
-	bool fresh = false, need_trans = false, created = false;
+	bool have_cur_meta;
+	struct pg_node_out *old;
+	size_t nold;
+	uint8_t slot;
+	uint64_t gen;
+	/* the images to install: trans first, when need_trans */
+	struct pg_image img, trans;
+	bool need_trans;
+	struct pg_saved_ent *saved;
+	size_t nsaved;
+	uint64_t *keep; /* namespaces whose lowered threshold stays */
+	size_t nkeep;
+};
 
-	p = pg_load_policy(file, &status);
-	if (!p)
-		return status;
-	status = PG_EXIT_FAIL;
+/* Parse and resolve the file, then open the cgroup to attach at. */
+static int apply_prepare(struct apply *a)
+{
+	int status, err;
+
+	a->p = pg_load_policy(a->file, &status);
+	if (!a->p) {
+		a->fail = status == PG_EXIT_POLICY ? FAIL_POLICY : FAIL_OTHER;
+		return -EINVAL;
+	}
 	if (geteuid()) {
 		pg_err("needs root: it loads BPF programs, pins them and attaches them to "
 		       "cgroups");
-		goto out;
+		return -EPERM;
 	}
 	pg_dbg("phase: probe");
-	if ((err = pg_cg2_mount(mount, sizeof(mount)))) {
+	if ((err = pg_cg2_mount(a->mount, sizeof(a->mount)))) {
 		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo: %s", strerror(-err));
-		goto out;
+		return err;
 	}
-	attach_fd = pg_cg_open(mount, o->attach);
-	if (attach_fd < 0) {
-		pg_err("cannot open cgroup %s under %s: %s", o->attach, mount,
-		       strerror(-attach_fd));
-		goto out;
+	a->attach_fd = pg_cg_open(a->mount, a->o->attach);
+	if (a->attach_fd < 0) {
+		pg_err("cannot open cgroup %s under %s: %s", a->o->attach, a->mount,
+		       strerror(-a->attach_fd));
+		return a->attach_fd;
 	}
-	if (access(o->pin_dir, F_OK))
-		created = true; /* removed again if this apply fails before loading */
-	if (pg_state_open(&st, o->pin_dir, true, true))
-		goto out;
-	if (pg_state_any(&st) && !pg_state_loaded(&st)) {
-		for (i = 0; i < PG_NLINKS; i++)
-			if (st.link[i] >= 0) {
-				pg_err("state in %s is damaged (links without their programs or "
-				       "maps); run 'portgate stop' to clear it",
-				       st.dir);
-				goto out;
-			}
-		/* An earlier first apply died before attaching anything: start over. */
-		pg_dbg("clearing a half-made state in %s", st.dir);
-		if (pg_state_destroy(&st))
-			goto out;
-		pg_state_close(&st);
-		if (pg_state_open(&st, o->pin_dir, true, true))
-			goto out;
-	}
-	fresh = !pg_state_loaded(&st);
+	return 0;
+}
+
+/* Open the pinned state, or start over from one a first apply left half-made. */
+static int apply_open_state(struct apply *a)
+{
+	struct pg_state *st = &a->st;
+	int err, i;
+
+	if (access(a->o->pin_dir, F_OK))
+		a->created = true; /* removed again if this apply fails before loading */
+	a->st_open = true;
+	if ((err = pg_state_open(st, a->o->pin_dir, true, true)))
+		return err;
+	if (!pg_state_any(st) || pg_state_loaded(st))
+		return 0;
+	for (i = 0; i < PG_NLINKS; i++)
+		if (st->link[i] >= 0) {
+			pg_err("state in %s is damaged (links without their programs or "
+			       "maps); run 'portgate stop' to clear it",
+			       st->dir);
+			return -EUCLEAN;
+		}
+	/* An earlier first apply died before attaching anything: start over. */
+	pg_dbg("clearing a half-made state in %s", st->dir);
+	if ((err = pg_state_destroy(st)))
+		return err;
+	pg_state_close(st);
+	return pg_state_open(st, a->o->pin_dir, true, true);
+}
+
+/* What this kernel and this machine offer: variants, cgroups, links, mode. */
+static int apply_probe(struct apply *a)
+{
+	int err;
+
+	a->fresh = !pg_state_loaded(&a->st);
 	/* Programs already loaded prove the kernel has what they need; reading the
 	 * kernel's BTF to check costs tens of milliseconds, so only when fresh. */
-	if (fresh && (err = pg_probe_variants(variants, why, sizeof(why)))) {
+	if (a->fresh && (err = pg_probe_variants(a->variants, a->why, sizeof(a->why)))) {
 		if (err == -EINVAL) {
-			pg_err("%s", why);
-			status = PG_EXIT_USAGE;
+			pg_err("%s", a->why);
+			a->fail = FAIL_ENVIRONMENT;
 		} else {
-			pg_err("kernel %s unsupported: %s", pg_kernel_release(), why);
-			status = PG_EXIT_KERNEL;
+			pg_err("kernel %s unsupported: %s", pg_kernel_release(), a->why);
+			a->fail = FAIL_KERNEL;
 		}
-		goto out;
+		return err;
 	}
-	if ((err = pg_cg_tree(mount, &tree, &ntree))) {
-		pg_err("cannot read the cgroup tree under %s: %s", mount, strerror(-err));
-		goto out;
+	if ((err = pg_cg_tree(a->mount, &a->tree, &a->ntree))) {
+		pg_err("cannot read the cgroup tree under %s: %s", a->mount, strerror(-err));
+		return err;
 	}
-	pg_state_drop_dead_links(&st, tree, ntree);
-	if (pg_state_check_attach(&st, attach_fd, o->attach))
-		goto out;
+	pg_state_drop_dead_links(&a->st, a->tree, a->ntree);
+	if ((err = pg_state_check_attach(&a->st, a->attach_fd, a->o->attach)))
+		return err;
 	pg_dbg("phase: mode");
-	if ((status = decide_mode(p, &st, attach_fd, &pl)))
-		goto out;
-	status = PG_EXIT_FAIL;
+	return decide_mode(a->p, &a->st, a->attach_fd, &a->pl, &a->fail);
+}
 
-	if (!fresh && !pg_state_image(&st, &cur, &ncur)) {
-		slot = !cur[0].hdr.slot;
-		gen = cur[0].hdr.gen + 1;
-		/* An apply killed after publishing nodes for a generation but before
-		 * its swap left pg_nodes entries stamped with it: never reuse one. */
-		if (st.ctl->next_gen > gen)
-			gen = st.ctl->next_gen;
-		/* its nodes, whose pg_nodes entries the new image may drop */
-		if (!pg_meta_parse(cur, ncur, &cur_meta)) {
-			have_cur_meta = true;
-			old = calloc(cur_meta.nnodes + 1, sizeof(*old));
-			if (!old)
-				goto out;
-			for (i = 0; i < cur_meta.nnodes; i++)
-				old[nold++] = (struct pg_node_out){ cur_meta.nodes[i].cgid,
-								    cur_meta.nodes[i].node,
-								    cur_meta.nodes[i].level,
-								    cur_meta.nodes[i].path, false };
-		}
-	}
+/* The policy in force, if any: the slot and generation to use next, and its nodes. */
+static int apply_current(struct apply *a)
+{
+	const struct pg_meta *m = &a->cur_meta;
+	size_t i;
+
+	a->gen = 1;
+	if (a->fresh || pg_state_image(&a->st, &a->cur, &a->ncur))
+		return 0;
+	a->slot = !a->cur[0].hdr.slot;
+	a->gen = a->cur[0].hdr.gen + 1;
+	/* An apply killed after publishing nodes for a generation but before
+	 * its swap left pg_nodes entries stamped with it: never reuse one. */
+	if (a->st.ctl->next_gen > a->gen)
+		a->gen = a->st.ctl->next_gen;
+	/* its nodes, whose pg_nodes entries the new image may drop */
+	if (pg_meta_parse(a->cur, a->ncur, &a->cur_meta))
+		return 0;
+	a->have_cur_meta = true;
+	a->old = calloc(m->nnodes + 1, sizeof(*a->old));
+	if (!a->old)
+		return -ENOMEM;
+	for (i = 0; i < m->nnodes; i++)
+		a->old[a->nold++] =
+		    (struct pg_node_out){ m->nodes[i].cgid, m->nodes[i].node, m->nodes[i].level,
+					  m->nodes[i].path, false };
+	return 0;
+}
+
+/* Compile the image (and the transitional one first, when needed). */
+static int apply_compile(struct apply *a)
+{
+	int err;
+
 	pg_dbg("phase: compile");
 	/* Leaving a lowered threshold under a default-kernel policy needs a
 	 * stricter image first; see make_transitional(). */
-	if (!fresh && (err = pg_netns_saved(&st, &saved, &nsaved)) == 0 && nsaved &&
-	    pg_policy_default(p, pl.mode) == PG_DEFAULT_KERNEL)
-		need_trans = true;
-	if (need_trans) {
+	if (!a->fresh && !pg_netns_saved(&a->st, &a->saved, &a->nsaved) && a->nsaved &&
+	    pg_policy_default(a->p, a->pl.mode) == PG_DEFAULT_KERNEL)
+		a->need_trans = true;
+	if (a->need_trans) {
 		enum pg_def d0;
 		bool e0;
 
-		make_transitional(p, &d0, &e0);
-		status = build(p, tree, ntree, &pl, slot, gen, file, o->attach, true, &trans);
-		p->def = d0;
-		p->exempt_root = e0;
-		if (status)
-			goto out;
-		slot = !slot;
-		gen++;
+		make_transitional(a->p, &d0, &e0);
+		err = build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o->attach,
+			    true, &a->trans, &a->fail);
+		a->p->def = d0;
+		a->p->exempt_root = e0;
+		if (err)
+			return err;
+		a->slot = !a->slot;
+		a->gen++;
 	}
-	if ((status = build(p, tree, ntree, &pl, slot, gen, file, o->attach, false, &img)))
-		goto out;
-	status = PG_EXIT_FAIL;
+	return build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o->attach, false,
+		     &a->img, &a->fail);
+}
 
-	/* Sysctl mode's checks, before anything changes: lowering must open
-	 * nothing unprotected, and every process of a managed namespace must sit
-	 * where the programs are attached, or its binds would go unguarded. */
-	if (pl.mode == PG_MODE_SYSCTL) {
-		if (pg_netns_check(&st, p, PG_SELF_NETNS) ||
-		    pg_netns_confined(PG_SELF_NETNS, o->attach))
-			goto out;
-		for (i = 0; i < p->nnetns; i++)
-			if (pg_netns_check(&st, p, p->netns[i].path) ||
-			    pg_netns_confined(p->netns[i].path, o->attach))
-				goto out;
-	}
+/*
+ * Sysctl mode's checks, before anything changes: lowering must open nothing
+ * unprotected, and every process of a managed namespace must sit where the
+ * programs are attached, or its binds would go unguarded.
+ */
+static int apply_check_sysctls(struct apply *a)
+{
+	const struct pg_policy *p = a->p;
+	int err;
+	size_t i;
 
-	/* From here on the kernel changes. */
+	if (a->pl.mode != PG_MODE_SYSCTL)
+		return 0;
+	if ((err = pg_netns_check(&a->st, p, PG_SELF_NETNS)) ||
+	    (err = pg_netns_confined(PG_SELF_NETNS, a->o->attach)))
+		return err;
+	for (i = 0; i < p->nnetns; i++)
+		if ((err = pg_netns_check(&a->st, p, p->netns[i].path)) ||
+		    (err = pg_netns_confined(p->netns[i].path, a->o->attach)))
+			return err;
+	return 0;
+}
+
+/* From here on the kernel changes: load the programs, or upgrade them. */
+static int apply_load(struct apply *a)
+{
+	struct pg_state *st = &a->st;
+	int err;
+
 	pg_dbg("phase: load");
-	err = fresh ? pg_state_load(&st, pl.bypass, variants) : pg_state_upgrade(&st, pl.bypass);
+	err = a->fresh ? pg_state_load(st, a->pl.bypass, a->variants)
+		       : pg_state_upgrade(st, a->pl.bypass);
 	if (err == -ENOTSUP) {
 		pg_err("kernel %s: no program variant loads (%s); the sysctl mode needs the same "
 		       "programs, so nothing can enforce here",
-		       pg_kernel_release(), why);
-		status = PG_EXIT_KERNEL;
+		       pg_kernel_release(), a->why);
+		a->fail = FAIL_KERNEL;
 	}
 	if (err)
-		goto out;
-	st.ctl->bypass = pl.bypass ? 2 : 1;
-	st.ctl->boot = pg_boot_hash();
+		return err;
+	st->ctl->bypass = a->pl.bypass ? 2 : 1;
+	st->ctl->boot = pg_boot_hash();
 	/* Reserve this apply's generations before anything is stamped with them. */
-	__atomic_store_n(&st.ctl->next_gen, img.blocks[0].hdr.gen + 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&st->ctl->next_gen, a->img.blocks[0].hdr.gen + 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* Swap the image in (the transitional one first), then attach. */
+static int apply_install(struct apply *a)
+{
+	int err;
 
 	/* Thresholds go up before the swap (the new image may protect less at
 	 * the bottom), down only after it. */
-	if (!fresh && pg_netns_raise(&st, p)) {
+	if (!a->fresh && (err = pg_netns_raise(&a->st, a->p))) {
 		pg_err("nothing swapped: the policy in force is unchanged");
-		goto out;
+		return err;
 	}
-	if (need_trans) {
+	if (a->need_trans) {
 		pg_dbg("phase: transitional");
-		if (pg_state_install(&st, &trans, mount, old, nold))
-			goto out;
-		if (pg_netns_restore(&st, NULL, 0)) {
+		if ((err = pg_state_install(&a->st, &a->trans, a->mount, a->old, a->nold)))
+			return err;
+		if ((err = pg_netns_restore(&a->st, NULL, 0))) {
 			pg_err("the stricter transitional policy stays in force until the sysctls "
 			       "can be restored; fix that and apply again");
-			goto out;
+			return err;
 		}
 	}
 	pg_dbg("phase: install");
-	if (need_trans ? pg_state_install(&st, &img, mount, trans.nodes, trans.nnodes)
-		       : pg_state_install(&st, &img, mount, old, nold))
-		goto out;
+	err = a->need_trans
+		  ? pg_state_install(&a->st, &a->img, a->mount, a->trans.nodes, a->trans.nnodes)
+		  : pg_state_install(&a->st, &a->img, a->mount, a->old, a->nold);
+	if (err)
+		return err;
 	/* Attach (or check the links of an earlier apply), and verify. */
 	pg_dbg("phase: attach");
-	if (pg_state_attach(&st, attach_fd, o->attach)) {
-		if (fresh) {
+	if ((err = pg_state_attach(&a->st, a->attach_fd, a->o->attach))) {
+		if (a->fresh) {
 			pg_err("attach failed: removing the half-made state (nothing was "
 			       "enforcing before this apply, and nothing is lowered)");
-			pg_state_destroy(&st);
+			pg_state_destroy(&a->st);
 		}
-		goto out;
+		return err;
 	}
+	return 0;
+}
 
-	/* Only now, with the programs attached and verified, lower thresholds. */
-	if (pl.mode == PG_MODE_SYSCTL) {
-		pg_dbg("phase: lower");
-		keep = calloc(p->nnetns + 1, sizeof(*keep));
-		if (!keep)
-			goto out;
-		if (pg_netns_lower(&st, p, PG_SELF_NETNS, &keep[nkeep]))
-			goto sysctl_fail;
-		nkeep += !!keep[nkeep];
-		for (i = 0; i < p->nnetns; i++) {
-			if (pg_netns_lower(&st, p, p->netns[i].path, &keep[nkeep]))
-				goto sysctl_fail;
-			nkeep += !!keep[nkeep];
-		}
+/* Only now, with the programs attached and verified, lower thresholds. */
+static int apply_lower(struct apply *a)
+{
+	const struct pg_policy *p = a->p;
+	int err = 0;
+	size_t i;
+
+	pg_dbg("phase: lower");
+	a->keep = calloc(p->nnetns + 1, sizeof(*a->keep));
+	if (!a->keep)
+		return -ENOMEM;
+	for (i = 0; i <= p->nnetns && !err; i++) {
+		err = pg_netns_lower(&a->st, p, i ? p->netns[i - 1].path : PG_SELF_NETNS,
+				     &a->keep[a->nkeep]);
+		a->nkeep += !err && a->keep[a->nkeep];
 	}
+	if (err)
+		pg_err("the policy is applied and enforcing, but sysctl mode could not lower "
+		       "every threshold%s",
+		       a->pl.bypass ? "" : "; granted binds in those namespaces still fail");
+	return err;
+}
+
+static int apply_sysctls(struct apply *a)
+{
+	int err;
+
+	if (a->pl.mode == PG_MODE_SYSCTL && (err = apply_lower(a)))
+		return err;
 	/* Namespaces the policy no longer manages (or grant mode: all) get their value back. */
 	pg_dbg("phase: restore");
-	if (pg_netns_restore(&st, keep, nkeep))
-		goto out;
+	return pg_netns_restore(&a->st, a->keep, a->nkeep);
+}
+
+static void apply_report(const struct apply *a, struct pg_apply_result *res)
+{
+	const struct pg_policy *p = a->p;
+	const struct pg_image *img = &a->img;
+	char hash[65];
+	size_t i;
 
 	pg_hex(p->sha256, 32, hash);
 	if (res) {
-		res->gen = img.blocks[0].hdr.gen;
+		res->gen = img->blocks[0].hdr.gen;
 		memcpy(res->sha256, p->sha256, sizeof(res->sha256));
 		res->nrules = p->nrules;
-		res->nnodes = img.nnodes;
-		res->grant = pl.mode == PG_MODE_GRANT;
+		res->nnodes = img->nnodes;
+		res->grant = a->pl.mode == PG_MODE_GRANT;
 	}
 	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
 	       "sha256 %.12s\n",
-	       file, (unsigned long long)img.blocks[0].hdr.gen, p->nrules,
-	       p->nrules == 1 ? "" : "s", img.nnodes, img.nnodes == 1 ? "" : "s",
-	       pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
-	for (i = 0; i < img.nunmatched; i++)
-		pg_err("note: selector %s matches no cgroup yet", img.unmatched[i]);
-	status = PG_EXIT_OK;
-	goto out;
+	       a->file, (unsigned long long)img->blocks[0].hdr.gen, p->nrules,
+	       p->nrules == 1 ? "" : "s", img->nnodes, img->nnodes == 1 ? "" : "s",
+	       a->pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
+	for (i = 0; i < img->nunmatched; i++)
+		pg_err("note: selector %s matches no cgroup yet", img->unmatched[i]);
+}
 
-sysctl_fail:
-	pg_err("the policy is applied and enforcing, but sysctl mode could not lower every "
-	       "threshold%s",
-	       pl.bypass ? "" : "; granted binds in those namespaces still fail");
-out:
+static void apply_free(struct apply *a, bool failed)
+{
 	/* A refused first apply leaves no empty pin directory behind. */
-	if (status && created && fresh && !pg_state_any(&st) && st.dirfd >= 0)
-		rmdir(o->pin_dir);
-	free(keep);
-	free(saved);
-	free(old);
-	if (have_cur_meta)
-		pg_meta_free(&cur_meta);
-	free(cur);
-	pg_image_free(&img);
-	pg_image_free(&trans);
-	pg_cg_tree_free(tree, ntree);
-	pg_state_close(&st);
-	if (attach_fd >= 0)
-		close(attach_fd);
-	pg_policy_free(p);
-	return status;
+	if (failed && a->created && a->fresh && !pg_state_any(&a->st) && a->st.dirfd >= 0)
+		rmdir(a->o->pin_dir);
+	free(a->keep);
+	free(a->saved);
+	free(a->old);
+	if (a->have_cur_meta)
+		pg_meta_free(&a->cur_meta);
+	free(a->cur);
+	pg_image_free(&a->img);
+	pg_image_free(&a->trans);
+	pg_cg_tree_free(a->tree, a->ntree);
+	if (a->st_open)
+		pg_state_close(&a->st);
+	if (a->attach_fd >= 0)
+		close(a->attach_fd);
+	pg_policy_free(a->p);
+}
+
+static int apply_exit(enum apply_fail fail)
+{
+	switch (fail) {
+	case FAIL_POLICY:
+		return PG_EXIT_POLICY;
+	case FAIL_KERNEL:
+		return PG_EXIT_KERNEL;
+	case FAIL_ENVIRONMENT:
+		return PG_EXIT_USAGE;
+	default:
+		return PG_EXIT_FAIL;
+	}
+}
+
+int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res)
+{
+	/* the phases in order; each returns 0 or -errno, having said why */
+	static int (*const phases[])(struct apply *) = {
+		apply_prepare,	     apply_open_state, apply_probe,   apply_current, apply_compile,
+		apply_check_sysctls, apply_load,       apply_install, apply_sysctls,
+	};
+	struct apply a = { .file = file,
+			   .o = o,
+			   .attach_fd = -1,
+			   .st = { .dirfd = -1 },
+			   .variants = { PG_VARIANT_NONE } };
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]) && !err; i++)
+		err = phases[i](&a);
+	if (!err)
+		apply_report(&a, res);
+	apply_free(&a, err != 0);
+	return err ? apply_exit(a.fail) : PG_EXIT_OK;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "json.h"
 #include "util.h"
 
 #define STDIN_NAME "<stdin>" /* "-" as diagnostics name it */
@@ -63,84 +64,66 @@ static void print_protect(FILE *f, const struct pg_policy *p)
 }
 
 /* A string the policy's files supplied: escaped, as the text output shows it. */
-static void json_text(struct pg_json *j, const char *s)
+static void json_text(struct json_object *o, const char *key, const char *s)
 {
 	char *e = s ? pg_escape(s, strlen(s)) : NULL;
 
-	pg_json_str(j, e ? e : s);
+	pg_json_set_str(o, key, e ? e : s);
 	free(e);
 }
 
-static void json_diag(struct pg_json *j, const struct pg_diag *g, const struct pg_policy *p)
+/* A line or column number: null when the diagnostic has none. */
+static void json_pos(struct json_object *o, const char *key, uint32_t n)
 {
-	pg_json_obj(j);
-	pg_json_key(j, "file");
-	json_text(j, g->loc.file < p->nfiles ? p->files[g->loc.file] : NULL);
-	pg_json_key(j, "line");
-	if (g->loc.line)
-		pg_json_u64(j, g->loc.line);
-	else
-		pg_json_null(j);
-	pg_json_key(j, "column");
-	if (g->loc.line && g->loc.col)
-		pg_json_u64(j, g->loc.col);
-	else
-		pg_json_null(j);
-	pg_json_key(j, "severity");
-	pg_json_str(j, g->sev == PG_SEV_ERROR ? "error" : "warning");
-	pg_json_key(j, "message");
-	json_text(j, g->msg ? g->msg : "(out of memory for the message)");
-	pg_json_key(j, "hint");
-	json_text(j, g->hint);
-	pg_json_obj_end(j);
+	pg_json_set(o, key, n ? json_object_new_uint64(n) : NULL);
+}
+
+static struct json_object *json_diag(const struct pg_diag *g, const struct pg_policy *p)
+{
+	struct json_object *o = pg_json_obj();
+
+	json_text(o, "file", g->loc.file < p->nfiles ? p->files[g->loc.file] : NULL);
+	json_pos(o, "line", g->loc.line);
+	json_pos(o, "column", g->loc.line ? g->loc.col : 0);
+	pg_json_set_str(o, "severity", g->sev == PG_SEV_ERROR ? "error" : "warning");
+	json_text(o, "message", g->msg ? g->msg : "(out of memory for the message)");
+	json_text(o, "hint", g->hint);
+	return o;
 }
 
 /*
- * {"file", "ok", "errors", "warnings", "diagnostics": [...], "omitted"}
- * and, for a valid policy, its size and hash. The same limit as the text:
- * "omitted" counts the diagnostics left out.
+ * {"version", "file", "ok", "errors", "warnings", "diagnostics": [...],
+ * "omitted"} and, for a valid policy, its size and hash. The same limit as
+ * the text: "omitted" counts the diagnostics left out. 0 or -errno.
  */
-static void check_json(const char *file, const struct pg_policy *p, const struct pg_diags *d)
+static int check_json(const char *file, const struct pg_policy *p, const struct pg_diags *d)
 {
 	size_t shown[2] = { 0, 0 }, omitted, nwarn = pg_diags_nwarnings(d), i;
-	struct pg_json j;
+	struct json_object *doc = pg_json_doc(), *diags = pg_json_arr();
 	char hash[65];
 
-	pg_json_init(&j, stdout);
-	pg_json_obj(&j);
-	pg_json_key(&j, "file");
-	json_text(&j, file);
-	pg_json_key(&j, "ok");
-	pg_json_bool(&j, !d->nerrors);
-	pg_json_key(&j, "errors");
-	pg_json_u64(&j, d->nerrors);
-	pg_json_key(&j, "warnings");
-	pg_json_u64(&j, nwarn);
-	pg_json_key(&j, "diagnostics");
-	pg_json_arr(&j);
+	json_text(doc, "file", file);
+	pg_json_set_bool(doc, "ok", !d->nerrors);
+	pg_json_set_u64(doc, "errors", d->nerrors);
+	pg_json_set_u64(doc, "warnings", nwarn);
 	for (i = 0; i < d->n; i++) {
 		size_t *k = &shown[d->v[i].sev == PG_SEV_ERROR ? 0 : 1];
 
 		if (*k < PG_DIAGS_SHOWN) {
-			json_diag(&j, &d->v[i], p);
+			pg_json_push(diags, json_diag(&d->v[i], p));
 			++*k;
 		}
 	}
-	pg_json_arr_end(&j);
+	pg_json_set(doc, "diagnostics", diags);
 	omitted = d->nerrors + nwarn - shown[0] - shown[1];
-	pg_json_key(&j, "omitted");
-	pg_json_u64(&j, omitted);
+	pg_json_set_u64(doc, "omitted", omitted);
 	if (!d->nerrors) {
 		pg_hex(p->sha256, 32, hash);
-		pg_json_key(&j, "rules");
-		pg_json_u64(&j, p->nrules);
-		pg_json_key(&j, "files");
-		pg_json_u64(&j, p->nfiles);
-		pg_json_key(&j, "sha256");
-		pg_json_str(&j, hash);
+		pg_json_set_u64(doc, "rules", p->nrules);
+		pg_json_set_u64(doc, "files", p->nfiles);
+		pg_json_set_str(doc, "sha256", hash);
 	}
-	pg_json_obj_end(&j);
-	pg_json_end(&j);
+	return pg_json_print(stdout, doc);
 }
 
 static void check_text(const char *file, const struct pg_policy *p, const struct pg_diags *d,
@@ -225,11 +208,11 @@ int cmd_check(int argc, char **argv, struct pg_opts *o)
 	if (c.strict)
 		pg_diags_strict(&d);
 	if (c.json)
-		check_json(file, p, &d);
+		err = check_json(file, p, &d);
 	else
 		check_text(file, p, &d, &r.srcs);
 	status = d.nerrors ? PG_EXIT_POLICY : PG_EXIT_OK;
-	if (fflush(stdout))
+	if (fflush(stdout) || err)
 		status = PG_EXIT_FAIL;
 out:
 	pg_policy_free(p);

@@ -22,6 +22,7 @@
 #include "cmd.h"
 #include "compile.h"
 #include "explain.h"
+#include "json.h"
 #include "meta.h"
 #include "state.h"
 
@@ -598,76 +599,50 @@ static void changes_text(const struct report *rp, const char *title)
 	}
 }
 
-static void res_json(const struct side *s, struct res r, struct pg_json *j)
+static struct json_object *res_json(const struct side *s, struct res r)
 {
+	struct json_object *o = pg_json_obj(), *rule = NULL;
 	const char *file, *text;
 	uint32_t line;
 
-	pg_json_obj(j);
-	pg_json_key(j, "verdict");
-	pg_json_str(j, verdict_word(r.verdict));
-	pg_json_key(j, "rule");
+	pg_json_set_str(o, "verdict", verdict_word(r.verdict));
 	if (side_rule(s, r.rule, &file, &line, &text)) {
-		pg_json_obj(j);
-		pg_json_key(j, "index");
-		pg_json_u64(j, r.rule);
-		pg_json_key(j, "file");
-		pg_json_str(j, file);
-		pg_json_key(j, "line");
-		pg_json_u64(j, line);
-		pg_json_key(j, "text");
-		pg_json_str(j, text);
-		pg_json_obj_end(j);
-	} else {
-		pg_json_null(j);
+		rule = pg_json_obj();
+		pg_json_set_u64(rule, "index", r.rule);
+		pg_json_set_str(rule, "file", file);
+		pg_json_set_u64(rule, "line", line);
+		pg_json_set_str(rule, "text", text);
 	}
-	pg_json_obj_end(j);
+	pg_json_set(o, "rule", rule);
+	return o;
 }
 
-static void changes_json(const struct report *rp, const char *cg, size_t count, struct pg_json *j)
+static struct json_object *changes_json(const struct report *rp, const char *cg, size_t count)
 {
+	struct json_object *o = pg_json_obj(), *arr = pg_json_arr();
 	char pp[32], sg[2] = { 0 };
 	size_t i;
 
-	pg_json_obj(j);
-	pg_json_key(j, "cgroup");
-	if (cg)
-		pg_json_str(j, cg);
-	else
-		pg_json_null(j);
-	pg_json_key(j, "cgroups");
-	pg_json_u64(j, count);
-	pg_json_key(j, "changes");
-	pg_json_arr(j);
+	pg_json_set_str(o, "cgroup", cg);
+	pg_json_set_u64(o, "cgroups", count);
 	for (i = 0; i < rp->nc; i++) {
 		const struct chg *c = &rp->c[i];
+		struct json_object *e = pg_json_obj();
 
 		ports_text(c, pp, sizeof(pp));
 		sg[0] = sign(c);
-		pg_json_obj(j);
-		pg_json_key(j, "change");
-		pg_json_str(j, sg);
-		pg_json_key(j, "ports");
-		pg_json_str(j, pp);
-		pg_json_key(j, "proto");
-		pg_json_str(j, pg_proto_word(c->proto));
-		pg_json_key(j, "from");
-		pg_json_u64(j, c->lo);
-		pg_json_key(j, "to");
-		pg_json_u64(j, c->hi);
-		pg_json_key(j, "who");
-		if (*rp->w[c->who].label)
-			pg_json_str(j, rp->w[c->who].label);
-		else
-			pg_json_null(j);
-		pg_json_key(j, "old");
-		res_json(&rp->sd[0], c->o, j);
-		pg_json_key(j, "new");
-		res_json(&rp->sd[1], c->n, j);
-		pg_json_obj_end(j);
+		pg_json_set_str(e, "change", sg);
+		pg_json_set_str(e, "ports", pp);
+		pg_json_set_str(e, "proto", pg_proto_word(c->proto));
+		pg_json_set_u64(e, "from", c->lo);
+		pg_json_set_u64(e, "to", c->hi);
+		pg_json_set_str(e, "who", *rp->w[c->who].label ? rp->w[c->who].label : NULL);
+		pg_json_set(e, "old", res_json(&rp->sd[0], c->o));
+		pg_json_set(e, "new", res_json(&rp->sd[1], c->n));
+		pg_json_push(arr, e);
 	}
-	pg_json_arr_end(j);
-	pg_json_obj_end(j);
+	pg_json_set(o, "changes", arr);
+	return o;
 }
 
 /* ------------------------------------------------------------ command */
@@ -712,18 +687,14 @@ static int run_diff(struct report *rp, const char *const *paths, size_t np, bool
 	struct chg *other = NULL;
 	size_t nother = 0, ncother = 0, i;
 	bool changed = false, any;
-	struct pg_json j;
+	struct json_object *doc = NULL, *cgs = NULL;
 	int err = 0;
 
-	pg_json_init(&j, stdout);
 	if (json) {
-		pg_json_obj(&j);
-		pg_json_key(&j, "old");
-		pg_json_str(&j, rp->sd[0].file);
-		pg_json_key(&j, "new");
-		pg_json_str(&j, rp->sd[1].file);
-		pg_json_key(&j, "cgroups");
-		pg_json_arr(&j);
+		doc = pg_json_doc();
+		pg_json_set_str(doc, "old", rp->sd[0].file);
+		pg_json_set_str(doc, "new", rp->sd[1].file);
+		cgs = pg_json_arr();
 	}
 	for (i = 0; i < np && !err; i++) {
 		if ((err = cgroup_changes(rp, paths[i], other != NULL, &any)))
@@ -747,7 +718,7 @@ static int run_diff(struct report *rp, const char *const *paths, size_t np, bool
 			continue;
 		changed = true;
 		if (json)
-			changes_json(rp, paths[i], 1, &j);
+			pg_json_push(cgs, changes_json(rp, paths[i], 1));
 		else
 			changes_text(rp, paths[i]);
 	}
@@ -763,21 +734,22 @@ static int run_diff(struct report *rp, const char *const *paths, size_t np, bool
 			 "%zu other cgroup%s (no rule of either policy reaches them)", nother,
 			 nother == 1 ? "" : "s");
 		if (json)
-			changes_json(rp, NULL, nother, &j);
+			pg_json_push(cgs, changes_json(rp, NULL, nother));
 		else
 			changes_text(rp, title);
 	}
 	free(other);
-	if (json) {
-		pg_json_arr_end(&j);
-		pg_json_key(&j, "changed");
-		pg_json_bool(&j, changed);
-		pg_json_obj_end(&j);
-		pg_json_end(&j);
-	}
 	if (err) {
+		json_object_put(cgs);
+		json_object_put(doc);
 		pg_err("out of memory");
 		return PG_EXIT_FAIL;
+	}
+	if (json) {
+		pg_json_set(doc, "cgroups", cgs);
+		pg_json_set_bool(doc, "changed", changed);
+		if (pg_json_print(stdout, doc))
+			return PG_EXIT_FAIL;
 	}
 	if (fflush(stdout))
 		return PG_EXIT_FAIL;

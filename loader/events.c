@@ -20,6 +20,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "state.h"
+#include "json.h"
 #include "util.h"
 
 /* Start time of a live process; 0 if there is none (or a zombie). */
@@ -339,6 +340,32 @@ static bool denied(int v)
 	return v == PG_V_DENY_RULE || v == PG_V_DENY_DEFAULT || v == PG_V_NO_POLICY;
 }
 
+/* One event as one JSON document (a line of monitor -j); where: its rule, or NULL. */
+static void event_json(FILE *out, const struct pg_event *ev, const char *when, const char *cg,
+		       const char *comm, const char *addr, const char *where, const char *text)
+{
+	struct json_object *doc = pg_json_doc();
+
+	pg_json_set_str(doc, "time", when);
+	pg_json_set_str(doc, "verdict", pg_verdict_name(ev->verdict));
+	pg_json_set_bool(doc, "denied", denied(ev->verdict));
+	pg_json_set_str(doc, "cgroup", cg);
+	pg_json_set_u64(doc, "cgroup_id", ev->cgid);
+	pg_json_set_u64(doc, "pid", ev->pid);
+	pg_json_set_u64(doc, "uid", ev->uid);
+	pg_json_set_u64(doc, "gid", ev->gid);
+	pg_json_set_str(doc, "comm", comm);
+	pg_json_set_str(doc, "family", ev->family == 6 ? "ipv6" : "ipv4");
+	pg_json_set_str(doc, "proto", proto_name(ev->proto));
+	pg_json_set_str(doc, "addr", addr);
+	pg_json_set_u64(doc, "port", ev->port);
+	pg_json_set_str(doc, "rule", where);
+	pg_json_set_str(doc, "rule_text", text);
+	pg_json_set_u64(doc, "generation", ev->gen);
+	/* as with the text form, a failed write shows in ferror(out), the caller's to check */
+	(void)pg_json_print(out, doc);
+}
+
 void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FILE *out)
 {
 	char when[80], addr[INET6_ADDRSTRLEN] = "?", comm[17], where[4200];
@@ -369,53 +396,13 @@ void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FI
 			ev->uid, comm, where);
 		return;
 	}
-	{
-		struct pg_json j;
+	event_json(out, ev, when, cg, comm, addr, r ? where : NULL, r ? r->text : NULL);
+}
 
-		pg_json_init(&j, out);
-		pg_json_obj(&j);
-		pg_json_key(&j, "time");
-		pg_json_str(&j, when);
-		pg_json_key(&j, "verdict");
-		pg_json_str(&j, pg_verdict_name(ev->verdict));
-		pg_json_key(&j, "denied");
-		pg_json_bool(&j, denied(ev->verdict));
-		pg_json_key(&j, "cgroup");
-		if (cg)
-			pg_json_str(&j, cg);
-		else
-			pg_json_null(&j);
-		pg_json_key(&j, "cgroup_id");
-		pg_json_u64(&j, ev->cgid);
-		pg_json_key(&j, "pid");
-		pg_json_u64(&j, ev->pid);
-		pg_json_key(&j, "uid");
-		pg_json_u64(&j, ev->uid);
-		pg_json_key(&j, "gid");
-		pg_json_u64(&j, ev->gid);
-		pg_json_key(&j, "comm");
-		pg_json_str(&j, comm);
-		pg_json_key(&j, "family");
-		pg_json_str(&j, ev->family == 6 ? "ipv6" : "ipv4");
-		pg_json_key(&j, "proto");
-		pg_json_str(&j, proto_name(ev->proto));
-		pg_json_key(&j, "addr");
-		pg_json_str(&j, addr);
-		pg_json_key(&j, "port");
-		pg_json_u64(&j, ev->port);
-		pg_json_key(&j, "rule");
-		if (r)
-			pg_json_str(&j, where);
-		else
-			pg_json_null(&j);
-		pg_json_key(&j, "rule_text");
-		if (r)
-			pg_json_str(&j, r->text);
-		else
-			pg_json_null(&j);
-		pg_json_key(&j, "generation");
-		pg_json_u64(&j, ev->gen);
-		pg_json_obj_end(&j);
-		pg_json_end(&j);
-	}
+void pg_evfmt_lost_json(uint64_t n, FILE *out)
+{
+	struct json_object *doc = pg_json_doc();
+
+	pg_json_set_u64(doc, "lost", n);
+	(void)pg_json_print(out, doc); /* as pg_evfmt_print() */
 }

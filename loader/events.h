@@ -70,5 +70,7 @@ int pg_evfmt_meta(struct pg_evfmt *f);
 const char *pg_evfmt_cgroup(struct pg_evfmt *f, uint64_t id);
 /* One line for a bind event, text or JSON (with the newline). */
 void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FILE *out);
+/* The JSON line for n events lost: {"version":...,"lost":n}. */
+void pg_evfmt_lost_json(uint64_t n, FILE *out);
 
 #endif

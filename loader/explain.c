@@ -121,44 +121,52 @@ void pg_why_text(const struct pg_ask *a, const struct pg_why *w, FILE *f)
 			a->cg);
 }
 
-void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct pg_json *j)
+void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct json_object *o)
 {
-	pg_json_key(j, "cgroup");
-	pg_json_str(j, a->cg);
-	pg_json_key(j, "proto");
-	pg_json_str(j, pg_proto_word(w->proto));
-	pg_json_key(j, "port");
-	pg_json_u64(j, a->port);
-	pg_json_key(j, "uid");
-	pg_json_u64(j, a->uid);
-	pg_json_key(j, "gid");
-	pg_json_u64(j, a->gid);
-	pg_json_key(j, "protected");
-	pg_json_bool(j, w->verdict >= 0);
-	pg_json_key(j, "verdict");
-	pg_json_str(j, w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected");
-	pg_json_key(j, "returns");
-	pg_json_i64(j, w->verdict >= 0 ? w->ret : 1);
-	pg_json_key(j, "decided_at");
-	if (w->at)
-		pg_json_str(j, w->at);
-	else
-		pg_json_null(j);
-	pg_json_key(j, "rule");
+	struct json_object *rule = NULL;
+
+	pg_json_set_str(o, "cgroup", a->cg);
+	pg_json_set_str(o, "proto", pg_proto_word(w->proto));
+	pg_json_set_u64(o, "port", a->port);
+	pg_json_set_u64(o, "uid", a->uid);
+	pg_json_set_u64(o, "gid", a->gid);
+	pg_json_set_bool(o, "protected", w->verdict >= 0);
+	pg_json_set_str(o, "verdict",
+			w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected");
+	pg_json_set_i64(o, "returns", w->verdict >= 0 ? w->ret : 1);
+	pg_json_set_str(o, "decided_at", w->at);
 	if (w->text) {
-		pg_json_obj(j);
-		pg_json_key(j, "index");
-		pg_json_u64(j, w->rule);
-		pg_json_key(j, "file");
-		pg_json_str(j, w->file);
-		pg_json_key(j, "line");
-		pg_json_u64(j, w->line);
-		pg_json_key(j, "text");
-		pg_json_str(j, w->text);
-		pg_json_obj_end(j);
-	} else {
-		pg_json_null(j);
+		rule = pg_json_obj();
+		pg_json_set_u64(rule, "index", w->rule);
+		pg_json_set_str(rule, "file", w->file);
+		pg_json_set_u64(rule, "line", w->line);
+		pg_json_set_str(rule, "text", w->text);
 	}
+	pg_json_set(o, "rule", rule);
+}
+
+void pg_answers_init(struct pg_answers *an, uint32_t protos)
+{
+	an->many = protos == PG_PROTO_ANY;
+	an->all = an->many ? pg_json_arr() : NULL;
+}
+
+void pg_answers_add(struct pg_answers *an, struct json_object *doc)
+{
+	if (an->many) {
+		pg_json_push(an->all, doc);
+	} else {
+		json_object_put(an->all);
+		an->all = doc;
+	}
+}
+
+int pg_answers_print(struct pg_answers *an)
+{
+	int err = pg_json_print(stdout, an->all);
+
+	an->all = NULL;
+	return err;
 }
 
 /* ------------------------------------------------------------ offline */
@@ -325,9 +333,11 @@ static void other_text(const struct pg_ask *a, const struct offline *s, const st
 
 static void answer(const char *file, const struct pg_policy *p, const struct pg_ask *a,
 		   const struct pg_why *w, const struct offline *prim, const struct offline *sys,
-		   const struct pg_why *sw, struct pg_json *j)
+		   const struct pg_why *sw, struct pg_answers *out)
 {
-	if (!j) {
+	struct json_object *doc;
+
+	if (!out) {
 		pg_why_text(a, w, stdout);
 		if (p->mode != PG_MODE_AUTO)
 			printf("  mode %s, from %s\n", mode_word(p->mode), file);
@@ -335,30 +345,24 @@ static void answer(const char *file, const struct pg_policy *p, const struct pg_
 			other_text(a, sys, sw, w);
 		return;
 	}
-	pg_json_obj(j);
-	pg_why_json(a, w, j);
-	pg_json_key(j, "policy");
-	pg_json_str(j, file);
-	pg_json_key(j, "mode");
-	pg_json_str(j, mode_word(p->mode));
-	pg_json_key(j, "decided_in");
-	pg_json_str(j, mode_word(prim->mode));
+	doc = pg_json_doc();
+	pg_why_json(a, w, doc);
+	pg_json_set_str(doc, "policy", file);
+	pg_json_set_str(doc, "mode", mode_word(p->mode));
+	pg_json_set_str(doc, "decided_in", mode_word(prim->mode));
 	if (p->mode == PG_MODE_AUTO) {
-		pg_json_key(j, "sysctl");
+		struct json_object *sysctl = NULL;
+
 		if (sys->refused) {
-			pg_json_obj(j);
-			pg_json_key(j, "refused");
-			pg_json_str(j, sys->refused);
-			pg_json_obj_end(j);
-		} else if (why_same(sw, w)) {
-			pg_json_null(j);
-		} else {
-			pg_json_obj(j);
-			pg_why_json(a, sw, j);
-			pg_json_obj_end(j);
+			sysctl = pg_json_obj();
+			pg_json_set_str(sysctl, "refused", sys->refused);
+		} else if (!why_same(sw, w)) {
+			sysctl = pg_json_obj();
+			pg_why_json(a, sw, sysctl);
 		}
+		pg_json_set(doc, "sysctl", sysctl);
 	}
-	pg_json_obj_end(j);
+	pg_answers_add(out, doc);
 }
 
 static int explain_file(const char *file, const struct pg_policy *p, const struct pg_ask *a,
@@ -367,7 +371,7 @@ static int explain_file(const char *file, const struct pg_policy *p, const struc
 	struct pg_cgroup tree[PG_MAX_LEVEL + 2];
 	struct offline prim, sys;
 	struct chain c = { 0 };
-	struct pg_json j;
+	struct pg_answers out = { 0 };
 	uint32_t bit;
 	bool auto_mode = p->mode == PG_MODE_AUTO;
 	int status;
@@ -390,9 +394,8 @@ static int explain_file(const char *file, const struct pg_policy *p, const struc
 	}
 	if (status)
 		goto out;
-	pg_json_init(&j, stdout);
-	if (json && a->protos == PG_PROTO_ANY)
-		pg_json_arr(&j);
+	if (json)
+		pg_answers_init(&out, a->protos);
 	for (bit = PG_PROTO_TCP; bit <= PG_PROTO_OTHER; bit <<= 1) {
 		struct pg_why w, sw = { 0 };
 
@@ -401,13 +404,12 @@ static int explain_file(const char *file, const struct pg_policy *p, const struc
 		offline_decide(p, &c, &prim, a, pg_proto_of_bit(bit), &w);
 		if (auto_mode && !sys.refused)
 			offline_decide(p, &c, &sys, a, pg_proto_of_bit(bit), &sw);
-		answer(file, p, a, &w, &prim, &sys, &sw, json ? &j : NULL);
+		answer(file, p, a, &w, &prim, &sys, &sw, json ? &out : NULL);
 	}
-	if (json && a->protos == PG_PROTO_ANY)
-		pg_json_arr_end(&j);
 	if (json)
-		pg_json_end(&j);
-	status = fflush(stdout) ? PG_EXIT_FAIL : PG_EXIT_OK;
+		status = pg_answers_print(&out) ? PG_EXIT_FAIL : PG_EXIT_OK;
+	else
+		status = fflush(stdout) ? PG_EXIT_FAIL : PG_EXIT_OK;
 out:
 	pg_image_free(&prim.img);
 	pg_image_free(&sys.img);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "json.h"
 #include "util.h"
 
 /* The question; protos is PG_PROTO_* bits (any/PORT: all three). */
@@ -42,10 +43,24 @@ int pg_parse_addr(const char *s, uint8_t out[16]);
 const char *pg_proto_word(uint32_t proto);
 uint32_t pg_proto_of_bit(uint32_t bit);
 
-/* The answer as text, and as the members of a JSON object (the caller
- * opens and closes it, and may add its own members). */
+/* The answer as text, and as members added to the JSON object o (the
+ * caller may add its own after them). */
 void pg_why_text(const struct pg_ask *a, const struct pg_why *w, FILE *f);
-void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct pg_json *j);
+void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct json_object *o);
+
+/*
+ * explain -j's output: the answers of a one-protocol question as one
+ * document, those of any/PORT (several) as an array of documents, each with
+ * its "version". pg_answers_add() takes doc over; pg_answers_print() prints
+ * and frees: 0 or -errno (pg_json_print()).
+ */
+struct pg_answers {
+	bool many;
+	struct json_object *all; /* the array (many), or the one document */
+};
+void pg_answers_init(struct pg_answers *an, uint32_t protos);
+void pg_answers_add(struct pg_answers *an, struct json_object *doc);
+int pg_answers_print(struct pg_answers *an);
 
 /* explain --policy FILE: decide from the file alone; a PG_EXIT_* status. */
 int pg_explain_policy(const char *file, const struct pg_ask *a, bool json);

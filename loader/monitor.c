@@ -47,10 +47,8 @@ static void report_lost(struct pg_sub *s, bool json)
 
 	if (!n)
 		return;
-	if (json) {
-		printf("{\"lost\":%llu}\n", (unsigned long long)n);
-		fflush(stdout);
-	}
+	if (json)
+		pg_evfmt_lost_json(n, stdout);
 	pg_err("%llu event%s lost: the ring buffer was full (events come faster than they are "
 	       "read)",
 	       (unsigned long long)n, n == 1 ? "" : "s");

@@ -173,11 +173,57 @@ static void remove_stale_probes(int parent_fd)
 	closedir(d);
 }
 
+/*
+ * Bind port 1023 in a child with no capabilities inside cgroup cg (the probe
+ * program attached), and say what that shows. 0 (*ok set), or -errno when
+ * the probe itself failed.
+ */
+static int run_probe(int cg, bool *ok, char *why, size_t len)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		snprintf(why, len, "fork: %s", strerror(-err));
+		return err;
+	}
+	if (!pid)
+		_exit(probe_child(cg));
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			int err = -errno;
+
+			snprintf(why, len, "waitpid: %s", strerror(errno));
+			return err;
+		}
+	/* Only the kernel's own refusal (EACCES) means "no bypass bit"; anything
+	 * else is a failed probe, never a quiet fall back to sysctl mode. */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		*ok = true;
+		snprintf(why, len,
+			 "bypass bit probed: with a program returning 3, an unprivileged "
+			 "bind of port 1023 succeeded");
+		return 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 10) {
+		snprintf(why, len,
+			 "bypass bit probed: with a program returning 3, an unprivileged "
+			 "bind of port 1023 still failed with EACCES");
+		return 0;
+	}
+	snprintf(why, len, "the probe process failed (%s %d)",
+		 WIFEXITED(status) ? "exit status" : "signal",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return -EIO;
+}
+
 int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 {
 	char name[64];
-	int prog = -1, cg = -1, link = -1, err = 0, status;
-	pid_t pid;
+	int prog = -1, cg = -1, link = -1, err = 0;
 
 	*ok = false;
 	remove_stale_probes(parent_fd);
@@ -207,37 +253,7 @@ int pg_probe_bypass(int parent_fd, bool *ok, char *why, size_t len)
 			 strerror(errno));
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		snprintf(why, len, "fork: %s", strerror(errno));
-		goto out;
-	}
-	if (!pid)
-		_exit(probe_child(cg));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			err = -errno;
-			snprintf(why, len, "waitpid: %s", strerror(errno));
-			goto out;
-		}
-	/* Only the kernel's own refusal (EACCES) means "no bypass bit"; anything
-	 * else is a failed probe, never a quiet fall back to sysctl mode. */
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		*ok = true;
-		snprintf(why, len,
-			 "bypass bit probed: with a program returning 3, an unprivileged "
-			 "bind of port 1023 succeeded");
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 10) {
-		snprintf(why, len,
-			 "bypass bit probed: with a program returning 3, an unprivileged "
-			 "bind of port 1023 still failed with EACCES");
-	} else {
-		err = -EIO;
-		snprintf(why, len, "the probe process failed (%s %d)",
-			 WIFEXITED(status) ? "exit status" : "signal",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	}
+	err = run_probe(cg, ok, why, len);
 out:
 	if (link >= 0)
 		close(link);

@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "explain.h"
+#include "json.h"
 #include "cmd.h"
 #include "compile.h"
 #include "meta.h"
@@ -222,69 +223,48 @@ static void agent_text(const struct view *v)
 	}
 }
 
-static void json_time(struct pg_json *j, uint64_t secs)
+/* Unix seconds as "2026-11-29T03:42:24Z"; 0 (never): null. */
+static void json_time(struct json_object *o, const char *key, uint64_t secs)
 {
 	char t[32];
 
 	if (!secs) {
-		pg_json_null(j);
+		pg_json_set(o, key, NULL);
 		return;
 	}
 	pg_fmt_time(secs, t, sizeof(t));
-	pg_json_str(j, t);
+	pg_json_set_str(o, key, t);
 }
 
-static void agent_json(struct pg_json *j, const struct view *v)
+static struct json_object *agent_json(const struct view *v)
 {
 	const struct pg_agent_state *a = &v->agent;
+	struct json_object *o;
 
-	pg_json_key(j, "agent");
-	if (!v->have_agent) {
-		pg_json_null(j);
-		return;
-	}
-	pg_json_obj(j);
-	pg_json_key(j, "state_file");
-	pg_json_str(j, v->agent_path);
-	pg_json_key(j, "pid");
-	pg_json_i64(j, a->pid);
-	pg_json_key(j, "alive");
-	pg_json_bool(j, v->agent_alive);
-	pg_json_key(j, "exited_cleanly");
-	pg_json_bool(j, !a->running);
-	pg_json_key(j, "started_at");
-	json_time(j, a->started_at);
-	pg_json_key(j, "exited_at");
-	json_time(j, a->running ? 0 : a->exited_at);
-	pg_json_key(j, "exit_reason");
-	pg_json_str(j, a->running ? NULL : a->exit_reason);
-	pg_json_key(j, "file");
-	pg_json_str(j, a->file);
-	pg_json_key(j, "attach");
-	pg_json_str(j, a->attach);
-	pg_json_key(j, "last_attempt_at");
-	json_time(j, a->last_attempt_at);
-	pg_json_key(j, "last_attempt_ok");
-	pg_json_bool(j, a->last_attempt_ok);
-	pg_json_key(j, "last_attempt_status");
-	pg_json_i64(j, a->last_attempt_status);
-	pg_json_key(j, "last_attempt_trigger");
-	pg_json_str(j, a->last_attempt_trigger);
-	pg_json_key(j, "last_success_at");
-	json_time(j, a->last_success_at);
-	pg_json_key(j, "generation");
-	pg_json_u64(j, a->generation);
-	pg_json_key(j, "sha256");
-	pg_json_str(j, a->sha256);
-	pg_json_key(j, "reloads_ok");
-	pg_json_u64(j, a->reloads_ok);
-	pg_json_key(j, "reloads_failed");
-	pg_json_u64(j, a->reloads_failed);
-	pg_json_key(j, "last_error_at");
-	json_time(j, a->last_error_at);
-	pg_json_key(j, "last_error");
-	pg_json_str(j, a->last_error[0] ? a->last_error : NULL);
-	pg_json_obj_end(j);
+	if (!v->have_agent)
+		return NULL;
+	o = pg_json_obj();
+	pg_json_set_str(o, "state_file", v->agent_path);
+	pg_json_set_i64(o, "pid", a->pid);
+	pg_json_set_bool(o, "alive", v->agent_alive);
+	pg_json_set_bool(o, "exited_cleanly", !a->running);
+	json_time(o, "started_at", a->started_at);
+	json_time(o, "exited_at", a->running ? 0 : a->exited_at);
+	pg_json_set_str(o, "exit_reason", a->running ? NULL : a->exit_reason);
+	pg_json_set_str(o, "file", a->file);
+	pg_json_set_str(o, "attach", a->attach);
+	json_time(o, "last_attempt_at", a->last_attempt_at);
+	pg_json_set_bool(o, "last_attempt_ok", a->last_attempt_ok);
+	pg_json_set_i64(o, "last_attempt_status", a->last_attempt_status);
+	pg_json_set_str(o, "last_attempt_trigger", a->last_attempt_trigger);
+	json_time(o, "last_success_at", a->last_success_at);
+	pg_json_set_u64(o, "generation", a->generation);
+	pg_json_set_str(o, "sha256", a->sha256);
+	pg_json_set_u64(o, "reloads_ok", a->reloads_ok);
+	pg_json_set_u64(o, "reloads_failed", a->reloads_failed);
+	json_time(o, "last_error_at", a->last_error_at);
+	pg_json_set_str(o, "last_error", a->last_error[0] ? a->last_error : NULL);
+	return o;
 }
 
 static int variant_of(const struct view *v)
@@ -318,50 +298,45 @@ static void print_features(void)
 		printf(" %s %s%s", feature_names[i], val[i] ? "yes" : "no", i < 4 ? "," : "\n");
 }
 
-static void json_features(struct pg_json *j)
+static struct json_object *json_features(void)
 {
+	struct json_object *o = pg_json_obj();
 	bool val[5];
 	size_t i;
 
 	feature_values(val);
-	pg_json_key(j, "features");
-	pg_json_obj(j);
-	for (i = 0; i < 5; i++) {
-		pg_json_key(j, feature_names[i]);
-		pg_json_bool(j, val[i]);
-	}
-	pg_json_obj_end(j);
+	for (i = 0; i < 5; i++)
+		pg_json_set_bool(o, feature_names[i], val[i]);
+	return o;
 }
 
-static void status_text(const struct view *v, const char *pin_dir)
+static void policy_text(const struct view *v, const struct pg_hdr *h)
 {
-	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
 	char t[32];
-	size_t i;
-	int k;
 
-	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
-	printf("kernel:     %s, bypass bit %s, variant %s (%s)\n", pg_kernel_release(),
-	       bypass_word(v), pg_variant_name(variant_of(v)), pg_variant_what(variant_of(v)));
-	print_features();
-	if (!v->active && !pg_state_any(&v->st)) {
-		agent_text(v);
+	if (!v->have_meta) {
+		if (v->active)
+			printf("policy:     none installed: no port is protected (damaged state; "
+			       "apply again)\n");
 		return;
 	}
-	if (v->have_meta) {
-		pg_fmt_time(v->meta.time, t, sizeof(t));
-		printf("mode:       %s%s (%s)\n", v->meta.mode,
-		       v->meta.transitional ? ", transitional" : "", v->meta.reason);
-		printf("policy:     %s, sha256 %s\n", v->meta.source, v->meta.hash);
-		printf("generation: %llu, applied %s\n", (unsigned long long)v->meta.gen, t);
-		printf("default:    %s%s\n", h->def == PG_DEF_KERNEL ? "kernel" : "deny",
-		       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
-		printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
-		       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
-	} else if (v->active) {
-		printf("policy:     none installed: no port is protected (damaged state; apply "
-		       "again)\n");
-	}
+	pg_fmt_time(v->meta.time, t, sizeof(t));
+	printf("mode:       %s%s (%s)\n", v->meta.mode,
+	       v->meta.transitional ? ", transitional" : "", v->meta.reason);
+	printf("policy:     %s, sha256 %s\n", v->meta.source, v->meta.hash);
+	printf("generation: %llu, applied %s\n", (unsigned long long)v->meta.gen, t);
+	printf("default:    %s%s\n", h->def == PG_DEF_KERNEL ? "kernel" : "deny",
+	       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
+	printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
+	       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
+}
+
+/* The links, and the cgroup programs' and events' counters. */
+static void links_text(const struct view *v)
+{
+	size_t n;
+	int k;
+
 	printf("links:\n");
 	for (k = 0; k < PG_NLINKS; k++) {
 		if (v->link[k].ok)
@@ -374,20 +349,28 @@ static void status_text(const struct view *v, const char *pin_dir)
 						 "apply)"
 					       : "not attached");
 	}
-	if (v->have_stats) {
-		printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
-		       "%lld cgroups hold portgate state\n",
-		       (unsigned long long)v->stats[PG_ST_MKDIR],
-		       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
-		       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)v->entries);
-		printf("events:     subscribers");
-		for (k = 0, i = 0; k < PG_EV_SLOTS; k++)
-			if (v->ev_pid[k]) {
-				printf(" %u", v->ev_pid[k]);
-				i++;
-			}
-		printf("%s, %llu lost\n", i ? "" : " none", (unsigned long long)v->lost);
-	}
+	if (!v->have_stats)
+		return;
+	printf("new cgroups: %llu made, %llu got a node inside mkdir, %llu a path id; "
+	       "%lld cgroups hold portgate state\n",
+	       (unsigned long long)v->stats[PG_ST_MKDIR],
+	       (unsigned long long)v->stats[PG_ST_MKDIR_NODE],
+	       (unsigned long long)v->stats[PG_ST_MKDIR_PATH], (long long)v->entries);
+	printf("events:     subscribers");
+	for (k = 0, n = 0; k < PG_EV_SLOTS; k++)
+		if (v->ev_pid[k]) {
+			printf(" %u", v->ev_pid[k]);
+			n++;
+		}
+	printf("%s, %llu lost\n", n ? "" : " none", (unsigned long long)v->lost);
+}
+
+/* Verdict counts, rules with their hits, the cgroups the policy names. */
+static void counts_text(const struct view *v, const struct pg_hdr *h)
+{
+	size_t i;
+	int k;
+
 	if (h) {
 		printf("verdicts:  ");
 		for (k = 0; k < PG_V__NR; k++)
@@ -395,220 +378,226 @@ static void status_text(const struct view *v, const char *pin_dir)
 			       (unsigned long long)verdict_count(v, k));
 		printf("\n");
 	}
-	if (v->have_meta && v->meta.nrules) {
+	if (!v->have_meta)
+		return;
+	if (v->meta.nrules)
 		printf("rules:\n");
-		for (i = 0; i < v->meta.nrules; i++) {
-			const struct pg_meta_rule *r = &v->meta.rules[i];
+	for (i = 0; i < v->meta.nrules; i++) {
+		const struct pg_meta_rule *r = &v->meta.rules[i];
 
-			printf("  %8llu  %s:%u  %s\n",
-			       (unsigned long long)cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
-			       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line,
-			       r->text);
-		}
+		printf("  %8llu  %s:%u  %s\n",
+		       (unsigned long long)cnt_at(v, PG_CNT_RULE0 + (uint32_t)i),
+		       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line, r->text);
 	}
-	if (v->have_meta) {
-		printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
-		for (i = 0; i < v->meta.nnodes; i++)
-			printf("  %s (id %llu, level %d)\n", v->meta.nodes[i].path,
-			       (unsigned long long)v->meta.nodes[i].cgid, v->meta.nodes[i].level);
-		for (i = 0; i < v->meta.nunmatched; i++)
-			printf("unmatched:  %s (no cgroup matches this selector)\n",
-			       v->meta.unmatched[i]);
-	}
-	if (v->nsaved) {
-		printf("sysctls:\n");
-		for (i = 0; i < v->nsaved; i++)
-			printf("  netns %llu (%s): ip_unprivileged_port_start %u, was %u%s\n",
-			       (unsigned long long)v->saved[i].ino, v->saved[i].v.path,
-			       v->saved[i].v.set, v->saved[i].v.orig,
-			       v->saved[i].v.state == 2 ? "" : " (lowering did not finish)");
-	} else {
+	printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
+	for (i = 0; i < v->meta.nnodes; i++)
+		printf("  %s (id %llu, level %d)\n", v->meta.nodes[i].path,
+		       (unsigned long long)v->meta.nodes[i].cgid, v->meta.nodes[i].level);
+	for (i = 0; i < v->meta.nunmatched; i++)
+		printf("unmatched:  %s (no cgroup matches this selector)\n", v->meta.unmatched[i]);
+}
+
+static void sysctls_text(const struct view *v)
+{
+	size_t i;
+
+	if (!v->nsaved) {
 		printf("sysctls:    none managed\n");
+		return;
 	}
+	printf("sysctls:\n");
+	for (i = 0; i < v->nsaved; i++)
+		printf("  netns %llu (%s): ip_unprivileged_port_start %u, was %u%s\n",
+		       (unsigned long long)v->saved[i].ino, v->saved[i].v.path, v->saved[i].v.set,
+		       v->saved[i].v.orig,
+		       v->saved[i].v.state == 2 ? "" : " (lowering did not finish)");
+}
+
+static void status_text(const struct view *v, const char *pin_dir)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+
+	printf("state:      %s (%s)\n", v->active ? "enforcing" : "not enforcing", pin_dir);
+	printf("kernel:     %s, bypass bit %s, variant %s (%s)\n", pg_kernel_release(),
+	       bypass_word(v), pg_variant_name(variant_of(v)), pg_variant_what(variant_of(v)));
+	print_features();
+	if (!v->active && !pg_state_any(&v->st)) {
+		agent_text(v);
+		return;
+	}
+	policy_text(v, h);
+	links_text(v);
+	counts_text(v, h);
+	sysctls_text(v);
 	printf("memory:     %llu bytes in pinned maps, %llu in the policy image\n",
 	       (unsigned long long)v->mem, (unsigned long long)v->nimg * PG_BLOCK_SIZE);
 	agent_text(v);
 }
 
-static void status_json(const struct view *v, const char *pin_dir)
+static struct json_object *kernel_json(const struct view *v)
 {
-	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
-	struct pg_json j;
+	struct json_object *o = pg_json_obj();
+	int var = variant_of(v);
+
+	pg_json_set_str(o, "release", pg_kernel_release());
+	pg_json_set_str(o, "bypass", bypass_word(v));
+	pg_json_set_str(o, "variant", pg_variant_name(var));
+	pg_json_set_str(o, "identity",
+			var == PG_VARIANT_TASK ? "task cgroup"
+			: var == PG_VARIANT_SK ? "socket cgroup"
+					       : NULL);
+	pg_json_set(o, "features", json_features());
+	return o;
+}
+
+/* What the pinned metadata and the image's header say of the policy in force. */
+static void policy_json(struct json_object *o, const struct view *v, const struct pg_hdr *h)
+{
+	struct json_object *prot = pg_json_obj();
 	char t[32];
-	size_t i;
+
+	pg_fmt_time(v->meta.time, t, sizeof(t));
+	pg_json_set_str(o, "mode", v->meta.mode);
+	pg_json_set_str(o, "mode_reason", v->meta.reason);
+	pg_json_set_bool(o, "transitional", v->meta.transitional);
+	pg_json_set_str(o, "policy", v->meta.source);
+	pg_json_set_str(o, "sha256", v->meta.hash);
+	pg_json_set_u64(o, "generation", v->meta.gen);
+	pg_json_set_str(o, "applied_at", t);
+	pg_json_set_str(o, "attach", v->meta.attach);
+	pg_json_set_str(o, "default", h->def == PG_DEF_KERNEL ? "kernel" : "deny");
+	pg_json_set_bool(o, "exempt_root", h->flags & PG_HF_EXEMPT_ROOT);
+	pg_json_set_u64(prot, "lo", h->prot_lo);
+	pg_json_set_u64(prot, "hi", h->prot_hi);
+	pg_json_set_bool(prot, "contiguous", h->flags & PG_HF_PROTECT_RANGE);
+	pg_json_set(o, "protect", prot);
+}
+
+static struct json_object *links_json(const struct view *v)
+{
+	struct json_object *arr = pg_json_arr();
 	int k;
 
-	pg_json_init(&j, stdout);
-	pg_json_obj(&j);
-	pg_json_key(&j, "enforcing");
-	pg_json_bool(&j, v->active);
-	pg_json_key(&j, "pin_dir");
-	pg_json_str(&j, pin_dir);
-	pg_json_key(&j, "kernel");
-	pg_json_obj(&j);
-	pg_json_key(&j, "release");
-	pg_json_str(&j, pg_kernel_release());
-	pg_json_key(&j, "bypass");
-	pg_json_str(&j, bypass_word(v));
-	pg_json_key(&j, "variant");
-	pg_json_str(&j, pg_variant_name(variant_of(v)));
-	pg_json_key(&j, "identity");
-	pg_json_str(&j, variant_of(v) == PG_VARIANT_TASK ? "task cgroup"
-			: variant_of(v) == PG_VARIANT_SK ? "socket cgroup"
-							 : NULL);
-	json_features(&j);
-	pg_json_obj_end(&j);
-	if (v->have_meta) {
-		pg_fmt_time(v->meta.time, t, sizeof(t));
-		pg_json_key(&j, "mode");
-		pg_json_str(&j, v->meta.mode);
-		pg_json_key(&j, "mode_reason");
-		pg_json_str(&j, v->meta.reason);
-		pg_json_key(&j, "transitional");
-		pg_json_bool(&j, v->meta.transitional);
-		pg_json_key(&j, "policy");
-		pg_json_str(&j, v->meta.source);
-		pg_json_key(&j, "sha256");
-		pg_json_str(&j, v->meta.hash);
-		pg_json_key(&j, "generation");
-		pg_json_u64(&j, v->meta.gen);
-		pg_json_key(&j, "applied_at");
-		pg_json_str(&j, t);
-		pg_json_key(&j, "attach");
-		pg_json_str(&j, v->meta.attach);
-		pg_json_key(&j, "default");
-		pg_json_str(&j, h->def == PG_DEF_KERNEL ? "kernel" : "deny");
-		pg_json_key(&j, "exempt_root");
-		pg_json_bool(&j, h->flags & PG_HF_EXEMPT_ROOT);
-		pg_json_key(&j, "protect");
-		pg_json_obj(&j);
-		pg_json_key(&j, "lo");
-		pg_json_u64(&j, h->prot_lo);
-		pg_json_key(&j, "hi");
-		pg_json_u64(&j, h->prot_hi);
-		pg_json_key(&j, "contiguous");
-		pg_json_bool(&j, h->flags & PG_HF_PROTECT_RANGE);
-		pg_json_obj_end(&j);
-	}
-	pg_json_key(&j, "links");
-	pg_json_arr(&j);
 	for (k = 0; k < PG_NLINKS; k++) {
-		pg_json_obj(&j);
-		pg_json_key(&j, "type");
-		pg_json_str(&j, link_label[k]);
-		pg_json_key(&j, "attached");
-		pg_json_bool(&j, v->link[k].ok);
-		pg_json_key(&j, "cgroup_removed");
-		pg_json_bool(&j, v->link[k].gone);
-		if (v->link[k].ok) {
-			pg_json_key(&j, "link_id");
-			pg_json_u64(&j, v->link[k].link_id);
-			pg_json_key(&j, "prog_id");
-			pg_json_u64(&j, v->link[k].prog_id);
-			pg_json_key(&j, "cgroup_id");
-			pg_json_u64(&j, v->link[k].cgid);
-			pg_json_key(&j, "cgroup");
-			pg_json_str(&j, v->link[k].path);
-		}
-		pg_json_obj_end(&j);
-	}
-	pg_json_arr_end(&j);
-	if (v->have_stats) {
-		pg_json_key(&j, "cgroup_hooks");
-		pg_json_obj(&j);
-		pg_json_key(&j, "mkdirs");
-		pg_json_u64(&j, v->stats[PG_ST_MKDIR]);
-		pg_json_key(&j, "mkdir_got_node");
-		pg_json_u64(&j, v->stats[PG_ST_MKDIR_NODE]);
-		pg_json_key(&j, "mkdir_got_path");
-		pg_json_u64(&j, v->stats[PG_ST_MKDIR_PATH]);
-		pg_json_key(&j, "entries");
-		pg_json_i64(&j, v->entries);
-		pg_json_obj_end(&j);
-		pg_json_key(&j, "events");
-		pg_json_obj(&j);
-		pg_json_key(&j, "subscribers");
-		pg_json_arr(&j);
-		for (k = 0; k < PG_EV_SLOTS; k++)
-			if (v->ev_pid[k])
-				pg_json_u64(&j, v->ev_pid[k]);
-		pg_json_arr_end(&j);
-		pg_json_key(&j, "lost");
-		pg_json_u64(&j, v->lost);
-		pg_json_obj_end(&j);
-	}
-	if (h) {
-		pg_json_key(&j, "verdicts");
-		pg_json_obj(&j);
-		for (k = 0; k < PG_V__NR; k++) {
-			pg_json_key(&j, pg_verdict_name(k));
-			pg_json_u64(&j, verdict_count(v, k));
-		}
-		pg_json_obj_end(&j);
-	}
-	if (v->have_meta) {
-		pg_json_key(&j, "rules");
-		pg_json_arr(&j);
-		for (i = 0; i < v->meta.nrules; i++) {
-			const struct pg_meta_rule *r = &v->meta.rules[i];
+		struct json_object *o = pg_json_obj();
 
-			pg_json_obj(&j);
-			pg_json_key(&j, "index");
-			pg_json_u64(&j, i);
-			pg_json_key(&j, "file");
-			pg_json_str(&j, r->file < v->meta.nfiles ? v->meta.files[r->file] : NULL);
-			pg_json_key(&j, "line");
-			pg_json_u64(&j, r->line);
-			pg_json_key(&j, "text");
-			pg_json_str(&j, r->text);
-			pg_json_key(&j, "hits");
-			pg_json_u64(&j, cnt_at(v, PG_CNT_RULE0 + (uint32_t)i));
-			pg_json_obj_end(&j);
+		pg_json_set_str(o, "type", link_label[k]);
+		pg_json_set_bool(o, "attached", v->link[k].ok);
+		pg_json_set_bool(o, "cgroup_removed", v->link[k].gone);
+		if (v->link[k].ok) {
+			pg_json_set_u64(o, "link_id", v->link[k].link_id);
+			pg_json_set_u64(o, "prog_id", v->link[k].prog_id);
+			pg_json_set_u64(o, "cgroup_id", v->link[k].cgid);
+			pg_json_set_str(o, "cgroup", v->link[k].path);
 		}
-		pg_json_arr_end(&j);
-		pg_json_key(&j, "cgroups");
-		pg_json_arr(&j);
-		for (i = 0; i < v->meta.nnodes; i++) {
-			pg_json_obj(&j);
-			pg_json_key(&j, "path");
-			pg_json_str(&j, v->meta.nodes[i].path);
-			pg_json_key(&j, "id");
-			pg_json_u64(&j, v->meta.nodes[i].cgid);
-			pg_json_key(&j, "level");
-			pg_json_i64(&j, v->meta.nodes[i].level);
-			pg_json_obj_end(&j);
-		}
-		pg_json_arr_end(&j);
-		pg_json_key(&j, "unmatched");
-		pg_json_arr(&j);
-		for (i = 0; i < v->meta.nunmatched; i++)
-			pg_json_str(&j, v->meta.unmatched[i]);
-		pg_json_arr_end(&j);
+		pg_json_push(arr, o);
 	}
-	pg_json_key(&j, "sysctls");
-	pg_json_arr(&j);
+	return arr;
+}
+
+/* "cgroup_hooks" and "events": the programs' own counters. */
+static void hooks_json(struct json_object *o, const struct view *v)
+{
+	struct json_object *hooks = pg_json_obj(), *ev = pg_json_obj(), *subs = pg_json_arr();
+	int k;
+
+	pg_json_set_u64(hooks, "mkdirs", v->stats[PG_ST_MKDIR]);
+	pg_json_set_u64(hooks, "mkdir_got_node", v->stats[PG_ST_MKDIR_NODE]);
+	pg_json_set_u64(hooks, "mkdir_got_path", v->stats[PG_ST_MKDIR_PATH]);
+	pg_json_set_i64(hooks, "entries", v->entries);
+	pg_json_set(o, "cgroup_hooks", hooks);
+	for (k = 0; k < PG_EV_SLOTS; k++)
+		if (v->ev_pid[k])
+			pg_json_push(subs, json_object_new_uint64(v->ev_pid[k]));
+	pg_json_set(ev, "subscribers", subs);
+	pg_json_set_u64(ev, "lost", v->lost);
+	pg_json_set(o, "events", ev);
+}
+
+static struct json_object *verdicts_json(const struct view *v)
+{
+	struct json_object *o = pg_json_obj();
+	int k;
+
+	for (k = 0; k < PG_V__NR; k++)
+		pg_json_set_u64(o, pg_verdict_name(k), verdict_count(v, k));
+	return o;
+}
+
+/* "rules" with their hits, "cgroups" the policy names, "unmatched" selectors. */
+static void meta_json(struct json_object *o, const struct view *v)
+{
+	struct json_object *rules = pg_json_arr(), *cgs = pg_json_arr(), *unm = pg_json_arr();
+	size_t i;
+
+	for (i = 0; i < v->meta.nrules; i++) {
+		const struct pg_meta_rule *r = &v->meta.rules[i];
+		struct json_object *e = pg_json_obj();
+
+		pg_json_set_u64(e, "index", i);
+		pg_json_set_str(e, "file",
+				r->file < v->meta.nfiles ? v->meta.files[r->file] : NULL);
+		pg_json_set_u64(e, "line", r->line);
+		pg_json_set_str(e, "text", r->text);
+		pg_json_set_u64(e, "hits", cnt_at(v, PG_CNT_RULE0 + (uint32_t)i));
+		pg_json_push(rules, e);
+	}
+	pg_json_set(o, "rules", rules);
+	for (i = 0; i < v->meta.nnodes; i++) {
+		struct json_object *e = pg_json_obj();
+
+		pg_json_set_str(e, "path", v->meta.nodes[i].path);
+		pg_json_set_u64(e, "id", v->meta.nodes[i].cgid);
+		pg_json_set_i64(e, "level", v->meta.nodes[i].level);
+		pg_json_push(cgs, e);
+	}
+	pg_json_set(o, "cgroups", cgs);
+	for (i = 0; i < v->meta.nunmatched; i++)
+		pg_json_push(unm, pg_json_str(v->meta.unmatched[i]));
+	pg_json_set(o, "unmatched", unm);
+}
+
+static struct json_object *sysctls_json(const struct view *v)
+{
+	struct json_object *arr = pg_json_arr();
+	size_t i;
+
 	for (i = 0; i < v->nsaved; i++) {
-		pg_json_obj(&j);
-		pg_json_key(&j, "netns_inode");
-		pg_json_u64(&j, v->saved[i].ino);
-		pg_json_key(&j, "path");
-		pg_json_str(&j, v->saved[i].v.path);
-		pg_json_key(&j, "ip_unprivileged_port_start");
-		pg_json_u64(&j, v->saved[i].v.set);
-		pg_json_key(&j, "original");
-		pg_json_u64(&j, v->saved[i].v.orig);
-		pg_json_key(&j, "complete");
-		pg_json_bool(&j, v->saved[i].v.state == 2);
-		pg_json_obj_end(&j);
+		struct json_object *e = pg_json_obj();
+
+		pg_json_set_u64(e, "netns_inode", v->saved[i].ino);
+		pg_json_set_str(e, "path", v->saved[i].v.path);
+		pg_json_set_u64(e, "ip_unprivileged_port_start", v->saved[i].v.set);
+		pg_json_set_u64(e, "original", v->saved[i].v.orig);
+		pg_json_set_bool(e, "complete", v->saved[i].v.state == 2);
+		pg_json_push(arr, e);
 	}
-	pg_json_arr_end(&j);
-	pg_json_key(&j, "map_memory_bytes");
-	pg_json_u64(&j, v->mem);
-	pg_json_key(&j, "image_bytes");
-	pg_json_u64(&j, (uint64_t)v->nimg * PG_BLOCK_SIZE);
-	agent_json(&j, v);
-	pg_json_obj_end(&j);
-	pg_json_end(&j);
+	return arr;
+}
+
+/* The status document; members in the order portgate(8) lists them. 0 or -errno. */
+static int status_json(const struct view *v, const char *pin_dir)
+{
+	const struct pg_hdr *h = v->img ? &v->img[0].hdr : NULL;
+	struct json_object *doc = pg_json_doc();
+
+	pg_json_set_bool(doc, "enforcing", v->active);
+	pg_json_set_str(doc, "pin_dir", pin_dir);
+	pg_json_set(doc, "kernel", kernel_json(v));
+	if (v->have_meta)
+		policy_json(doc, v, h);
+	pg_json_set(doc, "links", links_json(v));
+	if (v->have_stats)
+		hooks_json(doc, v);
+	if (h)
+		pg_json_set(doc, "verdicts", verdicts_json(v));
+	if (v->have_meta)
+		meta_json(doc, v);
+	pg_json_set(doc, "sysctls", sysctls_json(v));
+	pg_json_set_u64(doc, "map_memory_bytes", v->mem);
+	pg_json_set_u64(doc, "image_bytes", (uint64_t)v->nimg * PG_BLOCK_SIZE);
+	pg_json_set(doc, "agent", agent_json(v));
+	return pg_json_print(stdout, doc);
 }
 
 /* ------------------------------------------------------------ prometheus */
@@ -874,10 +863,14 @@ int cmd_status(int argc, char **argv, struct pg_opts *o)
 		return PG_EXIT_FAIL;
 	}
 	if (o->json)
-		status_json(&v, o->pin_dir);
+		r = status_json(&v, o->pin_dir);
 	else
 		status_text(&v, o->pin_dir);
 	view_free(&v);
+	if (r) {
+		pg_err("cannot write the status: %s", strerror(-r));
+		return PG_EXIT_FAIL;
+	}
 	return PG_EXIT_OK;
 }
 
@@ -916,7 +909,7 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 	const char *paths[PG_MAX_LEVEL + 1];
 	char mount[4096], path[4096];
 	struct view v;
-	struct pg_json j;
+	struct pg_answers out = { 0 };
 	size_t n = 0;
 	int status = PG_EXIT_FAIL, level, i;
 	uint64_t id;
@@ -952,9 +945,8 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 		else
 			*slash = 0;
 	}
-	pg_json_init(&j, stdout);
-	if (o->json && a->protos == PG_PROTO_ANY)
-		pg_json_arr(&j);
+	if (o->json)
+		pg_answers_init(&out, a->protos);
 	for (bit = PG_PROTO_TCP; bit <= PG_PROTO_OTHER; bit <<= 1) {
 		struct pg_why w;
 
@@ -962,18 +954,17 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 			continue;
 		live_decide(&v, a, pg_proto_of_bit(bit), nodes, n, paths, &w);
 		if (o->json) {
-			pg_json_obj(&j);
-			pg_why_json(a, &w, &j);
-			pg_json_obj_end(&j);
+			struct json_object *doc = pg_json_doc();
+
+			pg_why_json(a, &w, doc);
+			pg_answers_add(&out, doc);
 		} else {
 			pg_why_text(a, &w, stdout);
 		}
 	}
-	if (o->json && a->protos == PG_PROTO_ANY)
-		pg_json_arr_end(&j);
-	if (o->json)
-		pg_json_end(&j);
 	status = PG_EXIT_OK;
+	if (o->json && pg_answers_print(&out))
+		status = PG_EXIT_FAIL;
 out:
 	for (i = 0; i < (int)n; i++)
 		free((char *)paths[i]);

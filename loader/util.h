@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
-/* util.h - logging, exit codes, a JSON writer, small helpers. */
+/* util.h - logging, exit codes, small helpers (JSON: json.h). */
 #ifndef PORTGATE_UTIL_H
 #define PORTGATE_UTIL_H
 
@@ -41,27 +41,6 @@ void pg_log(const char *level, const char *fmt, ...) __attribute__((format(print
 
 /* Route libbpf's messages through pg_dbg (warnings always). */
 void pg_libbpf_logging(void);
-
-struct pg_json {
-	FILE *f;
-	int depth;
-	bool need_comma[32];
-	bool after_key;
-};
-
-void pg_json_init(struct pg_json *j, FILE *f);
-void pg_json_obj(struct pg_json *j);
-void pg_json_obj_end(struct pg_json *j);
-void pg_json_arr(struct pg_json *j);
-void pg_json_arr_end(struct pg_json *j);
-void pg_json_key(struct pg_json *j, const char *k);
-void pg_json_str(struct pg_json *j, const char *s);
-void pg_json_u64(struct pg_json *j, uint64_t v);
-void pg_json_i64(struct pg_json *j, int64_t v);
-void pg_json_bool(struct pg_json *j, bool v);
-void pg_json_null(struct pg_json *j);
-/* Finish the document with a newline. */
-void pg_json_end(struct pg_json *j);
 
 /* An exit status as a word: "ok", "usage", "invalid policy", ... */
 const char *pg_exit_word(int64_t status);

@@ -1,6 +1,7 @@
 # Test build rules, included by the top-level Makefile.
 #
-# Unit tests: tests/unit/test_*.c, each linked with the policy library,
+# Unit tests: tests/unit/test_*.c, each linked with the policy library
+# (and json-c, for test_json.c, which compiles loader/json.c in itself),
 # sanitised, run without privileges.
 # Integration tests: tests/integ/test_*.c, linked with the harness, run as
 # root against the real kernel and the sanitised build/test/portgate.
@@ -30,12 +31,12 @@ $(T)/tests/integ/%.o: TEST_CFLAGS := -Itests/integ
 $(T)/unit/%: $(T)/tests/unit/%.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
 $(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

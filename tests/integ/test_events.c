@@ -276,8 +276,8 @@ static void flood_is_bounded_and_counted(void **state)
 	assert_int_equal(mon_wait(&m, &out, &err), 0);
 	for (p = out; (p = strstr(p, "\"port\":81")); p++)
 		got++;
-	for (p = out; (p = strstr(p, "{\"lost\":")); p++)
-		lost += strtoull(p + 8, NULL, 10);
+	for (p = out; (p = strstr(p, "\"lost\":")); p++)
+		lost += strtoull(p + 7, NULL, 10);
 	print_message("%d refused binds: %d events delivered, %llu lost and counted; stderr: %s", n,
 		      got, lost, err);
 	said = strstr(err, "lost: the ring buffer was full") != NULL;
