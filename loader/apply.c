@@ -74,10 +74,10 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 			 pl->bypass ? "grant" : "sysctl", why);
 	}
 	if (pl->mode == PG_MODE_SYSCTL && p->def == PG_DEFAULT_KERNEL) {
-		fprintf(stderr,
-			"%s:%u:%u: error: default kernel is not allowed in sysctl mode (%s): it "
-			"would let every unprivileged bind through\n",
-			p->files[p->def_loc.file], p->def_loc.line, p->def_loc.col, pl->reason);
+		pg_log_at(PG_LOG_ERROR, p, &p->def_loc,
+			  "default kernel is not allowed in sysctl mode (%s): it would let every "
+			  "unprivileged bind through",
+			  pl->reason);
 		return PG_EXIT_POLICY;
 	}
 	return 0;
@@ -116,7 +116,7 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 	int err;
 
 	err = pg_compile(p, tree, ntree, &co, img, &d);
-	pg_diags_print(&d, p, stderr);
+	pg_log_diags(&d, p, 0);
 	pg_diags_free(&d);
 	if (err == -EINVAL)
 		return PG_EXIT_POLICY;
@@ -414,13 +414,15 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 		res->nnodes = img.nnodes;
 		res->grant = pl.mode == PG_MODE_GRANT;
 	}
-	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
-	       "sha256 %.12s\n",
-	       file, (unsigned long long)img.blocks[0].hdr.gen, p->nrules,
-	       p->nrules == 1 ? "" : "s", img.nnodes, img.nnodes == 1 ? "" : "s",
-	       pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
+	if (!o->quiet)
+		printf(
+		    "portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
+		    "sha256 %.12s\n",
+		    file, (unsigned long long)img.blocks[0].hdr.gen, p->nrules,
+		    p->nrules == 1 ? "" : "s", img.nnodes, img.nnodes == 1 ? "" : "s",
+		    pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
 	for (i = 0; i < img.nunmatched; i++)
-		pg_err("note: selector %s matches no cgroup yet", img.unmatched[i]);
+		pg_note("selector %s matches no cgroup yet", img.unmatched[i]);
 	status = PG_EXIT_OK;
 	goto out;
 

@@ -14,6 +14,7 @@ struct pg_opts {
 	bool json;
 	const char *pin_dir;
 	const char *attach;
+	bool quiet; /* pg_apply(): no line on stdout; res says what it did */
 };
 
 int cmd_check(int argc, char **argv, struct pg_opts *o);
@@ -40,18 +41,18 @@ struct pg_apply_result {
 
 /*
  * The whole of 'portgate apply FILE' after option parsing: parse, compile,
- * load or take over the pinned state, swap, attach, manage sysctls. Prints
- * diagnostics to stderr and one line to stdout on success. Returns an exit
+ * load or take over the pinned state, swap, attach, manage sysctls. Logs
+ * diagnostics, and unless o->quiet prints one line to stdout on success. Returns an exit
  * status (PG_EXIT_*); res, if not NULL, is filled on success.
  */
 int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *res);
 
 /*
  * The whole of 'portgate stop' after option parsing: restore every lowered
- * threshold, then detach and unpin. Prints as stop does; returns an exit
- * status.
+ * threshold, then detach and unpin. Logs as stop does, and unless quiet
+ * prints its outcome on stdout; returns an exit status.
  */
-int pg_stop(const char *pin_dir);
+int pg_stop(const char *pin_dir, bool quiet);
 
 /*
  * Parse and resolve a policy file from the real file system, printing its

@@ -248,7 +248,7 @@ static int offline_build(const struct pg_policy *p, const struct chain *c,
 		return 0;
 	}
 	err = pg_compile(p, tree, c->n, &co, &o->img, &d);
-	pg_diags_print(&d, p, stderr);
+	pg_log_diags(&d, p, 0);
 	pg_diags_free(&d);
 	if (err == -EINVAL || err == -E2BIG)
 		return PG_EXIT_POLICY;
@@ -384,8 +384,7 @@ static int explain_file(const char *file, const struct pg_policy *p, const struc
 	if (!status && auto_mode)
 		status = offline_build(p, &c, tree, PG_MODE_SYSCTL, &sys);
 	if (!status && prim.refused) {
-		fprintf(stderr, "%s:%u:%u: error: %s\n", p->files[p->def_loc.file], p->def_loc.line,
-			p->def_loc.col, prim.refused);
+		pg_log_at(PG_LOG_ERROR, p, &p->def_loc, "%s", prim.refused);
 		status = PG_EXIT_POLICY;
 	}
 	if (status)

@@ -328,14 +328,13 @@ void pg_resolve_ids(struct pg_policy *p, struct pg_diags *d, const char *unknown
 struct pg_policy *pg_load_policy(const char *path, int *status)
 {
 	const struct pg_source_ops src = { pg_src_read, pg_src_glob, NULL };
-	const struct pg_render_opts shown = { NULL, PG_DIAGS_SHOWN, false };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 
 	p = pg_policy_parse(path, &src, &d);
 	if (p) /* unknown users are reported with every other problem */
 		pg_resolve_ids(p, &d, NULL);
-	pg_diags_render(&d, p, &shown, stderr);
+	pg_log_diags(&d, p, PG_DIAGS_SHOWN);
 	if (!p || d.nerrors) {
 		*status = p ? PG_EXIT_POLICY : PG_EXIT_FAIL;
 		if (!p)

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,7 +41,6 @@
 #define SETTLE_MS     100   /* quiet after the last event before reading */
 #define WRITER_MS     2000  /* how long a file written in place may stay open */
 #define SETTLE_MAX_MS 10000 /* events never hold a look off longer than this */
-#define CAPTURE_MAX   (1u << 20)
 #define MAX_WRITING   64
 
 #define WATCH_MASK                                                                                 \
@@ -200,7 +198,7 @@ static int on_event(void *ud, const struct pg_event *ev)
 		fclose(m);
 		if (len && line[len - 1] == '\n')
 			line[len - 1] = 0;
-		pg_log("deny", "%s", line);
+		pg_log(PG_LOG_NOTICE, "deny", "%s", line);
 		free(line);
 	}
 	return 0;
@@ -216,14 +214,12 @@ static int on_ring(struct pg_agent *a, int fd, short revents, void *ud)
 	(void)ud;
 	err = pg_sub_consume(&ev_src.sub);
 	if (err < 0 && err != -EINTR) {
-		pg_log("error", "cannot read the event ring buffer: %s; events stop here",
-		       strerror(-err));
+		pg_err("cannot read the event ring buffer: %s; events stop here", strerror(-err));
 		return 1;
 	}
 	lost = pg_sub_lost(&ev_src.sub);
 	if (lost) {
-		pg_log("warning", "%llu events lost: the ring buffer was full",
-		       (unsigned long long)lost);
+		pg_warn("%llu events lost: the ring buffer was full", (unsigned long long)lost);
 		/* a lost mkdir may have been one a glob matches */
 		pg_agent_reload(a, "events were lost");
 	}
@@ -242,7 +238,7 @@ static int start_events(struct pg_agent *a)
 	}
 	ev_src.on = true;
 	if (pg_agent_add_fd(a, pg_sub_fd(&ev_src.sub), POLLIN, on_ring, NULL)) {
-		pg_log("error", "cannot add the event ring buffer to the loop");
+		pg_err("cannot add the event ring buffer to the loop");
 		return -1;
 	}
 	/* Cgroups made between the first apply's look at the tree and this
@@ -558,144 +554,6 @@ static bool relevant(const struct pg_agent *a, const struct inotify_event *ev)
 	return false;
 }
 
-/* --------------------------------------------------------------- capture */
-
-/*
- * What pg_apply() prints goes to memfds while it runs; afterwards its
- * stderr is logged line by line in the agent's form and kept for the state
- * file. Its one stdout line is replaced by the agent's own.
- */
-struct capture {
-	int save1, save2, m1, m2;
-	bool on;
-};
-
-static void capture_begin(struct capture *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->save1 = c->save2 = c->m1 = c->m2 = -1;
-	fflush(stdout);
-	fflush(stderr);
-	c->m1 = memfd_create("portgate-stdout", MFD_CLOEXEC);
-	c->m2 = memfd_create("portgate-stderr", MFD_CLOEXEC);
-	c->save1 = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	c->save2 = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (c->m1 < 0 || c->m2 < 0 || c->save1 < 0 || c->save2 < 0 ||
-	    dup2(c->m1, STDOUT_FILENO) < 0 || dup2(c->m2, STDERR_FILENO) < 0) {
-		pg_err("cannot capture the output of apply: %s; it goes to stderr unprocessed",
-		       strerror(errno));
-		if (c->save1 >= 0)
-			dup2(c->save1, STDOUT_FILENO);
-		if (c->save2 >= 0)
-			dup2(c->save2, STDERR_FILENO);
-		return;
-	}
-	c->on = true;
-}
-
-/* The captured stderr, NUL-terminated (malloc'd), or NULL. */
-static char *capture_end(struct capture *c)
-{
-	char *buf = NULL;
-	off_t size;
-	ssize_t n;
-	size_t off = 0;
-
-	fflush(stdout);
-	fflush(stderr);
-	if (c->on) {
-		dup2(c->save1, STDOUT_FILENO);
-		dup2(c->save2, STDERR_FILENO);
-		size = lseek(c->m2, 0, SEEK_END);
-		if (size > (off_t)CAPTURE_MAX)
-			size = CAPTURE_MAX;
-		if (size >= 0 && lseek(c->m2, 0, SEEK_SET) == 0 &&
-		    (buf = malloc((size_t)size + 1))) {
-			while (off < (size_t)size &&
-			       (n = read(c->m2, buf + off, (size_t)size - off)) > 0)
-				off += (size_t)n;
-			buf[off] = 0;
-		}
-	}
-	if (c->m1 >= 0)
-		close(c->m1);
-	if (c->m2 >= 0)
-		close(c->m2);
-	if (c->save1 >= 0)
-		close(c->save1);
-	if (c->save2 >= 0)
-		close(c->save2);
-	return buf;
-}
-
-static bool starts(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
-/*
- * One captured line as "LEVEL: MESSAGE": lines in the agent's form lose
- * their "portgate[PID]: ", diagnostics "FILE:L:C: error: MSG" become
- * "error: FILE:L:C: MSG", anything else gets a level from the outcome.
- */
-static void normalize_line(const char *line, bool ok, char *out, size_t len)
-{
-	static const char *const levels[] = { "error", "warning", "note" };
-	const char *p = line, *c;
-	size_t i;
-
-	if (starts(p, "portgate[") && (c = strstr(p, "]: "))) {
-		snprintf(out, len, "%s", c + 3);
-		return;
-	}
-	if (starts(p, "portgate: "))
-		p += 10;
-	if (starts(p, "error:") || starts(p, "warning:") || starts(p, "note:") ||
-	    starts(p, "debug:")) {
-		snprintf(out, len, "%s", p);
-		return;
-	}
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-		char tag[16];
-
-		snprintf(tag, sizeof(tag), ": %s: ", levels[i]);
-		c = strstr(p, tag);
-		if (c && c > p && c[-1] >= '0' && c[-1] <= '9') {
-			snprintf(out, len, "%s: %.*s: %s", levels[i], (int)(c - p), p,
-				 c + strlen(tag));
-			return;
-		}
-	}
-	snprintf(out, len, "%s: %s", ok ? "info" : "error", p);
-}
-
-/* Log every captured line; keep the first PG_AGENT_ERR_MAX bytes (whole
- * lines) in keep when given. */
-static void relay(char *text, bool ok, char *keep, size_t keeplen)
-{
-	char *line, *save = NULL, norm[8192];
-	size_t used = 0;
-
-	if (keep && keeplen)
-		keep[0] = 0;
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		size_t n;
-
-		if (!*line)
-			continue;
-		normalize_line(line, ok, norm, sizeof(norm));
-		pg_log(NULL, "%s", norm);
-		n = strlen(norm);
-		if (keep && !starts(norm, "debug:") && used + n + 2 <= keeplen) {
-			if (used)
-				keep[used++] = '\n';
-			memcpy(keep + used, norm, n + 1);
-			used += n;
-		}
-	}
-}
-
 /* ---------------------------------------------------------------- output */
 
 static void write_state(struct pg_agent *a)
@@ -731,7 +589,7 @@ static void write_metrics(struct pg_agent *a)
 	if (err && err != a->metrics_err)
 		pg_err("cannot write the metrics file %s: %s", a->metrics_file, strerror(-err));
 	else if (!err && a->metrics_err)
-		pg_log("info", "metrics file %s written again", a->metrics_file);
+		pg_info("metrics file %s written again", a->metrics_file);
 	a->metrics_err = err;
 }
 
@@ -767,45 +625,65 @@ static void log_failed_reload(struct pg_agent *a, const char *trigger, int statu
 	int err = pg_status_in_force(a->o->pin_dir, &gen, hash);
 
 	if (!err && gen == a->st.generation && !strcmp(hash, a->st.sha256))
-		pg_log("error",
-		       "reload: %s failed (%s; exit status %d, %s): the policy in force is "
+		pg_err("reload: %s failed (%s; exit status %d, %s): the policy in force is "
 		       "unchanged, generation %llu sha256 %s; fix the file, or send SIGHUP to "
 		       "retry",
 		       a->file, trigger, status, pg_exit_word(status), (unsigned long long)gen,
 		       hash);
 	else if (!err)
-		pg_log("error",
-		       "reload: %s failed (%s; exit status %d, %s): in force now: generation %llu "
+		pg_err("reload: %s failed (%s; exit status %d, %s): in force now: generation %llu "
 		       "sha256 %s (see the errors above)",
 		       a->file, trigger, status, pg_exit_word(status), (unsigned long long)gen,
 		       hash);
 	else
-		pg_log("error",
-		       "reload: %s failed (%s; exit status %d, %s), and what is in force cannot "
+		pg_err("reload: %s failed (%s; exit status %d, %s), and what is in force cannot "
 		       "be read: %s",
 		       a->file, trigger, status, pg_exit_word(status),
 		       err == -ENOENT ? "no policy installed" : strerror(-err));
 }
 
+/* What an apply reported, as the log hook saw it: whole lines, "WORD:
+ * [WHERE: ]MESSAGE", debug left out, up to the state file's limit. */
+struct said {
+	char text[PG_AGENT_ERR_MAX + 1];
+	size_t used;
+};
+
+static void keep_said(const struct pg_log_rec *r, void *ud)
+{
+	struct said *s = ud;
+	int n;
+
+	if (r->level == PG_LOG_DEBUG)
+		return;
+	n = snprintf(s->text + s->used, sizeof(s->text) - s->used, "%s%s: %s%s%s",
+		     s->used ? "\n" : "", r->word, r->where ? r->where : "", r->where ? ": " : "",
+		     r->msg);
+	if (n < 0 || (size_t)n >= sizeof(s->text) - s->used)
+		s->text[s->used] = 0; /* no room for this line: keep the lines before it */
+	else
+		s->used += (size_t)n;
+}
+
 static int apply_now(struct pg_agent *a, const char *trigger)
 {
 	struct pg_apply_result res = { 0 };
-	struct capture cap;
+	struct said *said = calloc(1, sizeof(*said));
 	bool first = !a->applied, ok;
-	char *text, hash[65];
+	char hash[65];
 	int status;
 
 	pg_dbg("applying %s (%s)", a->file, trigger);
 	a->st.last_attempt_at = (uint64_t)time(NULL);
-	capture_begin(&cap);
+	if (said)
+		pg_log_set_hook(keep_said, said);
 	status = pg_apply(a->file, a->o, &res);
-	text = capture_end(&cap);
+	pg_log_set_hook(NULL, NULL);
 	ok = status == PG_EXIT_OK;
 	snprintf(a->st.last_attempt_trigger, sizeof(a->st.last_attempt_trigger), "%s", trigger);
 	a->st.last_attempt_ok = ok;
 	a->st.last_attempt_status = status;
 	if (ok) {
-		relay(text, true, NULL, 0);
 		pg_hex(res.sha256, 32, hash);
 		a->st.last_success_at = (uint64_t)time(NULL);
 		a->st.generation = res.gen;
@@ -813,14 +691,14 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 		if (!first)
 			a->st.reloads_ok++;
 		a->applied = true;
-		pg_log(first ? "apply" : "reload",
+		pg_log(PG_LOG_INFO, first ? "apply" : "reload",
 		       "applied %s generation %llu sha256 %s (%s; %zu rule%s on %zu cgroup%s, %s "
 		       "mode)",
 		       a->file, (unsigned long long)res.gen, hash, trigger, res.nrules,
 		       res.nrules == 1 ? "" : "s", res.nnodes, res.nnodes == 1 ? "" : "s",
 		       res.grant ? "grant" : "sysctl");
 	} else {
-		relay(text, false, a->st.last_error, sizeof(a->st.last_error));
+		snprintf(a->st.last_error, sizeof(a->st.last_error), "%s", said ? said->text : "");
 		if (!a->st.last_error[0])
 			snprintf(a->st.last_error, sizeof(a->st.last_error),
 				 "error: apply exited with status %d (%s)", status,
@@ -830,13 +708,12 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 			a->st.reloads_failed++;
 			log_failed_reload(a, trigger, status);
 		} else {
-			pg_log("error",
-			       "apply: %s failed (exit status %d, %s): the agent did not start "
+			pg_err("apply: %s failed (exit status %d, %s): the agent did not start "
 			       "following it",
 			       a->file, status, pg_exit_word(status));
 		}
 	}
-	free(text);
+	free(said);
 	if (ok || !first)
 		write_state(a);
 	if (ok && first)
@@ -885,8 +762,7 @@ static int on_signal(struct pg_agent *a, int fd, short revents, void *ud)
 	(void)ud;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			pg_log("info", "SIGHUP from pid %u: applying %s again", si.ssi_pid,
-			       a->file);
+			pg_info("SIGHUP from pid %u: applying %s again", si.ssi_pid, a->file);
 			pg_agent_reload(a, "SIGHUP");
 		} else if (!a->stop_sig) {
 			a->stop_sig = (int)si.ssi_signo;
@@ -946,7 +822,7 @@ static int on_inotify(struct pg_agent *a, int fd, short revents, void *ud)
 				continue;
 			}
 			if (ev->mask & IN_Q_OVERFLOW)
-				pg_log("warning", "inotify queue overflowed: reading every file");
+				pg_warn("inotify queue overflowed: reading every file");
 			if (!relevant(a, ev))
 				continue;
 			snprintf(key, sizeof(key), "%d/%s", ev->wd, ev->len ? ev->name : "");
@@ -1076,8 +952,8 @@ static int check_other_agent(struct pg_agent *a)
 	if (err == -ENOENT)
 		return 0;
 	if (err) {
-		pg_log("warning", "ignoring the unreadable agent state file %s: %s", a->state_path,
-		       strerror(-err));
+		pg_warn("ignoring the unreadable agent state file %s: %s", a->state_path,
+			strerror(-err));
 		return 0;
 	}
 	if (old.pid != getpid() && pg_agent_alive(&old)) {
@@ -1238,15 +1114,16 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 		free(a);
 		return PG_EXIT_FAIL;
 	}
-	pg_log_agent = true;
+	pg_log_agent_form();
+	o->quiet = true; /* the agent says what an apply did, in its own form */
 	if (setup(a)) {
 		status = PG_EXIT_FAIL;
 		goto out;
 	}
 	/* not ready until this agent's first apply succeeds */
 	remove_ready(a);
-	pg_log("info", "start: following %s (pin dir %s, attach %s, state file %s)", a->file,
-	       o->pin_dir, o->attach, a->state_path);
+	pg_info("start: following %s (pin dir %s, attach %s, state file %s)", a->file, o->pin_dir,
+		o->attach, a->state_path);
 	status = look(a, "start", true);
 	if (status) {
 		snprintf(why, sizeof(why), "the first apply failed with exit status %d (%s)",
@@ -1274,15 +1151,8 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 	if (status) {
 		snprintf(why, sizeof(why), "the loop failed; enforcement left in place");
 	} else if (a->detach_on_exit) {
-		struct capture cap;
-		char *text;
-
-		pg_log("info", "exit: %s; --detach-on-exit: stopping enforcement", sig);
-		capture_begin(&cap);
-		status = pg_stop(o->pin_dir);
-		text = capture_end(&cap);
-		relay(text, status == PG_EXIT_OK, NULL, 0);
-		free(text);
+		pg_info("exit: %s; --detach-on-exit: stopping enforcement", sig);
+		status = pg_stop(o->pin_dir, true);
 		snprintf(why, sizeof(why), "%s; %s", sig,
 			 status ? "--detach-on-exit: stop failed, enforcement left in place"
 				: "--detach-on-exit: sysctls restored, programs detached");
@@ -1292,9 +1162,9 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 	}
 	finish(a, why);
 	if (status)
-		pg_log("error", "exit: %s", why);
+		pg_err("exit: %s", why);
 	else
-		pg_log("info", "exit: %s", why);
+		pg_info("exit: %s", why);
 out:
 	if (a->sfd >= 0)
 		close(a->sfd);

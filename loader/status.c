@@ -87,7 +87,7 @@ static int gather(struct view *v, const char *pin_dir)
 			v->have_agent = true;
 			v->agent_alive = pg_agent_alive(&v->agent);
 		} else if (err != -ENOENT) {
-			pg_err("warning: ignoring the agent state file %s: %s", v->agent_path,
+			pg_warn("ignoring the agent state file %s: %s", v->agent_path,
 			       err == -EPROTO ? "not in the format of this portgate"
 					      : strerror(-err));
 		}

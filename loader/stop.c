@@ -37,10 +37,10 @@ int cmd_stop(int argc, char **argv, struct pg_opts *o)
 		pg_err("takes no arguments besides options");
 		return PG_EXIT_USAGE;
 	}
-	return pg_stop(o->pin_dir);
+	return pg_stop(o->pin_dir, false);
 }
 
-int pg_stop(const char *pin_dir)
+int pg_stop(const char *pin_dir, bool quiet)
 {
 	struct pg_state st;
 	int err;
@@ -51,7 +51,9 @@ int pg_stop(const char *pin_dir)
 	}
 	err = pg_state_open(&st, pin_dir, false, true);
 	if (err == -ENOENT) {
-		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", pin_dir);
+		if (!quiet)
+			printf("portgate: not enforcing (nothing in %s); nothing to stop\n",
+			       pin_dir);
 		return PG_EXIT_OK;
 	}
 	if (err)
@@ -59,7 +61,9 @@ int pg_stop(const char *pin_dir)
 	if (!pg_state_any(&st)) {
 		pg_state_destroy(&st);
 		pg_state_close(&st);
-		printf("portgate: not enforcing (nothing in %s); nothing to stop\n", pin_dir);
+		if (!quiet)
+			printf("portgate: not enforcing (nothing in %s); nothing to stop\n",
+			       pin_dir);
 		return PG_EXIT_OK;
 	}
 	/* A lowered threshold is never left without the programs that guard it. */
@@ -73,6 +77,8 @@ int pg_stop(const char *pin_dir)
 	pg_state_close(&st);
 	if (err)
 		return PG_EXIT_FAIL;
-	printf("portgate: stopped: sysctls restored, programs detached, %s removed\n", pin_dir);
+	if (!quiet)
+		printf("portgate: stopped: sysctls restored, programs detached, %s removed\n",
+		       pin_dir);
 	return PG_EXIT_OK;
 }

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/* log.c - the one sink of messages (log.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "policy.h"
+
+int pg_verbose;
+const char *pg_cmd;
+
+static bool agent_form;
+static pg_log_hook hook;
+static void *hook_ud;
+
+void pg_log_agent_form(void)
+{
+	agent_form = true;
+}
+
+void pg_log_set_hook(pg_log_hook h, void *ud)
+{
+	hook = h;
+	hook_ud = ud;
+}
+
+const char *pg_level_word(enum pg_level level)
+{
+	static const char *const words[] = { "error", "warning", "note", "info", "debug" };
+
+	return level <= PG_LOG_DEBUG ? words[level] : "error";
+}
+
+/* Milliseconds since the first call: -v shows where the time goes. */
+static double elapsed_ms(void)
+{
+	static struct timespec t0;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (!t0.tv_sec && !t0.tv_nsec)
+		t0 = t;
+	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/* "portgate[PID]: WORD: [WHERE: ]MSG\n" in one write(2): lines of
+ * concurrent writers never mix. */
+static void put_agent(const struct pg_log_rec *r)
+{
+	char *line = NULL;
+	int n;
+
+	n = asprintf(&line, "portgate[%d]: %s: %s%s%s\n", (int)getpid(), r->word,
+		     r->where ? r->where : "", r->where ? ": " : "", r->msg);
+	if (n > 0) {
+		fflush(stderr);
+		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+			/* nowhere left to say so */
+		}
+	}
+	free(line);
+}
+
+/* A command's form: see log.h. */
+static void put_cmd(const struct pg_log_rec *r)
+{
+	if (r->where) {
+		fprintf(stderr, "%s: %s: %s\n", r->where, r->word, r->msg);
+		return;
+	}
+	fputs("portgate: ", stderr);
+	if (pg_cmd)
+		fprintf(stderr, "%s: ", pg_cmd);
+	if (r->level == PG_LOG_WARNING || r->level == PG_LOG_NOTICE)
+		fprintf(stderr, "%s: ", r->word);
+	fprintf(stderr, "%s\n", r->msg);
+}
+
+static void emit(const struct pg_log_rec *r)
+{
+	if (agent_form)
+		put_agent(r);
+	else
+		put_cmd(r);
+	if (hook)
+		hook(r, hook_ud);
+}
+
+/* Format, make one line of it (a newline in a name must not start another
+ * message), and emit. */
+static void logv(enum pg_level level, const char *word, const char *where, const char *fmt,
+		 va_list ap)
+{
+	struct pg_log_rec r = { level, word ? word : pg_level_word(level), where, NULL };
+	char *msg = NULL, *dbg = NULL;
+
+	if (level == PG_LOG_DEBUG && !pg_verbose)
+		return;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	for (char *c = msg; c && *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	r.msg = msg ? msg : fmt;
+	if (level == PG_LOG_DEBUG &&
+	    asprintf(&dbg, agent_form ? "[%.1f ms] %s" : "[%8.1f ms] %s", elapsed_ms(), r.msg) >= 0)
+		r.msg = dbg;
+	emit(&r);
+	free(dbg);
+	free(msg);
+}
+
+void pg_logv(enum pg_level level, const char *word, const char *fmt, va_list ap)
+{
+	logv(level, word, NULL, fmt, ap);
+}
+
+void pg_log(enum pg_level level, const char *word, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	logv(level, word, NULL, fmt, ap);
+	va_end(ap);
+}
+
+#define PG_LOG_AT(name, level)                                                                     \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+                                                                                                   \
+		va_start(ap, fmt);                                                                 \
+		logv(level, NULL, NULL, fmt, ap);                                                  \
+		va_end(ap);                                                                        \
+	}
+
+PG_LOG_AT(pg_err, PG_LOG_ERROR)
+PG_LOG_AT(pg_warn, PG_LOG_WARNING)
+PG_LOG_AT(pg_note, PG_LOG_NOTICE)
+PG_LOG_AT(pg_info, PG_LOG_INFO)
+PG_LOG_AT(pg_dbg, PG_LOG_DEBUG)
+
+void pg_log_text(enum pg_level level, const char *text)
+{
+	struct pg_log_rec r = { level, pg_level_word(level), NULL, NULL };
+	const char *p = text, *nl;
+	char *line;
+
+	if (!agent_form)
+		fputs(text, stderr);
+	if (!agent_form && !hook)
+		return;
+	/* the agent's form and the hook take it line by line */
+	for (; *p; p = *nl ? nl + 1 : nl) {
+		nl = p + strcspn(p, "\n");
+		if (nl == p)
+			continue;
+		line = strndup(p, (size_t)(nl - p));
+		if (!line)
+			return;
+		r.msg = line;
+		if (agent_form)
+			put_agent(&r);
+		if (hook)
+			hook(&r, hook_ud);
+		free(line);
+	}
+}
+
+/* ----------------------------------------------------------- diagnostics */
+
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* "FILE:LINE:COL" of loc, escaped as pg_diags_render() shows it. */
+static void where_of(const struct pg_policy *p, const struct pg_loc *loc, char *out, size_t len)
+{
+	const char *file = p && loc->file < p->nfiles ? p->files[loc->file] : "<unknown>";
+	char *efile = pg_escape(file, strlen(file));
+
+	if (!loc->line)
+		snprintf(out, len, "%s", efile ? efile : file);
+	else if (!loc->col)
+		snprintf(out, len, "%s:%u", efile ? efile : file, (unsigned)loc->line);
+	else
+		snprintf(out, len, "%s:%u:%u", efile ? efile : file, (unsigned)loc->line,
+			 (unsigned)loc->col);
+	free(efile);
+}
+
+void pg_log_at(enum pg_level level, const struct pg_policy *p, const struct pg_loc *loc,
+	       const char *fmt, ...)
+{
+	char where[4200];
+	va_list ap;
+
+	where_of(p, loc, where, sizeof(where));
+	va_start(ap, fmt);
+	logv(level, NULL, where, fmt, ap);
+	va_end(ap);
+}
+
+/* One diagnostic, with its message and hint shown as pg_diags_render()
+ * shows them (pg_escape()). */
+static void log_one(const struct pg_diag *g, const struct pg_policy *p)
+{
+	const char *msg = g->msg ? g->msg : "(out of memory for the message)";
+	char *emsg = pg_escape(msg, strlen(msg));
+	char *ehint = g->hint ? pg_escape(g->hint, strlen(g->hint)) : NULL;
+
+	pg_log_at(g->sev == PG_SEV_ERROR ? PG_LOG_ERROR : PG_LOG_WARNING, p, &g->loc, "%s%s%s",
+		  emsg ? emsg : msg, g->hint ? "; " : "", g->hint ? (ehint ? ehint : g->hint) : "");
+	free(emsg);
+	free(ehint);
+}
+
+void pg_log_diags(const struct pg_diags *d, const struct pg_policy *p, size_t max)
+{
+	size_t shown[2] = { 0, 0 }, hidden[2] = { 0, 0 }, i, nwarn = pg_diags_nwarnings(d);
+	char line[128];
+
+	for (i = 0; i < d->n; i++) {
+		int k = d->v[i].sev == PG_SEV_ERROR ? 0 : 1;
+
+		if (max && shown[k] == max) {
+			hidden[k]++;
+			continue;
+		}
+		shown[k]++;
+		log_one(&d->v[i], p);
+	}
+	/* Errors that could not be stored are counted all the same. */
+	if (d->nerrors > d->n - nwarn)
+		hidden[0] += d->nerrors - (d->n - nwarn);
+	if (hidden[0] && hidden[1])
+		snprintf(line, sizeof(line), "%zu more error%s and %zu more warning%s not shown\n",
+			 hidden[0], plural(hidden[0]), hidden[1], plural(hidden[1]));
+	else if (hidden[0] || hidden[1])
+		snprintf(line, sizeof(line), "%zu more %s%s not shown\n", hidden[0] + hidden[1],
+			 hidden[0] ? "error" : "warning", plural(hidden[0] + hidden[1]));
+	else
+		return;
+	pg_log_text(hidden[0] ? PG_LOG_ERROR : PG_LOG_WARNING, line);
+}
+
+/* ---------------------------------------------------------------- libbpf */
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	int n;
+
+	if (level == LIBBPF_DEBUG && pg_verbose < 2)
+		return 0;
+	/* Warnings are printed by the caller with context; keep libbpf's for -v. */
+	if (level != LIBBPF_DEBUG && !pg_verbose)
+		return 0;
+	n = vasprintf(&text, fmt, ap);
+	if (n < 0)
+		return 0;
+	pg_log_text(level == LIBBPF_WARN ? PG_LOG_WARNING : PG_LOG_DEBUG, text);
+	free(text);
+	return n;
+}
+
+void pg_libbpf_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}
