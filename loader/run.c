@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +34,9 @@
 #include "events.h"
 #include "cgroup.h"
 #include "cmd.h"
+#include "policy_src.h"
+#include "state.h"
+#include "opt.h"
 #include "policy.h"
 #include "util.h"
 
@@ -855,89 +857,72 @@ static uint64_t settle_at(const struct pg_agent *a)
 
 /* ------------------------------------------------------------------- main */
 
-static void usage_err(const char *msg)
-{
-	pg_err("%s", msg);
-	pg_usage("run", stderr);
-}
+struct run_args {
+	struct pg_opts o; /* first: see opt.h */
+	bool detach_on_exit;
+	const char *metrics_file, *ready_file;
+	uint64_t metrics_interval;
+};
 
-static int parse_args(int argc, char **argv, struct pg_agent *a)
-{
-	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
-					    { "pin-dir", required_argument, NULL, 'p' },
-					    { "detach-on-exit", no_argument, NULL, 'D' },
-					    { "metrics-file", required_argument, NULL, 'm' },
-					    { "metrics-interval", required_argument, NULL, 'i' },
-					    { "ready-file", required_argument, NULL, 'r' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	uint64_t secs = 15;
-	int ch;
+static const struct pg_optdef opts[] = {
+	PG_OPT_ATTACH,
+	PG_OPT_PIN_DIR,
+	{ .name = "detach-on-exit",
+	  .help = "on SIGTERM or SIGINT, stop enforcement as stop does",
+	  .def = "leave it in place",
+	  .off = offsetof(struct run_args, detach_on_exit) },
+	{ .name = "metrics-file",
+	  .kind = PG_OPT_STR,
+	  .arg = "PATH",
+	  .help = "keep PATH holding status --prometheus output",
+	  .def = "none",
+	  .off = offsetof(struct run_args, metrics_file) },
+	{ .name = "metrics-interval",
+	  .kind = PG_OPT_U64,
+	  .arg = "SEC",
+	  .help = "seconds between metrics file rewrites, 1-86400",
+	  .num = 15,
+	  .min = 1,
+	  .max = 86400,
+	  .range = "give seconds, 1 to 86400",
+	  .off = offsetof(struct run_args, metrics_interval) },
+	{ .name = "ready-file",
+	  .kind = PG_OPT_STR,
+	  .arg = "PATH",
+	  .help = "created once the first apply succeeds, removed at exit",
+	  .def = "none",
+	  .off = offsetof(struct run_args, ready_file) },
+	{ 0 },
+};
 
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "a:p:vh", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			a->o->attach = optarg;
-			break;
-		case 'p':
-			a->o->pin_dir = optarg;
-			break;
-		case 'D':
-			a->detach_on_exit = true;
-			break;
-		case 'm':
-			a->metrics_file = optarg;
-			break;
-		case 'i':
-			if (pg_parse_u64(optarg, 1, 86400, &secs)) {
-				pg_err("invalid --metrics-interval '%s': give seconds, 1 to 86400",
-				       optarg);
-				return -1;
-			}
-			break;
-		case 'r':
-			a->ready_file = optarg;
-			break;
-		case 'v':
-			pg_verbose++;
-			break;
-		case 'h':
-			pg_usage("run", stdout);
-			return 1;
-		default:
-			pg_usage("run", stderr);
-			return -1;
-		}
-	}
-	a->metrics_ms = secs * 1000;
-	if (argc - optind != 1) {
-		usage_err("run needs exactly one policy file");
-		return -1;
-	}
-	if (pg_cg_path_valid(a->o->attach)) {
+/* Check what was parsed, and fill the agent from it; 0 or an exit status. */
+static int take_args(const struct run_args *r, const char *file, struct pg_agent *a)
+{
+	if (pg_cg_path_valid(r->o.attach)) {
 		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
 		       "/system.slice",
-		       a->o->attach);
-		return -1;
+		       r->o.attach);
+		return PG_EXIT_USAGE;
 	}
-	if ((a->metrics_file && !*a->metrics_file) || (a->ready_file && !*a->ready_file)) {
+	if ((r->metrics_file && !*r->metrics_file) || (r->ready_file && !*r->ready_file)) {
 		pg_err("--metrics-file and --ready-file need a path");
-		return -1;
+		return PG_EXIT_USAGE;
 	}
+	a->detach_on_exit = r->detach_on_exit;
+	a->metrics_file = r->metrics_file;
+	a->ready_file = r->ready_file;
+	a->metrics_ms = r->metrics_interval * 1000;
 	/* Absolute, symlinks kept: they are followed again at every read. */
-	if (argv[optind][0] == '/') {
-		snprintf(a->file, sizeof(a->file), "%s", argv[optind]);
+	if (file[0] == '/') {
+		snprintf(a->file, sizeof(a->file), "%s", file);
 	} else {
 		char cwd[PATH_MAX];
 
-		if (!getcwd(cwd, sizeof(cwd)) ||
-		    (size_t)snprintf(a->file, sizeof(a->file), "%s/%s", cwd, argv[optind]) >=
-			sizeof(a->file)) {
-			pg_err("cannot make %s an absolute path: %s", argv[optind],
+		if (!getcwd(cwd, sizeof(cwd)) || (size_t)snprintf(a->file, sizeof(a->file), "%s/%s",
+								  cwd, file) >= sizeof(a->file)) {
+			pg_err("cannot make %s an absolute path: %s", file,
 			       strerror(errno ? errno : ENAMETOOLONG));
-			return -1;
+			return PG_EXIT_USAGE;
 		}
 	}
 	return 0;
@@ -1091,22 +1076,27 @@ static void finish(struct pg_agent *a, const char *why)
 	writing_clear(a);
 }
 
-int cmd_run(int argc, char **argv, struct pg_opts *o)
+static int cmd_run(int argc, char **argv, struct pg_opts *given)
 {
-	struct pg_agent *a = calloc(1, sizeof(*a));
-	char why[320], sig[32];
-	int r, status;
+	struct run_args r = { .o = *given };
+	struct pg_agent *a;
+	const struct pg_opts *o = &r.o;
+	char why[320], sig[32], **arg;
+	int status;
 
+	if (!pg_opt_parse(&pg_cmd_run, argc, argv, &r, &arg, &status))
+		return status;
+	a = calloc(1, sizeof(*a));
 	if (!a) {
 		pg_err("cannot start the agent: out of memory");
 		return PG_EXIT_FAIL;
 	}
-	a->o = o;
+	a->o = &r.o;
 	a->sfd = a->ifd = -1;
-	r = parse_args(argc, argv, a);
-	if (r) {
+	status = take_args(&r, arg[0], a);
+	if (status) {
 		free(a);
-		return r > 0 ? PG_EXIT_OK : PG_EXIT_USAGE;
+		return status;
 	}
 	if (geteuid()) {
 		pg_err("needs root: it loads BPF programs, pins them and attaches them to "
@@ -1115,7 +1105,7 @@ int cmd_run(int argc, char **argv, struct pg_opts *o)
 		return PG_EXIT_FAIL;
 	}
 	pg_log_agent_form();
-	o->quiet = true; /* the agent says what an apply did, in its own form */
+	r.o.quiet = true; /* the agent says what an apply did, in its own form */
 	if (setup(a)) {
 		status = PG_EXIT_FAIL;
 		goto out;
@@ -1173,3 +1163,15 @@ out:
 	free(a);
 	return status;
 }
+
+const struct pg_cmd pg_cmd_run = {
+	.name = "run",
+	.fn = cmd_run,
+	.synopsis = "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] "
+		    "[--metrics-file PATH] [--metrics-interval SEC] [--ready-file PATH]",
+	.help = "the agent: apply, then follow FILE and apply it again when it changes",
+	.opts = opts,
+	.nargs = 1,
+	.nargs_err = "run needs exactly one policy file",
+	.nargs_usage = true,
+};
