@@ -173,12 +173,6 @@ static int cmd_apply(int argc, char **argv, struct pg_opts *o)
 	}
 	if (a.dry)
 		return pg_diff_in_force(arg[0], o->pin_dir, o->json);
-	if (pg_cg_path_valid(o->attach)) {
-		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
-		       "/system.slice",
-		       o->attach);
-		return PG_EXIT_USAGE;
-	}
 	return pg_apply(arg[0], o, NULL);
 }
 

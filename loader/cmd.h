@@ -45,7 +45,7 @@ int pg_apply(const char *file, const struct pg_opts *o, struct pg_apply_result *
 /*
  * The whole of 'portgate stop' after option parsing: restore every lowered
  * threshold, then detach and unpin. Logs as stop does, and unless quiet
- * prints its outcome on stdout; returns an exit status.
+ * prints its outcome on stdout; 0 or -errno (said).
  */
 int pg_stop(const char *pin_dir, bool quiet);
 

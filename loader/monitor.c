@@ -76,7 +76,7 @@ static const struct pg_optdef opts[] = {
 	  .def = "run until interrupted",
 	  .min = 1,
 	  .max = UINT64_MAX,
-	  .range = "give a positive number",
+	  .give = "give a positive number",
 	  .off = offsetof(struct monitor_args, count) },
 	PG_OPT_PIN_DIR,
 	{ 0 },

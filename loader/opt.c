@@ -93,11 +93,15 @@ static int store(const struct pg_optdef *d, const char *arg, void *args)
 		*(bool *)field(args, d) = true;
 		return 0;
 	case PG_OPT_STR:
+		if (d->valid && d->valid(arg)) {
+			pg_err("invalid --%s '%s': %s", d->name, arg, d->give);
+			return -EINVAL;
+		}
 		*(const char **)field(args, d) = arg;
 		return 0;
 	case PG_OPT_U64:
 		if (pg_parse_u64(arg, d->min, d->max, &v)) {
-			pg_err("invalid --%s '%s': %s", d->name, arg, d->range);
+			pg_err("invalid --%s '%s': %s", d->name, arg, d->give);
 			return -EINVAL;
 		}
 		*(uint64_t *)field(args, d) = v;

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cgroup.h" /* pg_cg_path_valid(), of PG_OPT_ATTACH */
+
 struct pg_opts;
 
 enum pg_opt_kind {
@@ -28,13 +30,14 @@ struct pg_optdef {
 	const char *name; /* long name, without "--"; NULL ends a table */
 	char letter;	  /* short option, 0: none */
 	enum pg_opt_kind kind;
-	const char *arg;	/* the argument as help names it: "DIR" */
-	const char *help;	/* what it does; NULL: accepted, not listed */
-	const char *def;	/* the default as help says it; NULL: str or num */
-	const char *str;	/* PG_OPT_STR: default value, or NULL */
-	uint64_t num, min, max; /* PG_OPT_U64: default and range */
-	const char *range;	/* PG_OPT_U64: what to give instead of a bad value */
-	size_t off;		/* of the value in the command's arguments */
+	const char *arg;	       /* the argument as help names it: "DIR" */
+	const char *help;	       /* what it does; NULL: accepted, not listed */
+	const char *def;	       /* the default as help says it; NULL: str or num */
+	const char *str;	       /* PG_OPT_STR: default value, or NULL */
+	uint64_t num, min, max;	       /* PG_OPT_U64: default and range */
+	int (*valid)(const char *arg); /* PG_OPT_STR: 0 if arg will do, or NULL */
+	const char *give; /* what to give instead of a value out of range or not valid */
+	size_t off;	  /* of the value in the command's arguments */
 };
 
 struct pg_cmd {
@@ -73,6 +76,8 @@ void pg_opt_usage(const struct pg_cmd *c, FILE *f);
 	{                                                                                          \
 		.name = "attach", .letter = 'a', .kind = PG_OPT_STR, .arg = "CGROUP",              \
 		.help = "cgroup, from the cgroup2 root, whose subtree is policed", .str = "/",     \
+		.valid = pg_cg_path_valid,                                                         \
+		.give = "give a cgroup path from the cgroup2 root, like / or /system.slice",       \
 		.off = offsetof(struct pg_opts, attach)                                            \
 	}
 
