@@ -50,14 +50,16 @@ static double elapsed_ms(void)
 }
 
 /* "portgate[PID]: WORD: [WHERE: ]MSG\n" in one write(2): lines of
- * concurrent writers never mix. */
-static void put_agent(const struct pg_log_rec *r)
+ * concurrent writers never mix. Debug lines (ms >= 0) say when. */
+static void put_agent(const struct pg_log_rec *r, double ms)
 {
-	char *line = NULL;
+	char *line = NULL, when[32] = "";
 	int n;
 
-	n = asprintf(&line, "portgate[%d]: %s: %s%s%s\n", (int)getpid(), r->word,
-		     r->where ? r->where : "", r->where ? ": " : "", r->msg);
+	if (ms >= 0)
+		snprintf(when, sizeof(when), "[%.1f ms] ", ms);
+	n = asprintf(&line, "portgate[%d]: %s: %s%s%s%s\n", (int)getpid(), r->word,
+		     r->where ? r->where : "", r->where ? ": " : "", when, r->msg);
 	if (n > 0) {
 		fflush(stderr);
 		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
@@ -67,8 +69,12 @@ static void put_agent(const struct pg_log_rec *r)
 	free(line);
 }
 
-/* A command's form: see log.h. */
-static void put_cmd(const struct pg_log_rec *r)
+/*
+ * A command's form: see log.h. On the unbuffered stderr the message goes
+ * out in a write(2) of its own, apart from its prefix and newline: the
+ * crash tests (tests/integ/harness_storm.c) find apply's phases that way.
+ */
+static void put_cmd(const struct pg_log_rec *r, double ms)
 {
 	if (r->where) {
 		fprintf(stderr, "%s: %s: %s\n", r->where, r->word, r->msg);
@@ -79,15 +85,18 @@ static void put_cmd(const struct pg_log_rec *r)
 		fprintf(stderr, "%s: ", pg_cmd);
 	if (r->level == PG_LOG_WARNING || r->level == PG_LOG_NOTICE)
 		fprintf(stderr, "%s: ", r->word);
-	fprintf(stderr, "%s\n", r->msg);
+	if (ms >= 0)
+		fprintf(stderr, "[%8.1f ms] ", ms);
+	fputs(r->msg, stderr);
+	fputc('\n', stderr);
 }
 
-static void emit(const struct pg_log_rec *r)
+static void emit(const struct pg_log_rec *r, double ms)
 {
 	if (agent_form)
-		put_agent(r);
+		put_agent(r, ms);
 	else
-		put_cmd(r);
+		put_cmd(r, ms);
 	if (hook)
 		hook(r, hook_ud);
 }
@@ -98,7 +107,7 @@ static void logv(enum pg_level level, const char *word, const char *where, const
 		 va_list ap)
 {
 	struct pg_log_rec r = { level, word ? word : pg_level_word(level), where, NULL };
-	char *msg = NULL, *dbg = NULL;
+	char *msg = NULL;
 
 	if (level == PG_LOG_DEBUG && !pg_verbose)
 		return;
@@ -108,11 +117,7 @@ static void logv(enum pg_level level, const char *word, const char *where, const
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
 	r.msg = msg ? msg : fmt;
-	if (level == PG_LOG_DEBUG &&
-	    asprintf(&dbg, agent_form ? "[%.1f ms] %s" : "[%8.1f ms] %s", elapsed_ms(), r.msg) >= 0)
-		r.msg = dbg;
-	emit(&r);
-	free(dbg);
+	emit(&r, level == PG_LOG_DEBUG ? elapsed_ms() : -1);
 	free(msg);
 }
 
@@ -166,7 +171,7 @@ void pg_log_text(enum pg_level level, const char *text)
 			return;
 		r.msg = line;
 		if (agent_form)
-			put_agent(&r);
+			put_agent(&r, -1);
 		if (hook)
 			hook(&r, hook_ud);
 		free(line);
