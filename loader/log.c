@@ -10,7 +10,6 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
-#include "policy.h"
 
 int pg_verbose;
 const char *pg_cmd;
@@ -151,6 +150,11 @@ PG_LOG_AT(pg_note, PG_LOG_NOTICE)
 PG_LOG_AT(pg_info, PG_LOG_INFO)
 PG_LOG_AT(pg_dbg, PG_LOG_DEBUG)
 
+void pg_log_diagv(enum pg_level level, const char *where, const char *fmt, va_list ap)
+{
+	logv(level, NULL, where, fmt, ap);
+}
+
 void pg_log_text(enum pg_level level, const char *text)
 {
 	struct pg_log_rec r = { level, pg_level_word(level), NULL, NULL };
@@ -176,84 +180,6 @@ void pg_log_text(enum pg_level level, const char *text)
 			hook(&r, hook_ud);
 		free(line);
 	}
-}
-
-/* ----------------------------------------------------------- diagnostics */
-
-static const char *plural(size_t n)
-{
-	return n == 1 ? "" : "s";
-}
-
-/* "FILE:LINE:COL" of loc, escaped as pg_diags_render() shows it. */
-static void where_of(const struct pg_policy *p, const struct pg_loc *loc, char *out, size_t len)
-{
-	const char *file = p && loc->file < p->nfiles ? p->files[loc->file] : "<unknown>";
-	char *efile = pg_escape(file, strlen(file));
-
-	if (!loc->line)
-		snprintf(out, len, "%s", efile ? efile : file);
-	else if (!loc->col)
-		snprintf(out, len, "%s:%u", efile ? efile : file, (unsigned)loc->line);
-	else
-		snprintf(out, len, "%s:%u:%u", efile ? efile : file, (unsigned)loc->line,
-			 (unsigned)loc->col);
-	free(efile);
-}
-
-void pg_log_at(enum pg_level level, const struct pg_policy *p, const struct pg_loc *loc,
-	       const char *fmt, ...)
-{
-	char where[4200];
-	va_list ap;
-
-	where_of(p, loc, where, sizeof(where));
-	va_start(ap, fmt);
-	logv(level, NULL, where, fmt, ap);
-	va_end(ap);
-}
-
-/* One diagnostic, with its message and hint shown as pg_diags_render()
- * shows them (pg_escape()). */
-static void log_one(const struct pg_diag *g, const struct pg_policy *p)
-{
-	const char *msg = g->msg ? g->msg : "(out of memory for the message)";
-	char *emsg = pg_escape(msg, strlen(msg));
-	char *ehint = g->hint ? pg_escape(g->hint, strlen(g->hint)) : NULL;
-
-	pg_log_at(g->sev == PG_SEV_ERROR ? PG_LOG_ERROR : PG_LOG_WARNING, p, &g->loc, "%s%s%s",
-		  emsg ? emsg : msg, g->hint ? "; " : "", g->hint ? (ehint ? ehint : g->hint) : "");
-	free(emsg);
-	free(ehint);
-}
-
-void pg_log_diags(const struct pg_diags *d, const struct pg_policy *p, size_t max)
-{
-	size_t shown[2] = { 0, 0 }, hidden[2] = { 0, 0 }, i, nwarn = pg_diags_nwarnings(d);
-	char line[128];
-
-	for (i = 0; i < d->n; i++) {
-		int k = d->v[i].sev == PG_SEV_ERROR ? 0 : 1;
-
-		if (max && shown[k] == max) {
-			hidden[k]++;
-			continue;
-		}
-		shown[k]++;
-		log_one(&d->v[i], p);
-	}
-	/* Errors that could not be stored are counted all the same. */
-	if (d->nerrors > d->n - nwarn)
-		hidden[0] += d->nerrors - (d->n - nwarn);
-	if (hidden[0] && hidden[1])
-		snprintf(line, sizeof(line), "%zu more error%s and %zu more warning%s not shown\n",
-			 hidden[0], plural(hidden[0]), hidden[1], plural(hidden[1]));
-	else if (hidden[0] || hidden[1])
-		snprintf(line, sizeof(line), "%zu more %s%s not shown\n", hidden[0] + hidden[1],
-			 hidden[0] ? "error" : "warning", plural(hidden[0] + hidden[1]));
-	else
-		return;
-	pg_log_text(hidden[0] ? PG_LOG_ERROR : PG_LOG_WARNING, line);
 }
 
 /* ---------------------------------------------------------------- libbpf */

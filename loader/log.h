@@ -2,7 +2,8 @@
 /*
  * log.h - the one sink for every message of every command and of the agent:
  * errors, warnings, notes, information, debug output, policy diagnostics
- * and libbpf's own lines.
+ * (given where they point) and libbpf's own lines. It needs only libc and
+ * libbpf, so that whatever links a loader object can link it too.
  *
  * A command's form, on stderr:
  *   "portgate: CMD: MESSAGE"            error, info
@@ -81,20 +82,10 @@ void pg_logv(enum pg_level level, const char *word, const char *fmt, va_list ap)
  */
 void pg_log_text(enum pg_level level, const char *text);
 
-struct pg_diags;
-struct pg_policy;
-struct pg_loc;
-
-/* A diagnostic about p at loc ("FILE:LINE:COL", shown as pg_escape() shows
- * it, without LINE or COL when loc has none). */
-void pg_log_at(enum pg_level level, const struct pg_policy *p, const struct pg_loc *loc,
-	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/*
- * Every diagnostic of d, in order, with its severity: at most max errors
- * and max warnings (0: all), then one line counting the rest.
- */
-void pg_log_diags(const struct pg_diags *d, const struct pg_policy *p, size_t max);
+/* A policy diagnostic: where ("FILE:LINE:COL", or "FILE") and what
+ * (policy_src.h formats both from a struct pg_diag). */
+void pg_log_diagv(enum pg_level level, const char *where, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Route libbpf's messages here: warnings and information with -v, debug
  * with -vv. */

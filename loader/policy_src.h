@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
- * policy_src.h - policy files read from the real file system, for the
- * commands that read one (check, apply, diff, explain, run).
+ * policy_src.h - policy files read from the real file system, and their
+ * diagnostics logged, for the commands that read one (check, apply, diff,
+ * explain, run).
  */
 #ifndef PORTGATE_POLICY_SRC_H
 #define PORTGATE_POLICY_SRC_H
 
 #include <stddef.h>
 
+#include "log.h"
 #include "policy.h"
 
 /*
@@ -28,5 +30,17 @@ int pg_read_fd(int fd, size_t max, char **buf, size_t *len);
 /* pg_policy_resolve() with getpwnam(3) and getgrnam(3); unknown_hint goes
  * with each unknown name (NULL: none). */
 void pg_resolve_ids(struct pg_policy *p, struct pg_diags *d, const char *unknown_hint);
+
+/* A diagnostic about p at loc, through the log (log.h): "FILE:LINE:COL",
+ * shown as pg_escape() shows it, without LINE or COL when loc has none. */
+void pg_log_at(enum pg_level level, const struct pg_policy *p, const struct pg_loc *loc,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Every diagnostic of d through the log, in order, with its severity: at
+ * most max errors and max warnings (0: all), then one line counting the
+ * rest.
+ */
+void pg_log_diags(const struct pg_diags *d, const struct pg_policy *p, size_t max);
 
 #endif
