@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
- * agent.h - `portgate run`: the agent's loop, which other event sources can
- * join, and its state file, which `status` reads.
+ * agent.h - the agent's state file: `portgate run` writes it (run.h),
+ * `status` reads it.
  *
  * State file: /run/portgate/agent.json for the default pin directory,
  * /run/portgate/agent-HASH.json for another (HASH: the first 16 hex digits
@@ -19,39 +19,7 @@
 
 #define PG_AGENT_DIR	       "/run/portgate"
 #define PG_AGENT_ERR_MAX       4096 /* bytes of the last error kept */
-#define PG_AGENT_MAX_FDS       16
 #define PG_AGENT_STATE_VERSION 1
-
-/* ------------------------------------------------------------------ loop */
-
-struct pg_agent;
-
-/*
- * Called from the loop when fd has revents (poll(2) bits). Return 0 to keep
- * the fd in the loop; anything else removes it (the callback has said why).
- * The loop never closes a registered fd.
- */
-typedef int (*pg_agent_fd_cb)(struct pg_agent *a, int fd, short revents, void *ud);
-
-struct pg_opts;
-
-/* Add fd to the loop (at most PG_AGENT_MAX_FDS in all); 0 or -errno. */
-int pg_agent_add_fd(struct pg_agent *a, int fd, short events, pg_agent_fd_cb cb, void *ud);
-/* Take fd out of the loop; 0 or -ENOENT. */
-int pg_agent_del_fd(struct pg_agent *a, int fd);
-/* Apply the policy again at the next turn of the loop, even if the files
- * are unchanged (SIGHUP does this); why is logged and must stay valid. */
-void pg_agent_reload(struct pg_agent *a, const char *why);
-
-/* The options the agent applies with (pin_dir, attach). */
-const struct pg_opts *pg_agent_opts(const struct pg_agent *a);
-
-/*
- * Event sources beyond the policy files and signals (the BPF ring buffer,
- * say) are started by run.c's start_sources() once the first apply has
- * succeeded, so the pinned maps exist: each adds its fds with
- * pg_agent_add_fd() and may ask for an apply with pg_agent_reload().
- */
 
 /* ----------------------------------------------------------- state file */
 

@@ -14,7 +14,6 @@
  * the failure into an exit status.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,9 +23,11 @@
 
 #include "cgroup.h"
 #include "cmd.h"
+#include "policy_src.h"
 #include "compile.h"
 #include "meta.h"
 #include "netns.h"
+#include "opt.h"
 #include "probe.h"
 #include "state.h"
 #include "util.h"
@@ -94,10 +95,10 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 			 pl->bypass ? "grant" : "sysctl", why);
 	}
 	if (pl->mode == PG_MODE_SYSCTL && p->def == PG_DEFAULT_KERNEL) {
-		fprintf(stderr,
-			"%s:%u:%u: error: default kernel is not allowed in sysctl mode (%s): it "
-			"would let every unprivileged bind through\n",
-			p->files[p->def_loc.file], p->def_loc.line, p->def_loc.col, pl->reason);
+		pg_log_at(PG_LOG_ERROR, p, &p->def_loc,
+			  "default kernel is not allowed in sysctl mode (%s): it would let every "
+			  "unprivileged bind through",
+			  pl->reason);
 		*fail = FAIL_POLICY;
 		return -EINVAL;
 	}
@@ -138,7 +139,7 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 	int err;
 
 	err = pg_compile(p, tree, ntree, &co, img, &d);
-	pg_diags_print(&d, p, stderr);
+	pg_log_diags(&d, p, 0);
 	pg_diags_free(&d);
 	if (err == -EINVAL || err == -E2BIG)
 		*fail = FAIL_POLICY;
@@ -160,63 +161,53 @@ static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t
 	return 0;
 }
 
-int cmd_apply(int argc, char **argv, struct pg_opts *o)
-{
-	static const struct option lo[] = { { "attach", required_argument, NULL, 'a' },
-					    { "pin-dir", required_argument, NULL, 'p' },
-					    { "dry-run", no_argument, NULL, 'n' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	bool dry = false;
-	int ch;
+struct apply_args {
+	struct pg_opts o; /* first: see opt.h */
+	bool dry;
+};
 
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "a:p:njvh", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			o->attach = optarg;
-			break;
-		case 'n':
-			dry = true;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'p':
-			o->pin_dir = optarg;
-			break;
-		case 'v':
-			pg_verbose++;
-			break;
-		case 'h':
-			pg_usage("apply", stdout);
-			return PG_EXIT_OK;
-		default:
-			pg_usage("apply", stderr);
-			return PG_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		pg_err("needs exactly one policy file");
-		pg_usage("apply", stderr);
-		return PG_EXIT_USAGE;
-	}
-	if (o->json && !dry) {
+static const struct pg_optdef opts[] = {
+	PG_OPT_ATTACH,
+	PG_OPT_PIN_DIR,
+	{ .name = "dry-run",
+	  .letter = 'n',
+	  .help = "change nothing: show what would change, as diff does, against the policy in "
+		  "force; with -j, as JSON",
+	  .def = "apply",
+	  .off = offsetof(struct apply_args, dry) },
+	/* taken with --dry-run only, which says so */
+	{ .name = "json", .letter = 'j', .off = offsetof(struct pg_opts, json) },
+	{ 0 },
+};
+
+static int cmd_apply(int argc, char **argv, struct pg_opts *o)
+{
+	struct apply_args a = { .o = *o };
+	char **arg;
+	int status;
+
+	if (!pg_opt_parse(&pg_cmd_apply, argc, argv, &a, &arg, &status))
+		return status;
+	o = &a.o;
+	if (o->json && !a.dry) {
 		pg_err("-j goes with --dry-run only");
 		return PG_EXIT_USAGE;
 	}
-	if (dry)
-		return pg_diff_in_force(argv[optind], o->pin_dir, o->json);
-	if (pg_cg_path_valid(o->attach)) {
-		pg_err("invalid --attach '%s': give a cgroup path from the cgroup2 root, like / or "
-		       "/system.slice",
-		       o->attach);
-		return PG_EXIT_USAGE;
-	}
-	return pg_apply(argv[optind], o, NULL);
+	if (a.dry)
+		return pg_diff_in_force(arg[0], o->pin_dir, o->json);
+	return pg_apply(arg[0], o, NULL);
 }
+
+const struct pg_cmd pg_cmd_apply = {
+	.name = "apply",
+	.fn = cmd_apply,
+	.synopsis = "FILE [--attach CGROUP] [--pin-dir DIR] [--dry-run [-j]]",
+	.help = "load if needed, pin, and atomically replace the active policy",
+	.opts = opts,
+	.nargs = 1,
+	.nargs_err = "needs exactly one policy file",
+	.nargs_usage = true,
+};
 
 /* Everything one apply holds, released by apply_free() on every exit path. */
 struct apply {
@@ -533,13 +524,15 @@ static void apply_report(const struct apply *a, struct pg_apply_result *res)
 		res->nnodes = img->nnodes;
 		res->grant = a->pl.mode == PG_MODE_GRANT;
 	}
-	printf("portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
-	       "sha256 %.12s\n",
-	       a->file, (unsigned long long)img->blocks[0].hdr.gen, p->nrules,
-	       p->nrules == 1 ? "" : "s", img->nnodes, img->nnodes == 1 ? "" : "s",
-	       a->pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
+	if (!a->o->quiet)
+		printf(
+		    "portgate: applied %s: generation %llu, %zu rule%s on %zu cgroup%s, %s mode, "
+		    "sha256 %.12s\n",
+		    a->file, (unsigned long long)img->blocks[0].hdr.gen, p->nrules,
+		    p->nrules == 1 ? "" : "s", img->nnodes, img->nnodes == 1 ? "" : "s",
+		    a->pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
 	for (i = 0; i < img->nunmatched; i++)
-		pg_err("note: selector %s matches no cgroup yet", img->unmatched[i]);
+		pg_note("selector %s matches no cgroup yet", img->unmatched[i]);
 }
 
 static void apply_free(struct apply *a, bool failed)

@@ -191,9 +191,9 @@ static int walk(struct tree *t, int dirfd, char *path, size_t plen, int level, b
 			 * delegated cgroup): skip it rather than fail every apply. Its
 			 * ancestors' rules still cover it in the kernel. */
 			if (!delegated)
-				pg_err("note: skipping a cgroup under %s: its path is longer than "
-				       "%d bytes",
-				       plen ? path : "/", PATH_MAX);
+				pg_note("skipping a cgroup under %s: its path is longer than "
+					"%d bytes",
+					plen ? path : "/", PATH_MAX);
 			continue;
 		}
 		if (id_at(dirfd, de->d_name, 0, &id))

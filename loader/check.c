@@ -9,20 +9,21 @@
  * and no kernel support.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "json.h"
+#include "opt.h"
+#include "policy_src.h"
 #include "util.h"
 
 #define STDIN_NAME "<stdin>" /* "-" as diagnostics name it */
 
-struct check_opts {
-	const char *file; /* as given; "-" is standard input */
-	bool json, strict, resolve;
+struct check_args {
+	struct pg_opts o; /* first: see opt.h */
+	bool strict, no_resolve;
 };
 
 /* The parser's reads, kept for the source lines; "-" read from stdin once. */
@@ -144,56 +145,33 @@ static void check_text(const char *file, const struct pg_policy *p, const struct
 	printf(", sha256 %s\n", hash);
 }
 
-static int check_opts(int argc, char **argv, struct check_opts *c)
-{
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },	  { "strict", no_argument, NULL, 's' },
-		{ "no-resolve", no_argument, NULL, 'n' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 }
-	};
-	int ch;
+static const struct pg_optdef opts[] = {
+	{ .name = "strict",
+	  .help = "warnings are errors, exit status 3",
+	  .def = "warnings alone pass",
+	  .off = offsetof(struct check_args, strict) },
+	{ .name = "no-resolve",
+	  .help = "check user= and group= syntax only, do not look the names up",
+	  .def = "look them up",
+	  .off = offsetof(struct check_args, no_resolve) },
+	{ 0 },
+};
 
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
-		if (ch == 'j') {
-			c->json = true;
-		} else if (ch == 's') {
-			c->strict = true;
-		} else if (ch == 'n') {
-			c->resolve = false;
-		} else if (ch == 'v') {
-			pg_verbose++;
-		} else if (ch == 'h') {
-			pg_usage("check", stdout);
-			return -1;
-		} else {
-			pg_usage("check", stderr);
-			return -2;
-		}
-	}
-	if (argc - optind != 1) {
-		pg_err("needs exactly one policy file, or - for standard input");
-		pg_usage("check", stderr);
-		return -2;
-	}
-	c->file = argv[optind];
-	return 0;
-}
-
-int cmd_check(int argc, char **argv, struct pg_opts *o)
+static int cmd_check(int argc, char **argv, struct pg_opts *o)
 {
-	struct check_opts c = { .json = o->json, .resolve = true };
+	struct check_args c = { .o = *o };
 	struct reader r = { { 0 }, false };
 	const struct pg_source_ops ops = { check_read, pg_src_glob, &r };
 	struct pg_diags d = { 0 };
 	struct pg_policy *p;
 	const char *file;
-	int err = check_opts(argc, argv, &c), status;
+	char **arg;
+	int status, err = 0;
 
-	if (err)
-		return err == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
-	r.stdin_pending = !strcmp(c.file, "-");
-	file = r.stdin_pending ? STDIN_NAME : c.file;
+	if (!pg_opt_parse(&pg_cmd_check, argc, argv, &c, &arg, &status))
+		return status;
+	r.stdin_pending = !strcmp(arg[0], "-"); /* "-" is standard input */
+	file = r.stdin_pending ? STDIN_NAME : arg[0];
 	p = pg_policy_parse(file, &ops, &d);
 	if (!p) {
 		pg_err("out of memory parsing %s", file);
@@ -201,13 +179,13 @@ int cmd_check(int argc, char **argv, struct pg_opts *o)
 		goto out;
 	}
 	/* Names are looked up here unless told not to; apply always does. */
-	if (c.resolve)
+	if (!c.no_resolve)
 		pg_resolve_ids(p, &d,
 			       "check --no-resolve leaves names to the machine that applies the "
 			       "policy");
 	if (c.strict)
 		pg_diags_strict(&d);
-	if (c.json)
+	if (c.o.json)
 		err = check_json(file, p, &d);
 	else
 		check_text(file, p, &d, &r.srcs);
@@ -220,3 +198,15 @@ out:
 	pg_srcs_free(&r.srcs);
 	return status;
 }
+
+const struct pg_cmd pg_cmd_check = {
+	.name = "check",
+	.fn = cmd_check,
+	.synopsis = "FILE|- [--strict] [--no-resolve] [-j]",
+	.help = "validate a policy file; change nothing",
+	.opts = opts,
+	.json = true,
+	.nargs = 1,
+	.nargs_err = "needs exactly one policy file, or - for standard input",
+	.nargs_usage = true,
+};

@@ -13,17 +13,18 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "cmd.h"
+#include "policy_src.h"
 #include "compile.h"
 #include "explain.h"
 #include "json.h"
 #include "meta.h"
+#include "opt.h"
 #include "state.h"
 
 /* A rule-bearing cgroup of an image, by path. */
@@ -813,32 +814,34 @@ int pg_diff_in_force(const char *file, const char *pin_dir, bool json)
 	return diff_sides(NULL, pin_dir, file, json);
 }
 
-int cmd_diff(int argc, char **argv, struct pg_opts *o)
-{
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	int ch;
+/* --pin-dir is taken, as by every command, and not listed: diff reads no
+ * kernel state. */
+static const struct pg_optdef opts[] = {
+	{ .name = "pin-dir",
+	  .letter = 'p',
+	  .kind = PG_OPT_STR,
+	  .arg = "DIR",
+	  .off = offsetof(struct pg_opts, pin_dir) },
+	{ 0 },
+};
 
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:jvh", lo, NULL)) != -1) {
-		if (ch == 'p')
-			o->pin_dir =
-			    optarg; /* taken, as by every command; diff reads no kernel state */
-		else if (ch == 'j')
-			o->json = true;
-		else if (ch == 'v')
-			pg_verbose++;
-		else if (ch == 'h')
-			return pg_usage("diff", stdout), PG_EXIT_OK;
-		else
-			return pg_usage("diff", stderr), PG_EXIT_USAGE;
-	}
-	if (argc - optind != 2) {
-		pg_err("needs two policy files, like: diff old.conf new.conf");
-		return PG_EXIT_USAGE;
-	}
-	return diff_sides(argv[optind], NULL, argv[optind + 1], o->json);
+static int cmd_diff(int argc, char **argv, struct pg_opts *o)
+{
+	char **arg;
+	int status;
+
+	if (!pg_opt_parse(&pg_cmd_diff, argc, argv, o, &arg, &status))
+		return status;
+	return diff_sides(arg[0], NULL, arg[1], o->json);
 }
+
+const struct pg_cmd pg_cmd_diff = {
+	.name = "diff",
+	.fn = cmd_diff,
+	.synopsis = "OLD NEW [-j]",
+	.help = "which cgroups gain or lose which ports, for whom; exit 1 if any",
+	.opts = opts,
+	.json = true,
+	.nargs = 2,
+	.nargs_err = "needs two policy files, like: diff old.conf new.conf",
+};

@@ -15,8 +15,11 @@
 
 #include "cgroup.h"
 #include "cmd.h"
+#include "policy_src.h"
+#include "state.h"
 #include "compile.h"
 #include "explain.h"
+#include "opt.h"
 
 int pg_parse_protoport(const char *s, uint32_t *protos, uint32_t *port)
 {
@@ -256,7 +259,7 @@ static int offline_build(const struct pg_policy *p, const struct chain *c,
 		return 0;
 	}
 	err = pg_compile(p, tree, c->n, &co, &o->img, &d);
-	pg_diags_print(&d, p, stderr);
+	pg_log_diags(&d, p, 0);
 	pg_diags_free(&d);
 	if (err == -EINVAL || err == -E2BIG)
 		return PG_EXIT_POLICY;
@@ -388,8 +391,7 @@ static int explain_file(const char *file, const struct pg_policy *p, const struc
 	if (!status && auto_mode)
 		status = offline_build(p, &c, tree, PG_MODE_SYSCTL, &sys);
 	if (!status && prim.refused) {
-		fprintf(stderr, "%s:%u:%u: error: %s\n", p->files[p->def_loc.file], p->def_loc.line,
-			p->def_loc.col, prim.refused);
+		pg_log_at(PG_LOG_ERROR, p, &p->def_loc, "%s", prim.refused);
 		status = PG_EXIT_POLICY;
 	}
 	if (status)
@@ -429,3 +431,104 @@ int pg_explain_policy(const char *file, const struct pg_ask *a, bool json)
 	pg_policy_free(p);
 	return status;
 }
+
+/* ---------------------------------------------------------------- command */
+
+struct explain_args {
+	struct pg_opts o; /* first: see opt.h */
+	const char *user, *group, *addr, *policy;
+};
+
+static const struct pg_optdef opts[] = {
+	{ .name = "user",
+	  .letter = 'u',
+	  .kind = PG_OPT_STR,
+	  .arg = "U",
+	  .help = "binding user, a name or a number",
+	  .str = "65534",
+	  .off = offsetof(struct explain_args, user) },
+	{ .name = "group",
+	  .letter = 'g',
+	  .kind = PG_OPT_STR,
+	  .arg = "G",
+	  .help = "binding group, a name or a number",
+	  .def = "the user's primary group",
+	  .off = offsetof(struct explain_args, group) },
+	{ .name = "addr",
+	  .letter = 'a',
+	  .kind = PG_OPT_STR,
+	  .arg = "A",
+	  .help = "local IPv4 or IPv6 address of the bind",
+	  .def = "the wildcard address",
+	  .off = offsetof(struct explain_args, addr) },
+	{ .name = "policy",
+	  .kind = PG_OPT_STR,
+	  .arg = "FILE",
+	  .help = "decide from FILE, with no kernel state",
+	  .def = "the policy in force",
+	  .off = offsetof(struct explain_args, policy) },
+	PG_OPT_PIN_DIR,
+	{ 0 },
+};
+
+/* The question from the operands and options; 0, or an exit status after
+ * saying what is wrong. */
+static int ask(const struct explain_args *e, char **arg, struct pg_ask *a)
+{
+	a->cg = arg[0];
+	if (pg_cg_path_valid(a->cg)) {
+		pg_err("invalid cgroup '%s': give a path from the cgroup2 root, like /system.slice",
+		       a->cg);
+		return PG_EXIT_USAGE;
+	}
+	if (pg_parse_protoport(arg[1], &a->protos, &a->port)) {
+		pg_err("invalid PROTO/PORT '%s': use tcp/N, udp/N, other/N or any/N with N in "
+		       "1-65535",
+		       arg[1]);
+		return PG_EXIT_USAGE;
+	}
+	if (pg_parse_user(e->user, &a->uid, &a->gid)) {
+		pg_err("unknown user '%s'", e->user);
+		return PG_EXIT_USAGE;
+	}
+	if (e->group && pg_parse_group(e->group, &a->gid)) {
+		pg_err("unknown group '%s'", e->group);
+		return PG_EXIT_USAGE;
+	}
+	if (e->addr && pg_parse_addr(e->addr, a->addr)) {
+		pg_err("invalid address '%s'", e->addr);
+		return PG_EXIT_USAGE;
+	}
+	if (!e->addr)
+		a->addr[10] = a->addr[11] = 0xff; /* 0.0.0.0 */
+	return 0;
+}
+
+static int cmd_explain(int argc, char **argv, struct pg_opts *o)
+{
+	struct explain_args e = { .o = *o };
+	struct pg_ask a = { 0 };
+	char **arg;
+	int status;
+
+	if (!pg_opt_parse(&pg_cmd_explain, argc, argv, &e, &arg, &status))
+		return status;
+	if ((status = ask(&e, arg, &a)))
+		return status;
+	if (e.policy)
+		return pg_explain_policy(e.policy, &a, e.o.json);
+	return pg_explain_live(e.o.pin_dir, &a, e.o.json);
+}
+
+const struct pg_cmd pg_cmd_explain = {
+	.name = "explain",
+	.fn = cmd_explain,
+	.synopsis = "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] "
+		    "[--policy FILE | --pin-dir DIR] [-j]",
+	.help = "which rule decides a bind, from the live kernel state or a policy file",
+	.opts = opts,
+	.json = true,
+	.nargs = 2,
+	.nargs_err = "needs a cgroup and a PROTO/PORT, like: explain /system.slice/x.service "
+		     "tcp/80",
+};

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * explain.h - `portgate explain`: what it asks and how it answers, shared by
- * the live form (status.c, over the pinned image) and the offline form
- * (explain.c, over an image compiled from a file). Both decide with
+ * the command and the offline form (explain.c, over an image compiled from
+ * a file) and the live form (status.c, over the pinned image). Both decide with
  * pg_image_decide(), the kernel's own decision code.
  */
 #ifndef PORTGATE_EXPLAIN_H
@@ -64,5 +64,8 @@ int pg_answers_print(struct pg_answers *an);
 
 /* explain --policy FILE: decide from the file alone; a PG_EXIT_* status. */
 int pg_explain_policy(const char *file, const struct pg_ask *a, bool json);
+/* explain: decide from the policy in force in pin_dir (status.c, which
+ * reads that state); a PG_EXIT_* status. */
+int pg_explain_live(const char *pin_dir, const struct pg_ask *a, bool json);
 
 #endif

@@ -3,7 +3,6 @@
  * monitor.c - portgate monitor: stream bind decisions as they happen.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "cmd.h"
 #include "events.h"
+#include "opt.h"
 #include "state.h"
 #include "util.h"
 
@@ -54,57 +54,78 @@ static void report_lost(struct pg_sub *s, bool json)
 	       (unsigned long long)n, n == 1 ? "" : "s");
 }
 
-int cmd_monitor(int argc, char **argv, struct pg_opts *o)
+struct monitor_args {
+	struct pg_opts o; /* first: see opt.h */
+	bool all;
+	uint64_t count;
+};
+
+static const struct pg_optdef opts[] = {
+	{ .name = "all",
+	  .letter = 'a',
+	  .help = "every decision on a protected port",
+	  .def = "refused binds only",
+	  .off = offsetof(struct monitor_args, all) },
+	{ .name = "count",
+	  .letter = 'c',
+	  .kind = PG_OPT_U64,
+	  .arg = "N",
+	  .help = "exit after N events",
+	  .def = "run until interrupted",
+	  .min = 1,
+	  .max = UINT64_MAX,
+	  .give = "give a positive number",
+	  .off = offsetof(struct monitor_args, count) },
+	PG_OPT_PIN_DIR,
+	{ 0 },
+};
+
+/* Print events until a signal, or m->max of them; an exit status. */
+static int follow(struct mon *m, struct pg_sub *s)
 {
-	static const struct option lo[] = { { "all", no_argument, NULL, 'a' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "count", required_argument, NULL, 'c' },
-					    { "pin-dir", required_argument, NULL, 'p' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	struct mon m = { .json = o->json };
+	int err;
+
+	while (!stopping && !(m->max && m->seen >= m->max)) {
+		struct pollfd pfd = { .fd = pg_sub_fd(s), .events = POLLIN };
+		int n = poll(&pfd, 1, 1000);
+
+		if (n < 0 && errno != EINTR) {
+			pg_err("cannot wait for events: %s", strerror(errno));
+			return PG_EXIT_FAIL;
+		}
+		err = pg_sub_consume(s);
+		if (err < 0 && err != -EINTR) {
+			pg_err("cannot read events: %s", strerror(-err));
+			return PG_EXIT_FAIL;
+		}
+		fflush(stdout);
+		report_lost(s, m->json);
+	}
+	pg_sub_consume(s);
+	fflush(stdout);
+	report_lost(s, m->json);
+	return PG_EXIT_OK;
+}
+
+static int cmd_monitor(int argc, char **argv, struct pg_opts *o)
+{
+	struct monitor_args ma = { .o = *o };
 	/* SA_RESTART: a signal must not cut a write to a full pipe short, which
 	 * loses the line stdio was writing (poll() still returns EINTR) */
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	uint32_t mask = PG_EVM_DENY;
+	struct mon m = { 0 };
 	struct pg_sub s;
-	int ch, err, status = PG_EXIT_FAIL;
+	char **arg;
+	int status;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "ajc:p:vh", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			mask |= PG_EVM_GRANT;
-			break;
-		case 'j':
-			m.json = true;
-			break;
-		case 'c':
-			if (pg_parse_u64(optarg, 1, UINT64_MAX, &m.max)) {
-				pg_err("invalid --count '%s': give a positive number", optarg);
-				return PG_EXIT_USAGE;
-			}
-			break;
-		case 'p':
-			o->pin_dir = optarg;
-			break;
-		case 'v':
-			pg_verbose++;
-			break;
-		case 'h':
-			pg_usage("monitor", stdout);
-			return PG_EXIT_OK;
-		default:
-			pg_usage("monitor", stderr);
-			return PG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		pg_err("takes no arguments");
-		pg_usage("monitor", stderr);
-		return PG_EXIT_USAGE;
-	}
+	if (!pg_opt_parse(&pg_cmd_monitor, argc, argv, &ma, &arg, &status))
+		return status;
+	o = &ma.o;
+	m.json = o->json;
+	m.max = ma.count;
+	if (ma.all)
+		mask |= PG_EVM_GRANT;
 	if (geteuid()) {
 		pg_err("needs root: the event stream lives in the root-only pin directory "
 		       "%s",
@@ -121,32 +142,23 @@ int cmd_monitor(int argc, char **argv, struct pg_opts *o)
 		return PG_EXIT_FAIL;
 	}
 	if (!m.json)
-		pg_err("monitoring %s in %s (ctrl-c to stop)",
-		       mask & PG_EVM_GRANT ? "every decision on protected ports" : "refused binds",
-		       o->pin_dir);
+		pg_info("monitoring %s in %s (ctrl-c to stop)",
+			mask & PG_EVM_GRANT ? "every decision on protected ports" : "refused binds",
+			o->pin_dir);
 	fflush(stderr);
-	while (!stopping && !(m.max && m.seen >= m.max)) {
-		struct pollfd pfd = { .fd = pg_sub_fd(&s), .events = POLLIN };
-		int n = poll(&pfd, 1, 1000);
-
-		if (n < 0 && errno != EINTR) {
-			pg_err("cannot wait for events: %s", strerror(errno));
-			goto out;
-		}
-		err = pg_sub_consume(&s);
-		if (err < 0 && err != -EINTR) {
-			pg_err("cannot read events: %s", strerror(-err));
-			goto out;
-		}
-		fflush(stdout);
-		report_lost(&s, m.json);
-	}
-	pg_sub_consume(&s);
-	fflush(stdout);
-	report_lost(&s, m.json);
-	status = PG_EXIT_OK;
-out:
+	status = follow(&m, &s);
 	pg_sub_close(&s);
 	pg_evfmt_free(&m.fmt);
 	return status;
 }
+
+const struct pg_cmd pg_cmd_monitor = {
+	.name = "monitor",
+	.fn = cmd_monitor,
+	.synopsis = "[--all] [--count N] [--pin-dir DIR] [-j]",
+	.help = "stream bind decisions: refused binds, with --all every decision",
+	.opts = opts,
+	.json = true,
+	.nargs_err = "takes no arguments",
+	.nargs_usage = true,
+};

@@ -177,7 +177,7 @@ static int open_obj(struct pg_state *st, int variant, bool bypass, bool reuse)
 	bpf_object__for_each_program(prog, st->obj) if (bpf_program__fd(prog) < 0) break;
 	verifier_reason(st->log, reason, sizeof(reason));
 	if (pg_verbose)
-		fprintf(stderr, "%s", st->log);
+		pg_log_text(PG_LOG_DEBUG, st->log);
 	pg_err("Linux %s refused the %s variant's program %s: %s: %s%s", pg_kernel_release(),
 	       pg_variant_name(variant), prog ? bpf_program__name(prog) : "(unknown)",
 	       strerror(-err), reason, pg_verbose ? "" : " (-v prints the whole verifier log)");
@@ -206,8 +206,8 @@ int pg_state_load(struct pg_state *st, bool bypass, const int *variants)
 	if (err)
 		return err == -EACCES || err == -EINVAL || err == -ENOTSUP ? -ENOTSUP : err;
 	if (v)
-		pg_err("warning: running the %s variant: %s", pg_variant_name(variants[v]),
-		       pg_variant_what(variants[v]));
+		pg_warn("running the %s variant: %s", pg_variant_name(variants[v]),
+			pg_variant_what(variants[v]));
 	for (i = 0; i < PG_NMAPS; i++) {
 		st->map[i] = dup(bpf_map__fd(obj_map(st, i)));
 		if (st->map[i] < 0 || (err = pg_pin_replace(st, st->map[i], pg_map_names[i])))

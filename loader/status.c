@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /* status.c - `portgate status` and `portgate explain`, from the live kernel state. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "compile.h"
 #include "meta.h"
 #include "netns.h"
+#include "opt.h"
 #include "probe.h"
 #include "state.h"
 #include "util.h"
@@ -88,9 +88,9 @@ static int gather(struct view *v, const char *pin_dir)
 			v->have_agent = true;
 			v->agent_alive = pg_agent_alive(&v->agent);
 		} else if (err != -ENOENT) {
-			pg_err("warning: ignoring the agent state file %s: %s", v->agent_path,
-			       err == -EPROTO ? "not in the format of this portgate"
-					      : strerror(-err));
+			pg_warn("ignoring the agent state file %s: %s", v->agent_path,
+				err == -EPROTO ? "not in the format of this portgate"
+					       : strerror(-err));
 		}
 	}
 	err = pg_state_open(&v->st, pin_dir, false, false);
@@ -810,50 +810,35 @@ int pg_status_prometheus(FILE *f, const char *pin_dir)
 	return err;
 }
 
-static int pin_dir_opt(int argc, char **argv, struct pg_opts *o, const char *cmd, bool *prom)
-{
-	static const struct option lo[] = {
-		{ "pin-dir", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'P' },    { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 }
-	};
-	int ch;
+struct status_args {
+	struct pg_opts o; /* first: see opt.h */
+	bool prom;
+};
 
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:jvh", lo, NULL)) != -1) {
-		if (ch == 'p')
-			o->pin_dir = optarg;
-		else if (ch == 'j')
-			o->json = true;
-		else if (ch == 'P')
-			*prom = true;
-		else if (ch == 'v')
-			pg_verbose++;
-		else if (ch == 'h')
-			return pg_usage(cmd, stdout), -1;
-		else
-			return pg_usage(cmd, stderr), -2;
-	}
-	return 0;
-}
+static const struct pg_optdef status_opts[] = {
+	PG_OPT_PIN_DIR,
+	{ .name = "prometheus",
+	  .help = "Prometheus text format, not with -j",
+	  .def = "text",
+	  .off = offsetof(struct status_args, prom) },
+	{ 0 },
+};
 
-int cmd_status(int argc, char **argv, struct pg_opts *o)
+static int cmd_status(int argc, char **argv, struct pg_opts *o)
 {
+	struct status_args sa = { .o = *o };
 	struct view v;
-	bool prom = false;
-	int r = pin_dir_opt(argc, argv, o, "status", &prom);
+	char **arg;
+	int status, r = 0;
 
-	if (r)
-		return r == -1 ? PG_EXIT_OK : PG_EXIT_USAGE;
-	if (argc != optind) {
-		pg_err("takes no arguments besides options");
-		return PG_EXIT_USAGE;
-	}
-	if (prom && o->json) {
+	if (!pg_opt_parse(&pg_cmd_status, argc, argv, &sa, &arg, &status))
+		return status;
+	o = &sa.o;
+	if (sa.prom && o->json) {
 		pg_err("takes --json or --prometheus, not both");
 		return PG_EXIT_USAGE;
 	}
-	if (prom) {
+	if (sa.prom) {
 		if (pg_status_prometheus(stdout, o->pin_dir))
 			return PG_EXIT_FAIL;
 		return fflush(stdout) ? PG_EXIT_FAIL : PG_EXIT_OK;
@@ -873,6 +858,16 @@ int cmd_status(int argc, char **argv, struct pg_opts *o)
 	}
 	return PG_EXIT_OK;
 }
+
+const struct pg_cmd pg_cmd_status = {
+	.name = "status",
+	.fn = cmd_status,
+	.synopsis = "[--pin-dir DIR] [-j | --prometheus]",
+	.help = "mode and why, links, policy, counters, managed sysctls, the agent",
+	.opts = status_opts,
+	.json = true,
+	.nargs_err = "takes no arguments besides options",
+};
 
 /* ---------------------------------------------------------------- explain */
 
@@ -903,7 +898,7 @@ static void live_decide(struct view *v, const struct pg_ask *a, uint32_t proto,
 	}
 }
 
-static int explain_live(struct pg_opts *o, const struct pg_ask *a)
+int pg_explain_live(const char *pin_dir, const struct pg_ask *a, bool json)
 {
 	uint32_t nodes[PG_MAX_LEVEL + 1], bit;
 	const char *paths[PG_MAX_LEVEL + 1];
@@ -918,10 +913,10 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 		pg_err("cannot find a cgroup2 mount in /proc/self/mountinfo");
 		return PG_EXIT_FAIL;
 	}
-	if (gather(&v, o->pin_dir))
+	if (gather(&v, pin_dir))
 		goto out;
 	if (!v.img) {
-		pg_err("no active policy in %s", o->pin_dir);
+		pg_err("no active policy in %s", pin_dir);
 		goto out;
 	}
 	/* The cgroup and its ancestors, nearest first, as the bind hooks walk them. */
@@ -945,7 +940,7 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 		else
 			*slash = 0;
 	}
-	if (o->json)
+	if (json)
 		pg_answers_init(&out, a->protos);
 	for (bit = PG_PROTO_TCP; bit <= PG_PROTO_OTHER; bit <<= 1) {
 		struct pg_why w;
@@ -953,7 +948,7 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 		if (!(a->protos & bit))
 			continue;
 		live_decide(&v, a, pg_proto_of_bit(bit), nodes, n, paths, &w);
-		if (o->json) {
+		if (json) {
 			struct json_object *doc = pg_json_doc();
 
 			pg_why_json(a, &w, doc);
@@ -963,95 +958,11 @@ static int explain_live(struct pg_opts *o, const struct pg_ask *a)
 		}
 	}
 	status = PG_EXIT_OK;
-	if (o->json && pg_answers_print(&out))
+	if (json && pg_answers_print(&out))
 		status = PG_EXIT_FAIL;
 out:
 	for (i = 0; i < (int)n; i++)
 		free((char *)paths[i]);
 	view_free(&v);
 	return status;
-}
-
-int cmd_explain(int argc, char **argv, struct pg_opts *o)
-{
-	static const struct option lo[] = { { "pin-dir", required_argument, NULL, 'p' },
-					    { "policy", required_argument, NULL, 'P' },
-					    { "user", required_argument, NULL, 'u' },
-					    { "group", required_argument, NULL, 'g' },
-					    { "addr", required_argument, NULL, 'a' },
-					    { "json", no_argument, NULL, 'j' },
-					    { "verbose", no_argument, NULL, 'v' },
-					    { "help", no_argument, NULL, 'h' },
-					    { NULL, 0, NULL, 0 } };
-	const char *user = "65534", *group = NULL, *addr = NULL, *policy = NULL;
-	struct pg_ask a = { 0 };
-	int ch;
-
-	optind = 0; /* glibc: reinitialise after main()'s "+" scan */
-	while ((ch = getopt_long(argc, argv, "p:u:g:a:jvh", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			o->pin_dir = optarg;
-			break;
-		case 'P':
-			policy = optarg;
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'g':
-			group = optarg;
-			break;
-		case 'a':
-			addr = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'v':
-			pg_verbose++;
-			break;
-		case 'h':
-			pg_usage("explain", stdout);
-			return PG_EXIT_OK;
-		default:
-			pg_usage("explain", stderr);
-			return PG_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2) {
-		pg_err("needs a cgroup and a PROTO/PORT, like: explain "
-		       "/system.slice/x.service "
-		       "tcp/80");
-		return PG_EXIT_USAGE;
-	}
-	a.cg = argv[optind];
-	if (pg_cg_path_valid(a.cg)) {
-		pg_err("invalid cgroup '%s': give a path from the cgroup2 root, like /system.slice",
-		       a.cg);
-		return PG_EXIT_USAGE;
-	}
-	if (pg_parse_protoport(argv[optind + 1], &a.protos, &a.port)) {
-		pg_err("invalid PROTO/PORT '%s': use tcp/N, udp/N, other/N or any/N with N in "
-		       "1-65535",
-		       argv[optind + 1]);
-		return PG_EXIT_USAGE;
-	}
-	if (pg_parse_user(user, &a.uid, &a.gid)) {
-		pg_err("unknown user '%s'", user);
-		return PG_EXIT_USAGE;
-	}
-	if (group && pg_parse_group(group, &a.gid)) {
-		pg_err("unknown group '%s'", group);
-		return PG_EXIT_USAGE;
-	}
-	if (addr && pg_parse_addr(addr, a.addr)) {
-		pg_err("invalid address '%s'", addr);
-		return PG_EXIT_USAGE;
-	}
-	if (!addr)
-		a.addr[10] = a.addr[11] = 0xff; /* 0.0.0.0 */
-	if (policy)
-		return pg_explain_policy(policy, &a, o->json);
-	return explain_live(o, &a);
 }

@@ -1,135 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
-
 #include "util.h"
-
-int pg_verbose;
-bool pg_log_agent;
-const char *pg_cmd;
-
-/* "portgate: " or "portgate: CMD: ", the prefix of every message outside the agent. */
-static void put_prefix(void)
-{
-	fputs("portgate: ", stderr);
-	if (pg_cmd)
-		fprintf(stderr, "%s: ", pg_cmd);
-}
-
-/* One line, one write(2): lines of concurrent writers never mix. */
-static void log_line(const char *level, const char *fmt, va_list ap)
-{
-	char *msg = NULL, *line = NULL;
-	int n;
-
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	/* one event, one line: a newline in a name must not start another */
-	for (char *c = msg; c && *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	n = asprintf(&line, "portgate[%d]: %s%s%s\n", (int)getpid(), level ? level : "",
-		     level ? ": " : "", msg ? msg : fmt);
-	if (n > 0) {
-		fflush(stderr);
-		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-			/* nowhere left to say so */
-		}
-	}
-	free(line);
-	free(msg);
-}
-
-static bool has_level(const char *fmt)
-{
-	return !strncmp(fmt, "note:", 5) || !strncmp(fmt, "warning:", 8) ||
-	       !strncmp(fmt, "error:", 6);
-}
-
-void pg_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (pg_log_agent) {
-		log_line(has_level(fmt) ? NULL : "error", fmt, ap);
-		va_end(ap);
-		return;
-	}
-	put_prefix();
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void pg_log(const char *level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_line(level, fmt, ap);
-	va_end(ap);
-}
-
-/* Milliseconds since the first call: -v shows where the time goes. */
-static double elapsed_ms(void)
-{
-	static struct timespec t0;
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (!t0.tv_sec && !t0.tv_nsec)
-		t0 = t;
-	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
-}
-
-void pg_dbg(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!pg_verbose)
-		return;
-	if (pg_log_agent) {
-		char f[1024];
-
-		snprintf(f, sizeof(f), "[%.1f ms] %s", elapsed_ms(), fmt);
-		va_start(ap, fmt);
-		log_line("debug", f, ap);
-		va_end(ap);
-		return;
-	}
-	put_prefix();
-	fprintf(stderr, "[%8.1f ms] ", elapsed_ms());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && pg_verbose < 2)
-		return 0;
-	if (level == LIBBPF_INFO && !pg_verbose)
-		return 0;
-	/* Warnings are printed by the caller with context; keep libbpf's for -v. */
-	if (level == LIBBPF_WARN && !pg_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-void pg_libbpf_logging(void)
-{
-	libbpf_set_print(libbpf_print);
-}
 
 /* --------------------------------------------------------------- helpers */
 

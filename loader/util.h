@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
-/* util.h - logging, exit codes, small helpers (JSON: json.h). */
+/* util.h - exit codes, small helpers (logging: log.h; JSON: json.h). */
 #ifndef PORTGATE_UTIL_H
 #define PORTGATE_UTIL_H
 
@@ -8,39 +8,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "log.h" /* nearly every user of these also logs */
+
 /* Exit statuses, portgate(8). */
 #define PG_EXIT_OK     0
 #define PG_EXIT_FAIL   1
 #define PG_EXIT_USAGE  2
 #define PG_EXIT_POLICY 3
 #define PG_EXIT_KERNEL 4
-
-extern int pg_verbose;
-
-/*
- * Set by the agent (run): messages become "portgate[PID]: LEVEL: MESSAGE",
- * one write(2) each, the form journald and kubectl logs read well. LEVEL is
- * "error" for pg_err() unless the message starts with its own ("note:",
- * "warning:"), "debug" for pg_dbg().
- */
-extern bool pg_log_agent;
-
-/*
- * The command being run ("apply", ...), set once by main's dispatch: pg_err()
- * and pg_dbg() then print "portgate: CMD: MESSAGE". NULL (before a command is
- * chosen): "portgate: MESSAGE".
- */
-extern const char *pg_cmd;
-
-/* "portgate: CMD: MESSAGE\n" on stderr (see pg_cmd). */
-void pg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Only with -v. */
-void pg_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "portgate[PID]: LEVEL: MESSAGE\n" on stderr, whatever pg_log_agent says. */
-void pg_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Route libbpf's messages through pg_dbg (warnings always). */
-void pg_libbpf_logging(void);
 
 /* An exit status as a word: "ok", "usage", "invalid policy", ... */
 const char *pg_exit_word(int64_t status);

@@ -33,7 +33,7 @@ $(T)/unit/%: $(T)/tests/unit/%.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
-$(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
+$(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/log.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * run.h - the parts of the agent, `portgate run`, for its own files: run.c
+ * the command (arguments, setup, applying, exit), run_loop.c the loop,
+ * run_events.c the BPF event source, run_output.c the state, metrics and
+ * ready files; watch.c watches the policy files.
+ */
+#ifndef PORTGATE_RUN_H
+#define PORTGATE_RUN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "watch.h"
+
+#define PG_AGENT_MAX_FDS 16
+
+struct pg_agent;
+struct pg_opts;
+
+/*
+ * Called from the loop when fd has revents (poll(2) bits). Return 0 to keep
+ * the fd in the loop; anything else removes it (the callback has said why).
+ * The loop never closes a registered fd.
+ */
+typedef int (*pg_agent_fd_cb)(struct pg_agent *a, int fd, short revents, void *ud);
+
+struct fdreg {
+	int fd;
+	short events;
+	pg_agent_fd_cb cb;
+	void *ud;
+};
+
+struct pg_agent {
+	char file[PATH_MAX]; /* absolute, symlinks kept: they are followed at each read */
+	struct pg_opts *o;
+	bool detach_on_exit;
+	const char *metrics_file, *ready_file;
+	uint64_t metrics_ms;
+	char state_path[PATH_MAX];
+	struct pg_agent_state st;
+
+	struct fdreg fds[PG_AGENT_MAX_FDS];
+	size_t nfds;
+	int sfd; /* signalfd */
+	struct pg_watch watch;
+	const char *force; /* apply at the next turn, and why */
+
+	bool applied; /* the first apply succeeded */
+	int stop_sig;
+	uint64_t next_metrics;
+	int metrics_err;
+};
+
+/* --- run_loop.c */
+
+/* Monotonic milliseconds. */
+uint64_t pg_now_ms(void);
+/* Add fd to the loop (at most PG_AGENT_MAX_FDS in all); 0 or -errno. */
+int pg_agent_add_fd(struct pg_agent *a, int fd, short events, pg_agent_fd_cb cb, void *ud);
+/* Take fd out of the loop; 0 or -ENOENT. */
+int pg_agent_del_fd(struct pg_agent *a, int fd);
+/* Apply the policy again at the next turn of the loop, even if the files
+ * are unchanged (SIGHUP does this); why is logged and must stay valid. */
+void pg_agent_reload(struct pg_agent *a, const char *why);
+/* SIGHUP, SIGTERM and SIGINT through a signalfd, and the watch's inotify
+ * fd, into the loop; 0 or -errno (said). */
+int pg_agent_listen(struct pg_agent *a);
+/* Until SIGTERM or SIGINT: 0, or -errno when poll(2) fails (said). */
+int pg_agent_loop(struct pg_agent *a);
+
+/* --- run.c */
+
+/* Read the files and apply if they changed, or always when forced: an
+ * exit status. */
+int pg_agent_look(struct pg_agent *a, const char *why, bool forced);
+
+/* --- run_events.c: sources beyond the files and signals, started once the
+ * first apply has succeeded, so the pinned maps exist; each adds its fds
+ * with pg_agent_add_fd() and may ask for an apply with pg_agent_reload(). */
+
+/* 0, or -errno after saying why. */
+int pg_agent_start_sources(struct pg_agent *a);
+void pg_agent_stop_sources(void);
+
+/* --- run_output.c: what the agent keeps current for others to read. */
+
+void pg_agent_write_state(struct pg_agent *a);
+/* With --metrics-file: rewrite it, and set when next. */
+void pg_agent_write_metrics(struct pg_agent *a);
+/* With --ready-file. */
+int pg_agent_write_ready(struct pg_agent *a);
+void pg_agent_remove_ready(struct pg_agent *a);
+
+#endif
