@@ -39,6 +39,7 @@ T := $(B)/test
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -87,7 +88,7 @@ $(B)/%.o: %.c $(HDRS) $(SKELS) | $(B)
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_SRCS:%.c=$(B)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 $(T)/%.o: %.c $(HDRS) $(SKELS)
@@ -97,7 +98,7 @@ $(T)/%.o: %.c $(HDRS) $(SKELS)
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 $(B):
 	@mkdir -p $@

@@ -7,11 +7,11 @@
 
 BENCH_ROUNDS ?= 15
 
-$(B)/bench/bench: bench/bench.c tests/integ/harness.c tests/integ/harness.h $(B)/loader/cgroup.o $(B)/loader/util.o $(HDRS)
+$(B)/bench/bench: bench/bench.c tests/integ/harness.c tests/integ/harness.h $(B)/loader/cgroup.o $(B)/loader/util.o $(B)/loader/notify.o $(HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) -O2 -g -o $@ bench/bench.c \
-		tests/integ/harness.c $(B)/loader/cgroup.o $(B)/loader/util.o $(LIBBPF_LIBS) -lelf -lz
+		tests/integ/harness.c $(B)/loader/cgroup.o $(B)/loader/util.o $(B)/loader/notify.o $(LIBBPF_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bench

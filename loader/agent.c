@@ -157,6 +157,8 @@ int pg_agent_state_write(const char *path, const struct pg_agent_state *s)
 	pg_json_str(&j, s->exit_reason);
 	pg_json_key(&j, "last_attempt_at");
 	pg_json_u64(&j, s->last_attempt_at);
+	pg_json_key(&j, "last_attempt_boot_ns");
+	pg_json_u64(&j, s->last_attempt_boot_ns);
 	pg_json_key(&j, "last_attempt_ok");
 	pg_json_bool(&j, s->last_attempt_ok);
 	pg_json_key(&j, "last_attempt_status");
@@ -283,6 +285,7 @@ static void set_field(struct pg_agent_state *s, const char *key, const char *v, 
 		NUM(exited_at),
 		STR(exit_reason),
 		NUM(last_attempt_at),
+		NUM(last_attempt_boot_ns),
 		BOOL(last_attempt_ok),
 		NUM(last_attempt_status),
 		STR(last_attempt_trigger),

@@ -22,6 +22,7 @@ int cmd_status(int argc, char **argv, struct pg_opts *o);
 int cmd_explain(int argc, char **argv, struct pg_opts *o);
 int cmd_stop(int argc, char **argv, struct pg_opts *o);
 int cmd_run(int argc, char **argv, struct pg_opts *o);
+int cmd_reload(int argc, char **argv, struct pg_opts *o);
 int cmd_monitor(int argc, char **argv, struct pg_opts *o);
 int cmd_diff(int argc, char **argv, struct pg_opts *o);
 

@@ -93,6 +93,13 @@ static const struct flag run_flags[] = {
 	{ NULL, NULL },
 };
 
+static const struct flag reload_flags[] = {
+	PIN_DIR_FLAG,
+	{ "-t, --timeout SEC", "give up after SEC seconds, 0: wait as long as the agent lives "
+			       "(default: 90)" },
+	{ NULL, NULL },
+};
+
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct pg_opts *o);
@@ -124,6 +131,9 @@ static const struct command commands[] = {
 	  "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] [--metrics-file PATH] "
 	  "[--metrics-interval SEC] [--ready-file PATH]",
 	  "the agent: apply, then follow FILE and apply it again when it changes", run_flags,
+	  false },
+	{ "reload", cmd_reload, "[--pin-dir DIR] [--timeout SEC]",
+	  "make the running agent apply its file again; exit 1 if it was rejected", reload_flags,
 	  false },
 };
 

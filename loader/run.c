@@ -36,6 +36,7 @@
 #include "events.h"
 #include "cgroup.h"
 #include "cmd.h"
+#include "notify.h"
 #include "policy.h"
 #include "util.h"
 
@@ -797,6 +798,8 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 
 	pg_dbg("applying %s (%s)", a->file, trigger);
 	a->st.last_attempt_at = (uint64_t)time(NULL);
+	a->st.last_attempt_boot_ns = pg_reload_clock_ns();
+	pg_notify_apply_begin(first);
 	capture_begin(&cap);
 	status = pg_apply(a->file, a->o, &res);
 	text = capture_end(&cap);
@@ -843,6 +846,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 		write_ready(a);
 	if (ok || !first)
 		write_metrics(a);
+	pg_notify_apply_end(first, &a->st);
 	return status;
 }
 
@@ -1138,6 +1142,7 @@ static int setup(struct pg_agent *a)
 	if (pg_agent_add_fd(a, a->sfd, POLLIN, on_signal, NULL) ||
 	    pg_agent_add_fd(a, a->ifd, POLLIN, on_inotify, NULL))
 		return -1;
+	pg_notify_init();
 	return 0;
 }
 
@@ -1158,6 +1163,8 @@ static int loop(struct pg_agent *a)
 			due = settle_at(a);
 		if (a->metrics_file && a->next_metrics < due)
 			due = a->next_metrics;
+		if (pg_notify_watchdog_due() < due)
+			due = pg_notify_watchdog_due();
 		timeout = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
 		n = a->nfds;
 		for (i = 0; i < n; i++)
@@ -1195,6 +1202,7 @@ static int loop(struct pg_agent *a)
 		}
 		if (a->metrics_file && a->next_metrics <= now_ms())
 			write_metrics(a);
+		pg_notify_watchdog(now_ms());
 	}
 	return PG_EXIT_OK;
 }
@@ -1203,6 +1211,7 @@ static void finish(struct pg_agent *a, const char *why)
 {
 	size_t k;
 
+	pg_notify_stopping();
 	a->st.running = false;
 	a->st.exited_at = (uint64_t)time(NULL);
 	snprintf(a->st.exit_reason, sizeof(a->st.exit_reason), "%s", why);

@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "notify.h"
 #include "util.h"
 
 int pg_verbose;
@@ -36,8 +37,12 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 	for (char *c = msg; c && *c; c++)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
-	n = asprintf(&line, "portgate[%d]: %s%s%s\n", (int)getpid(), level ? level : "",
-		     level ? ": " : "", msg ? msg : fmt);
+	if (pg_journal_stderr()) /* journald records the pid; it wants a priority */
+		n = asprintf(&line, "%s%s%s%s\n", pg_sd_prefix(level, msg ? msg : fmt),
+			     level ? level : "", level ? ": " : "", msg ? msg : fmt);
+	else
+		n = asprintf(&line, "portgate[%d]: %s%s%s\n", (int)getpid(), level ? level : "",
+			     level ? ": " : "", msg ? msg : fmt);
 	if (n > 0) {
 		fflush(stderr);
 		if (write(STDERR_FILENO, line, (size_t)n) < 0) {

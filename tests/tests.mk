@@ -24,11 +24,11 @@ $(T)/unit/%: tests/unit/%.c $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< \
 		$(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS)
 
-$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) $(wildcard tests/integ/harness*.h) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+$(T)/integ/%: tests/integ/%.c $(INTEG_LIB) $(wildcard tests/integ/harness*.h) $(T)/loader/cgroup.o $(T)/loader/util.o $(T)/loader/notify.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -Itests/integ $(LIBBPF_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ \
-		$< $(INTEG_LIB) $(T)/loader/cgroup.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) -lelf -lz
+		$< $(INTEG_LIB) $(T)/loader/cgroup.o $(T)/loader/util.o $(T)/loader/notify.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
