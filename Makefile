@@ -163,5 +163,6 @@ check-format:
 
 include tests/tests.mk
 include tests/kernels/kernels.mk
+include tests/systemd/systemd.mk
 -include tests/fuzz/fuzz.mk
 include bench/bench.mk

@@ -5,7 +5,7 @@ set -eu
 
 pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libcmocka-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml
-qemu-system-x86 busybox-static cpio zstd xz-utils kmod"
+qemu-system-x86 busybox-static cpio zstd xz-utils kmod libsystemd-dev debootstrap"
 
 missing=""
 for p in $pkgs; do

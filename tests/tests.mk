@@ -51,7 +51,7 @@ deploy-test: $(B)/portgate
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ test-kernels
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test fuzz-short integ test-kernels test-systemd
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
