@@ -69,7 +69,7 @@ sd=$rootfs/etc/systemd/system
 install -D -m 0644 "$here/pgtest.service" "$sd/pgtest.service"
 mkdir -p "$sd/multi-user.target.wants"
 ln -s ../pgtest.service "$sd/multi-user.target.wants/pgtest.service"
-install -D -m 0644 "$here/watchdog.conf" "$sd/portgate.service.d/watchdog.conf"
+install -D -m 0644 "$here/restart.conf" "$sd/portgate.service.d/restart.conf"
 # serial-getty@ttyS0 waits 90 s for a device that never comes; firstboot
 # would prompt on the console.
 ln -s /dev/null "$sd/serial-getty@ttyS0.service"
