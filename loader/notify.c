@@ -47,6 +47,7 @@ void pg_notify_init(void)
 	uint64_t usec = 0;
 	const char *s = getenv("NOTIFY_SOCKET");
 
+	memset(&nt, 0, sizeof(nt));
 	nt.on = s && *s;
 	if (!nt.on)
 		return;

@@ -8,3 +8,12 @@
 .PHONY: test-systemd
 test-systemd: $(B)/portgate
 	$(Q)KERNEL_CACHE=$(KERNEL_CACHE) tests/systemd/test-systemd.sh
+
+# The unit test of loader/notify.c links it (and util.c, which it logs
+# through) beside the policy library the other unit tests get: this rule
+# takes precedence over tests.mk's pattern rule for it.
+$(T)/unit/test_notify: tests/unit/test_notify.c $(T)/loader/notify.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) -o $@ $< $(T)/loader/notify.o \
+		$(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o) $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(SYSTEMD_LIBS)
