@@ -16,7 +16,7 @@ res=${1:?usage: guest-test.sh RESULTS_DIR}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 conf=/etc/portgate/portgate.conf
 cg=/sys/fs/cgroup/pgtest
-WAIT_S=300
+WAIT_S=1500
 failed=0
 
 log() { echo "pgtest: $*" >&2; }
