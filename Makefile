@@ -109,6 +109,7 @@ LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
 JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -164,7 +165,7 @@ $(B)/%.o: %.c | $(GEN_HDRS)
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 # Test sources (tests/*/) are compiled by this rule too.
@@ -176,7 +177,7 @@ $(T)/%.o: %.c | $(GEN_HDRS)
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 $(B):
 	@mkdir -p $@
@@ -265,6 +266,7 @@ check-format:
 
 include tests/tests.mk
 include tests/kernels/kernels.mk
+include tests/systemd/systemd.mk
 -include tests/fuzz/fuzz.mk
 include bench/bench.mk
 include tests/cross/cross.mk

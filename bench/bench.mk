@@ -10,9 +10,9 @@ BENCH_ROUNDS ?= 15
 # bench.c and the harness through the $(B)/%.o rule, with -Itests/integ.
 $(B)/bench/%.o $(B)/tests/integ/%.o: CFLAGS := -O2 -g -Itests/integ
 
-$(B)/bench/bench: $(B)/bench/bench.o $(B)/tests/integ/harness.o $(B)/loader/cgroup.o $(B)/loader/log.o $(B)/loader/util.o
+$(B)/bench/bench: $(B)/bench/bench.o $(B)/tests/integ/harness.o $(B)/loader/cgroup.o $(B)/loader/log.o $(B)/loader/notify.o $(B)/loader/util.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
+	$(Q)$(CC) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 bench: all $(B)/bench/bench
 	$(Q)PORTGATE=$(abspath $(B)/portgate) $(B)/bench/bench --rounds $(BENCH_ROUNDS) \

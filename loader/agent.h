@@ -33,7 +33,8 @@ struct pg_agent_state {
 	bool running; /* false once the agent exited */
 	uint64_t exited_at;
 	char exit_reason[256];
-	uint64_t last_attempt_at; /* last apply attempted, 0 if none */
+	uint64_t last_attempt_at;      /* last apply attempted, 0 if none */
+	uint64_t last_attempt_boot_ns; /* when it began, CLOCK_BOOTTIME (`reload` waits for it) */
 	bool last_attempt_ok;
 	int64_t last_attempt_status; /* its exit status */
 	char last_attempt_trigger[64];

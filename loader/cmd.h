@@ -19,7 +19,7 @@ struct pg_opts {
 /* The commands (opt.h), each defined in its own file, listed in main.c. */
 struct pg_cmd;
 extern const struct pg_cmd pg_cmd_check, pg_cmd_apply, pg_cmd_status, pg_cmd_explain, pg_cmd_diff,
-    pg_cmd_monitor, pg_cmd_stop, pg_cmd_run;
+    pg_cmd_monitor, pg_cmd_stop, pg_cmd_run, pg_cmd_reload;
 
 /* apply --dry-run: diff the policy in force in pin_dir with file; exit 0 same,
  * 1 changed (or failed), 3 invalid policy. */

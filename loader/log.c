@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +49,33 @@ static double elapsed_ms(void)
 	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
 }
 
-/* "portgate[PID]: WORD: [WHERE: ]MSG\n" in one write(2): lines of
+bool pg_journal_stderr(void)
+{
+	const char *s = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	int n = 0;
+
+	/* "DEV:INO" in decimal, as systemd.exec(5) gives it */
+	if (!s || sscanf(s, "%llu:%llu%n", &dev, &ino, &n) != 2 || s[n])
+		return false;
+	if (fstat(STDERR_FILENO, &sb))
+		return false;
+	return (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
+
+/* syslog(3) priorities, as sd-daemon(3)'s "<N>" prefixes give them to journald */
+int pg_log_priority(enum pg_level l)
+{
+	static const int prio[] = {
+		[PG_LOG_ERROR] = 3, [PG_LOG_WARNING] = 4, [PG_LOG_NOTICE] = 5,
+		[PG_LOG_INFO] = 6,  [PG_LOG_DEBUG] = 7,
+	};
+
+	return (unsigned)l < sizeof(prio) / sizeof(prio[0]) ? prio[l] : 6;
+}
+
+/* "portgate[PID]: WORD: [WHERE: ]MSG\n" ("<N>WORD: ..." to journald) in one write(2): lines of
  * concurrent writers never mix. Debug lines (ms >= 0) say when. */
 static void put_agent(const struct pg_log_rec *r, double ms)
 {
@@ -57,8 +84,12 @@ static void put_agent(const struct pg_log_rec *r, double ms)
 
 	if (ms >= 0)
 		snprintf(when, sizeof(when), "[%.1f ms] ", ms);
-	n = asprintf(&line, "portgate[%d]: %s: %s%s%s%s\n", (int)getpid(), r->word,
-		     r->where ? r->where : "", r->where ? ": " : "", when, r->msg);
+	if (pg_journal_stderr()) /* journald records the pid; it wants a priority */
+		n = asprintf(&line, "<%d>%s: %s%s%s%s\n", pg_log_priority(r->level), r->word,
+			     r->where ? r->where : "", r->where ? ": " : "", when, r->msg);
+	else
+		n = asprintf(&line, "portgate[%d]: %s: %s%s%s%s\n", (int)getpid(), r->word,
+			     r->where ? r->where : "", r->where ? ": " : "", when, r->msg);
 	if (n > 0) {
 		fflush(stderr);
 		if (write(STDERR_FILENO, line, (size_t)n) < 0) {

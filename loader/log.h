@@ -91,4 +91,13 @@ void pg_log_diagv(enum pg_level level, const char *where, const char *fmt, va_li
  * with -vv. */
 void pg_libbpf_logging(void);
 
+/*
+ * Is stderr the journal (JOURNAL_STREAM names stderr's device and inode,
+ * systemd.exec(5))? Checked at each call. Then agent lines carry a syslog
+ * priority prefix ("<3>error: ...") instead of "portgate[PID]: ".
+ */
+bool pg_journal_stderr(void);
+/* The syslog(3) priority of a level: 3 error ... 7 debug. */
+int pg_log_priority(enum pg_level level);
+
 #endif

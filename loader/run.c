@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "cmd.h"
+#include "notify.h"
 #include "opt.h"
 #include "run.h"
 #include "state.h"
@@ -86,6 +87,8 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 
 	pg_dbg("applying %s (%s)", a->file, trigger);
 	a->st.last_attempt_at = (uint64_t)time(NULL);
+	a->st.last_attempt_boot_ns = pg_reload_clock_ns();
+	pg_notify_apply_begin(first);
 	if (said)
 		pg_log_set_hook(keep_said, said);
 	status = pg_apply(a->file, a->o, &res);
@@ -125,6 +128,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 		}
 	}
 	free(said);
+	pg_notify_apply_end(first, &a->st);
 	if (ok || !first)
 		pg_agent_write_state(a);
 	if (ok && first)
@@ -272,6 +276,7 @@ static int setup(struct pg_agent *a)
 		       strerror(-err));
 		return err;
 	}
+	pg_notify_init();
 	return pg_agent_listen(a);
 }
 
@@ -282,6 +287,7 @@ static void finish(struct pg_agent *a, const char *why)
 	snprintf(a->st.exit_reason, sizeof(a->st.exit_reason), "%s", why);
 	pg_agent_write_state(a);
 	pg_agent_write_metrics(a);
+	pg_notify_stopping();
 }
 
 /* The end of a loop: stop enforcing with --detach-on-exit, say why the

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "run.h"
 #include "util.h"
 
@@ -130,6 +131,8 @@ int pg_agent_loop(struct pg_agent *a)
 			due = settle;
 		if (a->metrics_file && a->next_metrics < due)
 			due = a->next_metrics;
+		if (pg_notify_watchdog_due() < due)
+			due = pg_notify_watchdog_due();
 		timeout = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
 		n = a->nfds;
 		for (i = 0; i < n; i++)
@@ -167,6 +170,7 @@ int pg_agent_loop(struct pg_agent *a)
 		}
 		if (a->metrics_file && a->next_metrics <= pg_now_ms())
 			pg_agent_write_metrics(a);
+		pg_notify_watchdog(pg_now_ms());
 	}
 	return 0;
 }

@@ -33,10 +33,10 @@ $(T)/unit/%: $(T)/tests/unit/%.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(JSONC_LIBS)
 
-$(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/log.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
+$(T)/integ/%: $(T)/tests/integ/%.o $(INTEG_LIB_OBJS) $(T)/loader/cgroup.o $(T)/loader/log.o $(T)/loader/notify.o $(T)/loader/util.o $(POLICY_SRCS:%.c=$(T)/%.o)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(JSONC_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
@@ -65,7 +65,7 @@ deb-test: deb
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short test-kube integ test-kernels
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short test-kube integ test-kernels test-systemd
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

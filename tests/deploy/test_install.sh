@@ -50,7 +50,7 @@ if grep -n '@[A-Z_]*@' "$unit"; then
 fi
 grep -qx 'ExecStart=/usr/sbin/portgate run .* /etc/portgate/portgate.conf' "$unit" ||
 	fail "ExecStart= of $unit does not run /usr/sbin/portgate on /etc/portgate/portgate.conf: $(grep '^ExecStart=' "$unit")"
-for line in 'Type=simple' 'ExecReload=/bin/kill -HUP $MAINPID' 'KillSignal=SIGTERM' \
+for line in 'Type=notify' 'ExecReload=/usr/sbin/portgate reload --timeout 80' 'KillSignal=SIGTERM' \
 	'Restart=on-failure' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'RuntimeDirectory=portgate portgate/metrics'; do
 	grep -qxF "$line" "$unit" || fail "$unit lacks the line: $line"
 done
