@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "events.h"
 #include "meta.h"
+#include "newcg.h"
 #include "policy.h"
 #include "run.h"
 #include "util.h"
@@ -24,7 +27,9 @@ static struct {
 	struct pg_evfmt fmt;
 	bool on;
 	char why[600];
-} ev_src;
+	struct pg_newcg newcg; /* cgroups told of before they could be seen */
+	int tfd;	       /* timerfd: when newcg's next look is due */
+} ev_src = { .tfd = -1 };
 
 /*
  * A glob selector of the policy in force (from its image) that matches
@@ -52,6 +57,67 @@ static bool glob_may_match(const char *path)
 	return false;
 }
 
+/* A cgroup made at path: apply again when a glob selector may match it. */
+static void made(struct pg_agent *a, uint64_t id, const char *path)
+{
+	(void)id;
+	if (!glob_may_match(path))
+		return;
+	snprintf(ev_src.why, sizeof(ev_src.why), "cgroup %s was made (a glob selector matches it)",
+		 path);
+	pg_agent_reload(a, ev_src.why);
+}
+
+static const char *newcg_find(void *ud, uint64_t id)
+{
+	(void)ud;
+	return pg_evfmt_cgroup(&ev_src.fmt, id);
+}
+
+static void newcg_seen(void *ud, uint64_t id, const char *path)
+{
+	pg_dbg("cgroup %s (id %llu) can be seen now", path, (unsigned long long)id);
+	made(ud, id, path);
+}
+
+/* The timer at newcg's next look, or off when nothing waits. */
+static void arm_newcg(void)
+{
+	uint64_t due = pg_newcg_due(&ev_src.newcg), now = pg_now_ms();
+	struct itimerspec t = { { 0, 0 }, { 0, 0 } };
+
+	if (due != UINT64_MAX) {
+		due = due > now ? due - now : 1;
+		t.it_value.tv_sec = (time_t)(due / 1000);
+		t.it_value.tv_nsec = (long)(due % 1000) * 1000000L;
+	}
+	if (timerfd_settime(ev_src.tfd, 0, &t, NULL))
+		pg_err("cannot arm the timer of new cgroups: %s", strerror(errno));
+}
+
+/*
+ * The cgroup_mkdir tracepoint fires before kernfs makes the new directory
+ * visible (docs/KERNEL.md), so a cgroup may not be found by its id at
+ * once; newcg.c looks again until it is.
+ */
+static int on_newcg_timer(struct pg_agent *a, int fd, short revents, void *ud)
+{
+	uint64_t ticks, dropped = ev_src.newcg.dropped;
+
+	(void)revents;
+	(void)ud;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN) {
+		pg_err("cannot read the timer of new cgroups: %s", strerror(errno));
+		return 1;
+	}
+	pg_newcg_run(&ev_src.newcg, pg_now_ms(), newcg_find, newcg_seen, a);
+	if (ev_src.newcg.dropped != dropped)
+		pg_dbg("%llu new cgroups went before they could be seen",
+		       (unsigned long long)(ev_src.newcg.dropped - dropped));
+	arm_newcg();
+	return 0;
+}
+
 static int on_event(void *ud, const struct pg_event *ev)
 {
 	struct pg_agent *a = ud;
@@ -59,11 +125,13 @@ static int on_event(void *ud, const struct pg_event *ev)
 	if (ev->kind == PG_EVK_MKDIR) {
 		const char *path = pg_evfmt_cgroup(&ev_src.fmt, ev->cgid);
 
-		if (path && glob_may_match(path)) {
-			snprintf(ev_src.why, sizeof(ev_src.why),
-				 "cgroup %s was made (a glob selector matches it)", path);
-			pg_agent_reload(a, ev_src.why);
-		}
+		if (path)
+			made(a, ev->cgid, path);
+		else if (!pg_newcg_add(&ev_src.newcg, ev->cgid, pg_now_ms()))
+			pg_agent_reload(a,
+					"more cgroups were made than can be followed one by one");
+		else
+			arm_newcg();
 		return 0;
 	}
 	if (ev->kind == PG_EVK_BIND) {
@@ -122,6 +190,16 @@ static int start_events(struct pg_agent *a)
 		pg_err("cannot add the event ring buffer to the loop: %s", strerror(-err));
 		return err;
 	}
+	ev_src.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ev_src.tfd < 0) {
+		err = -errno;
+		pg_err("cannot create the timer of new cgroups: %s", strerror(-err));
+		return err;
+	}
+	if ((err = pg_agent_add_fd(a, ev_src.tfd, POLLIN, on_newcg_timer, NULL))) {
+		pg_err("cannot add the timer of new cgroups to the loop: %s", strerror(-err));
+		return err;
+	}
 	/* Cgroups made between the first apply's look at the tree and this
 	 * subscription sent no event (seen under emulation: a pod made then
 	 * stayed without its glob grant): apply once more to catch them. */
@@ -137,6 +215,10 @@ void pg_agent_stop_sources(void)
 		return;
 	pg_sub_close(&ev_src.sub);
 	pg_evfmt_free(&ev_src.fmt);
+	if (ev_src.tfd >= 0)
+		close(ev_src.tfd);
+	ev_src.tfd = -1;
+	ev_src.newcg.n = 0;
 	ev_src.on = false;
 }
 
