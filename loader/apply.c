@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cgroup.h"
 #include "cmd.h"
@@ -245,6 +246,36 @@ struct apply {
 };
 
 /* Parse and resolve the file, then open the cgroup to attach at. */
+/*
+ * A program another tool attached without BPF_F_ALLOW_MULTI at or above the
+ * attach cgroup makes the kernel refuse every link portgate needs there:
+ * name it, rather than fail later on a bare EPERM.
+ */
+static int check_links_allowed(struct apply *a)
+{
+	static const enum bpf_attach_type types[] = {
+		BPF_CGROUP_INET4_BIND,
+		BPF_CGROUP_INET6_BIND,
+		BPF_CGROUP_SYSCTL,
+		BPF_CGROUP_INET_SOCK_CREATE,
+	};
+	enum bpf_attach_type type = types[0];
+	char where[4096];
+	int err = pg_cg_link_blocked(a->mount, a->o->attach, types,
+				     sizeof(types) / sizeof(types[0]), where, sizeof(where), &type);
+
+	if (err == -EPERM)
+		pg_err("cannot attach at cgroup %s: cgroup %s holds a %s program attached without "
+		       "BPF_F_ALLOW_MULTI, so the kernel refuses every link %s it (detach that "
+		       "program, or have its owner attach it with BPF_F_ALLOW_MULTI)",
+		       a->o->attach, where, libbpf_bpf_attach_type_str(type),
+		       strcmp(where, a->o->attach) ? "below" : "at");
+	else if (err)
+		pg_err("cannot query the programs attached at or above cgroup %s: %s", a->o->attach,
+		       strerror(-err));
+	return err;
+}
+
 static int apply_prepare(struct apply *a)
 {
 	int status, err;
@@ -270,7 +301,7 @@ static int apply_prepare(struct apply *a)
 		       strerror(-a->attach_fd));
 		return a->attach_fd;
 	}
-	return 0;
+	return check_links_allowed(a);
 }
 
 /* Open the pinned state, or start over from one a first apply left half-made. */

@@ -264,3 +264,61 @@ const char *pg_cg_tree_path(const struct pg_cgroup *v, size_t n, uint64_t id)
 			return v[i].path;
 	return NULL;
 }
+
+/* -EPERM when cgroup path's programs of type block a link there (self) or
+ * below it; 1 when they allow it (stop looking); 0 when it has none. */
+static int blocks(const char *mount, const char *path, enum bpf_attach_type type, bool self)
+{
+	__u32 flags = 0, cnt = 0;
+	int fd = pg_cg_open(mount, path), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_prog_query(fd, type, 0, &flags, NULL, &cnt))
+		err = -errno;
+	close(fd);
+	if (err == -EINVAL) /* an attach type this kernel does not have: nothing there */
+		return 0;
+	if (err)
+		return err;
+	if (flags & BPF_F_ALLOW_MULTI)
+		return 1;
+	if (!cnt)
+		return 0;
+	return self || !(flags & BPF_F_ALLOW_OVERRIDE) ? -EPERM : 1;
+}
+
+int pg_cg_link_blocked(const char *mount, const char *path, const enum bpf_attach_type *types,
+		       size_t ntypes, char *where, size_t len, enum bpf_attach_type *type)
+{
+	char p[4096];
+	size_t i;
+
+	for (i = 0; i < ntypes; i++) {
+		bool self = true;
+		int r = 0;
+
+		snprintf(p, sizeof(p), "%s", path);
+		for (;;) {
+			char *slash;
+
+			if ((r = blocks(mount, p, types[i], self)))
+				break;
+			if (!strcmp(p, "/"))
+				break;
+			slash = strrchr(p, '/');
+			if (slash == p)
+				slash[1] = 0;
+			else
+				*slash = 0;
+			self = false;
+		}
+		if (r == -EPERM) {
+			snprintf(where, len, "%s", p);
+			*type = types[i];
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bpf/bpf.h> /* enum bpf_attach_type */
+
 #include "compile.h"
 
 /* Mount point of cgroup2, read from /proc/self/mountinfo; 0 or -errno. */
@@ -30,5 +32,16 @@ void pg_cg_tree_free(struct pg_cgroup *v, size_t n);
 
 /* Path of the cgroup with this id in a tree, or NULL. */
 const char *pg_cg_tree_path(const struct pg_cgroup *v, size_t n, uint64_t id);
+
+/*
+ * Would the kernel refuse a link of any of these attach types at path? A
+ * program attached without BPF_F_ALLOW_MULTI at path, or at the nearest
+ * ancestor that has one of that type (unless it allowed override), makes
+ * bpf_link_create() fail with EPERM (docs/KERNEL.md). 0 when nothing
+ * blocks; -EPERM with the blocking cgroup's path in where and its attach
+ * type in *type; another -errno when a cgroup cannot be queried.
+ */
+int pg_cg_link_blocked(const char *mount, const char *path, const enum bpf_attach_type *types,
+		       size_t ntypes, char *where, size_t len, enum bpf_attach_type *type);
 
 #endif

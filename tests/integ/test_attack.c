@@ -13,7 +13,8 @@
  *    cannot move ip_local_port_range into the protected ports in any
  *    spelling; autobind hands out no protected port; SCTP is refused where
  *    the threshold is lowered; io_uring's IORING_OP_BIND meets the hook;
- *  - another tool's program that returns 3 grants nothing portgate refuses;
+ *  - another tool's program that returns 3 grants nothing portgate refuses,
+ *    and a legacy exclusive program above the attach cgroup is reported;
  *  - every CLI command is clean under valgrind (non-sanitised build).
  *
  * Raw (SOCK_RAW), ping (IPPROTO_ICMP datagram) and packet sockets take no
@@ -1264,13 +1265,49 @@ static void coattached_bypass_cannot_grant(void **state)
 	close(prog);
 }
 
+/*
+ * A legacy program attached without BPF_F_ALLOW_MULTI above the attach
+ * cgroup makes every link below it fail with EPERM (docs/KERNEL.md): apply
+ * says so, exits 1, and leaves nothing attached.
+ */
+static void legacy_exclusive_program_above_is_reported(void **state)
+{
+	int prog, cg;
+
+	(void)state;
+	assert_int_equal(hx_mkcg(&H, "legacy"), 0);
+	assert_int_equal(hx_mkcg(&H, "legacy/svc"), 0);
+	prog = bypass_prog();
+	if (prog < 0)
+		fail_msg("loading a bind4 program: %s", strerror(errno));
+	cg = cg_fd("legacy");
+	assert_true(cg >= 0);
+	if (bpf_prog_attach(prog, cg, BPF_CGROUP_INET4_BIND, 0))
+		fail_msg("attaching it without BPF_F_ALLOW_MULTI: %s", strerror(errno));
+	assert_int_equal(hx_run(&H, "apply", hx_policy(&H, "p.conf", "allow @/legacy/svc tcp/80\n"),
+				"--attach", hx_path(&H, "legacy/svc"), NULL),
+			 1);
+	if (!hx_out_has(&H, "without BPF_F_ALLOW_MULTI") || !hx_out_has(&H, hx_path(&H, "legacy")))
+		fail_msg("want the blocking cgroup and why:\n%s", H.out);
+	assert_int_equal(hx_prog_count(&H, "legacy/svc", BPF_CGROUP_INET6_BIND, false), 0);
+	assert_int_equal(hx_prog_count(&H, "legacy/svc", BPF_CGROUP_INET4_BIND, false), 0);
+	bpf_prog_detach2(prog, cg, BPF_CGROUP_INET4_BIND);
+	close(cg);
+	close(prog);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(nobody_cannot_reach_the_state),	T(delegated_tenant_cannot_name_into_a_glob),
-		T(delegated_tenant_cannot_block_apply), T(userns_root_cannot_open_sysctl_holes),
-		T(lowered_netns_range_guard_and_sctp),	T(io_uring_bind_meets_the_hook),
-		T(coattached_bypass_cannot_grant),	T(cli_clean_under_valgrind),
+		T(nobody_cannot_reach_the_state),
+		T(delegated_tenant_cannot_name_into_a_glob),
+		T(delegated_tenant_cannot_block_apply),
+		T(userns_root_cannot_open_sysctl_holes),
+		T(lowered_netns_range_guard_and_sctp),
+		T(io_uring_bind_meets_the_hook),
+		T(coattached_bypass_cannot_grant),
+		T(legacy_exclusive_program_above_is_reported),
+		T(cli_clean_under_valgrind),
 	};
 	int r;
 
