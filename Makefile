@@ -124,6 +124,7 @@ BPF_CFLAGS := -g -grecord-command-line -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -
 POLICY_SRCS := $(sort $(wildcard policy/*.c))
 LOADER_SRCS := $(sort $(wildcard loader/*.c))
 include tests/kube/kube.mk
+include tests/http/http.mk
 POLICY_OBJS := $(POLICY_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/portgate

@@ -4,7 +4,7 @@
 set -eu
 
 pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-libcmocka-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml
+libcmocka-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml libmicrohttpd-dev
 qemu-system-x86 busybox-static cpio zstd xz-utils kmod file"
 # make cross-arm64: Debian's cross compiler, the arm64 libraries to link
 # against, and qemu-user to run the result.
