@@ -323,9 +323,30 @@ int pg_http_timeout(const struct pg_http *h)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+static unsigned int open_conns(const struct pg_http *h)
+{
+	const union MHD_DaemonInfo *i =
+	    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
+/*
+ * At the connection limit MHD takes the listening socket out of its epoll
+ * set, and puts it back only at the start of a run, while it closes
+ * connections at the end of one. A run that closed some is followed by
+ * another, or a client waiting in the backlog would wait until some other
+ * socket woke the caller's poll.
+ */
 int pg_http_run(struct pg_http *h)
 {
-	return MHD_run(h->d) == MHD_YES ? 0 : -EIO;
+	unsigned int before = open_conns(h);
+
+	if (MHD_run(h->d) != MHD_YES)
+		return -EIO;
+	if (open_conns(h) < before && MHD_run(h->d) != MHD_YES)
+		return -EIO;
+	return 0;
 }
 
 uint16_t pg_http_port(const struct pg_http *h)
