@@ -240,6 +240,25 @@ for gone in ("--ready-file", "--metrics-file"):
     if gone in argv:
         fail("%s is given: the probes and Prometheus use --listen" % gone)
 
+
+def on_volume(path, kind):
+    """The mount holding path, whose volume must be of this kind."""
+    best = None
+    for m in mounts:
+        mp = m["mountPath"].rstrip("/")
+        if path == mp or path.startswith(mp + "/"):
+            if best is None or len(mp) > len(best["mountPath"].rstrip("/")):
+                best = m
+    if best is None or kind not in volumes.get(best["name"], {}):
+        fail("%s is not on a %s volume (the root file system is read-only)" % (path, kind))
+    elif best.get("readOnly"):
+        fail("%s is mounted read-only" % path)
+    return best
+
+
+# the agent's state file, /run/portgate/agent.json (loader/agent.h)
+on_volume("/run/portgate/agent.json", "emptyDir")
+
 # the port, named, and the probes on it
 cports = {p.get("name"): p for p in c.get("ports", [])}
 mp = cports.get("metrics")
