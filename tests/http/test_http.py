@@ -178,6 +178,23 @@ class Routes(Base):
         self.d.cmd("metrics ok")
         self.assertEqual(self.get("/metrics")[0], 200)
 
+    def test_busy_loop(self):
+        """A request that comes while the loop is busy is answered when it turns again."""
+        got = {}
+
+        def client():
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            got["r"] = self.get("/healthz", timeout=10)[::2]
+            got["t"] = time.monotonic() - t0
+
+        t = threading.Thread(target=client)
+        t.start()
+        self.d.cmd("busy 2000")
+        t.join()
+        self.assertEqual(got["r"], (200, b"ok\n"))
+        self.assertGreater(got["t"], 1.2)
+
     def test_not_found(self):
         for path in ("/", "/nope", "/healthz/", "/metricsx", "/HEALTHZ", "/readyz/../healthz"):
             status, _, body = self.get(path)
