@@ -171,10 +171,9 @@ static enum MHD_Result reply_probe(struct MHD_Connection *c, bool (*probe)(void 
 	bool ok = probe(ud, msg, sizeof(msg));
 
 	msg[strcspn(msg, "\r\n")] = '\0';
-	return reply_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-			  msg[0] ? msg
-			  : ok	 ? good
-				 : bad);
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "%s", ok ? good : bad);
+	return reply_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
 }
 
 static enum MHD_Result reply_metrics(struct MHD_Connection *c, const struct pg_http *h)

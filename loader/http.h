@@ -31,14 +31,17 @@
  * which is what a liveness probe should see: a loop that stops turning
  * stops answering. Probes' timeoutSeconds must cover the longest apply.
  *
- * Slow and abusive clients (struct pg_http_limits): a total connection
- * limit and a per-IP one (the connection past either is closed at once), an
- * idle timeout, a memory limit per connection that bounds the request line
- * and headers (past it: 431 and close), and no request body ever read. The
- * idle timeout restarts on every byte, so a client trickling bytes keeps its
- * connection: the per-IP limit is what keeps one such client from holding
- * every slot. Every socket is non-blocking, so a slow client never stalls
- * another one or the agent.
+ * Slow and abusive clients (struct pg_http_limits): a per-IP connection
+ * limit (the connection past it is closed at once); a total one (past it
+ * MHD stops accepting: new clients wait in the listen backlog, 16, until a
+ * slot frees, and the kernel drops SYNs beyond that); an idle timeout; a
+ * memory limit per connection that bounds the request line and headers
+ * (past it: 431 and close); and no request body ever read. The idle timeout
+ * restarts on every byte, so a client trickling bytes keeps its connection:
+ * the per-IP limit is what keeps one such client from holding every slot,
+ * and only clients from more addresses than conns / per_ip can fill them
+ * all. Every socket is non-blocking, so a slow client never stalls another
+ * one or the agent.
  *
  * Return convention: 0 or -errno, as everywhere below the command layer.
  */

@@ -292,33 +292,6 @@ class Limits(Base):
             self.assertRegex(got, rb"^(HTTP/1\.[01] [45]\d\d |$)", junk)
         self.served()
 
-    def test_per_ip_limit(self):
-        self.socks = [connect(self.d.port, "127.0.0.3") for _ in range(10)]
-        self.assertEqual(count_closed(self.socks, 6), 6, "want 6 of 10 from one address closed")
-        time.sleep(0.3)
-        self.assertEqual(count_closed(self.socks, 7, 0), 6, "want 4 of 10 from one address kept")
-        self.served()
-
-    def test_connection_limit(self):
-        """Past the limit MHD stops accepting: the next client waits in the backlog."""
-        # 3 addresses x 4 = the limit of 12, each sending half a request
-        self.socks = [connect(self.d.port, "127.0.0.%d" % (10 + i % 3)) for i in range(12)]
-        for s in self.socks:
-            s.sendall(b"GET /healthz HTTP/1.1\r\n")
-        time.sleep(1)  # all 12 taken by the server, not still in its backlog
-        c = connect(self.d.port, GOOD)
-        self.socks.append(c)
-        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        r, _, _ = select.select([c], [], [], 1)
-        self.assertFalse(r, "served past the connection limit")
-        # the limit freed: the waiting connection is taken and its request answered
-        for s in self.socks[:-1]:
-            s.close()
-        self.socks = [c]
-        r, _, _ = select.select([c], [], [], 3)
-        self.assertTrue(r, "not served once the limit freed")
-        self.assertRegex(c.recv(1024), rb"^HTTP/1\.1 200 OK\r\n(.|\r\n)*\r\n\r\nok\n$")
-
     def test_idle_timeout(self):
         idle = connect(self.d.port, "127.0.0.3")
         half = connect(self.d.port, "127.0.0.3")
@@ -366,6 +339,38 @@ class Limits(Base):
             t.join()
         self.assertGreaterEqual(n, 10)
         self.assertLessEqual(kept, 8, "want at most 4 connections per attacker kept")
+
+
+class Slots(Base):
+    # an idle timeout longer than the test: only the test frees the slots
+    LIMITS = [12, 4, 30, 8192]
+
+    def test_per_ip_limit(self):
+        self.socks = [connect(self.d.port, "127.0.0.3") for _ in range(10)]
+        self.assertEqual(count_closed(self.socks, 6), 6, "want 6 of 10 from one address closed")
+        time.sleep(0.3)
+        self.assertEqual(count_closed(self.socks, 7, 0), 6, "want 4 of 10 from one address kept")
+        self.served()
+
+    def test_connection_limit(self):
+        """Past the limit MHD stops accepting: the next client waits in the backlog."""
+        # 3 addresses x 4 = the limit of 12, each sending half a request
+        self.socks = [connect(self.d.port, "127.0.0.%d" % (10 + i % 3)) for i in range(12)]
+        for s in self.socks:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.5)  # all 12 taken by the server, not still in its backlog
+        c = connect(self.d.port, GOOD)
+        self.socks.append(c)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        r, _, _ = select.select([c], [], [], 1)
+        self.assertFalse(r, "served past the connection limit")
+        # the limit freed: the waiting connection is taken and its request answered
+        for s in self.socks[:-1]:
+            s.close()
+        self.socks = [c]
+        r, _, _ = select.select([c], [], [], 3)
+        self.assertTrue(r, "not served once the limit freed")
+        self.assertRegex(c.recv(1024), rb"^HTTP/1\.1 200 OK\r\n(.|\r\n)*\r\n\r\nok\n$")
 
 
 class Listen(unittest.TestCase):
