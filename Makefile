@@ -127,6 +127,7 @@ BPF_CFLAGS := -g -grecord-command-line -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -
 POLICY_SRCS := $(sort $(wildcard policy/*.c))
 LOADER_SRCS := $(sort $(wildcard loader/*.c))
 include tests/kube/kube.mk
+include tests/http/http.mk
 POLICY_OBJS := $(POLICY_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/portgate
@@ -165,7 +166,7 @@ $(B)/%.o: %.c | $(GEN_HDRS)
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 # Test sources (tests/*/) are compiled by this rule too.
@@ -177,7 +178,7 @@ $(T)/%.o: %.c | $(GEN_HDRS)
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) -lelf -lz
 
 $(B):
 	@mkdir -p $@

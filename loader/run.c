@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "cmd.h"
+#include "http.h"
 #include "notify.h"
 #include "opt.h"
 #include "run.h"
@@ -160,7 +161,7 @@ int pg_agent_look(struct pg_agent *a, const char *why, bool forced)
 struct run_args {
 	struct pg_opts o; /* first: see opt.h */
 	bool detach_on_exit;
-	const char *metrics_file, *ready_file;
+	const char *metrics_file, *ready_file, *listen;
 	uint64_t metrics_interval;
 };
 
@@ -192,6 +193,13 @@ static const struct pg_optdef opts[] = {
 	  .help = "created once the first apply succeeds, removed at exit",
 	  .def = "none",
 	  .off = offsetof(struct run_args, ready_file) },
+	{ .name = "listen",
+	  .kind = PG_OPT_STR,
+	  .arg = "ADDR:PORT",
+	  .help = "serve /healthz, /readyz and /metrics over HTTP there (\"[::]:9464\", "
+		  "\"127.0.0.1:9464\")",
+	  .def = "none",
+	  .off = offsetof(struct run_args, listen) },
 	{ 0 },
 };
 
@@ -205,6 +213,17 @@ static int take_args(const struct run_args *r, const char *file, struct pg_agent
 	a->detach_on_exit = r->detach_on_exit;
 	a->metrics_file = r->metrics_file;
 	a->ready_file = r->ready_file;
+	if (r->listen) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		char why[256];
+
+		if (pg_http_parse_listen(r->listen, &ss, &sslen, why, sizeof(why))) {
+			pg_err("--listen %s: %s", r->listen, why);
+			return PG_EXIT_USAGE;
+		}
+		a->listen = r->listen;
+	}
 	a->metrics_ms = r->metrics_interval * 1000;
 	/* Absolute, symlinks kept: they are followed again at every read. */
 	if (file[0] == '/') {
@@ -277,7 +296,9 @@ static int setup(struct pg_agent *a)
 		return err;
 	}
 	pg_notify_init();
-	return pg_agent_listen(a);
+	if ((err = pg_agent_listen(a)))
+		return err;
+	return pg_agent_http_start(a);
 }
 
 static void finish(struct pg_agent *a, const char *why)
@@ -380,6 +401,7 @@ static int cmd_run(int argc, char **argv, struct pg_opts *given)
 	status = setup(a) ? PG_EXIT_FAIL : serve(a);
 	if (a->sfd >= 0)
 		close(a->sfd);
+	pg_agent_http_stop(a);
 	pg_watch_free(&a->watch);
 	free(a);
 	return status;
@@ -389,7 +411,8 @@ const struct pg_cmd pg_cmd_run = {
 	.name = "run",
 	.fn = cmd_run,
 	.synopsis = "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] "
-		    "[--metrics-file PATH] [--metrics-interval SEC] [--ready-file PATH]",
+		    "[--metrics-file PATH] [--metrics-interval SEC] [--ready-file PATH] [--listen "
+		    "ADDR:PORT]",
 	.help = "the agent: apply, then follow FILE and apply it again when it changes",
 	.opts = opts,
 	.nargs = 1,

@@ -53,6 +53,9 @@ struct pg_agent {
 	int stop_sig;
 	uint64_t next_metrics;
 	int metrics_err;
+
+	const char *listen;   /* --listen ADDR:PORT, or NULL */
+	struct pg_http *http; /* serving it */
 };
 
 /* --- run_loop.c */
@@ -71,6 +74,16 @@ void pg_agent_reload(struct pg_agent *a, const char *why);
 int pg_agent_listen(struct pg_agent *a);
 /* Until SIGTERM or SIGINT: 0, or -errno when poll(2) fails (said). */
 int pg_agent_loop(struct pg_agent *a);
+
+/* --- run_http.c: --listen */
+
+/* Serve /healthz, /readyz, /metrics on a->listen (nothing without it); 0 or -errno (said). */
+int pg_agent_http_start(struct pg_agent *a);
+/* When the endpoint wants a turn of the loop at the latest (ms), or UINT64_MAX. */
+uint64_t pg_agent_http_due(const struct pg_agent *a, uint64_t now);
+/* Let it serve what is waiting. */
+void pg_agent_http_turn(struct pg_agent *a);
+void pg_agent_http_stop(struct pg_agent *a);
 
 /* --- run.c */
 

@@ -133,6 +133,8 @@ int pg_agent_loop(struct pg_agent *a)
 			due = a->next_metrics;
 		if (pg_notify_watchdog_due() < due)
 			due = pg_notify_watchdog_due();
+		if (pg_agent_http_due(a, now) < due)
+			due = pg_agent_http_due(a, now);
 		timeout = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
 		n = a->nfds;
 		for (i = 0; i < n; i++)
@@ -171,6 +173,7 @@ int pg_agent_loop(struct pg_agent *a)
 		if (a->metrics_file && a->next_metrics <= pg_now_ms())
 			pg_agent_write_metrics(a);
 		pg_notify_watchdog(pg_now_ms());
+		pg_agent_http_turn(a); /* its timers too, not only its fd */
 	}
 	return 0;
 }

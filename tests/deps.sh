@@ -4,12 +4,12 @@
 set -eu
 
 pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-libcmocka-dev libjson-c-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml
+libcmocka-dev libjson-c-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml libmicrohttpd-dev
 qemu-system-x86 busybox-static cpio zstd xz-utils kmod file
 libsystemd-dev debootstrap"
 # make cross-arm64: Debian's cross compiler, the arm64 libraries to link
 # against, and qemu-user to run the result.
-cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 libjson-c-dev:arm64 libsystemd-dev:arm64 zlib1g-dev:arm64 qemu-user"
+cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 libjson-c-dev:arm64 libsystemd-dev:arm64 libmicrohttpd-dev:arm64 zlib1g-dev:arm64 qemu-user"
 # make deb and its test: debhelper and lintian (the test installs the
 # package with the host's dpkg, in an overlay root).
 deb="debhelper dpkg-dev fakeroot lintian"

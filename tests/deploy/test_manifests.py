@@ -12,6 +12,7 @@ PORTGATE defaults to $PORTGATE, then build/portgate.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,27 +63,43 @@ def check_policy(text, what):
 if not os.access(PORTGATE, os.X_OK):
     sys.exit("test_manifests: FAIL: no portgate binary at %s (run make first)" % PORTGATE)
 
-files = sorted(f for f in os.listdir(KDIR) if f.endswith((".yaml", ".yml")))
+def yaml_files(d):
+    return sorted(f for f in os.listdir(d) if f.endswith((".yaml", ".yml")))
+
+
+def parse(d, names, prefix=""):
+    """[(file, object)] of every document in d's names."""
+    got = []
+    for name in names:
+        try:
+            with open(os.path.join(d, name)) as f:
+                docs = [x for x in yaml.safe_load_all(f) if x is not None]
+        except yaml.YAMLError as e:
+            fail("%s%s is not valid YAML: %s" % (prefix, name, e))
+            continue
+        for x in docs:
+            if not isinstance(x, dict) or "kind" not in x or "apiVersion" not in x:
+                fail("%s%s: a document without kind and apiVersion" % (prefix, name))
+                continue
+            got.append((prefix + name, x))
+    return got
+
+
+# The Prometheus Operator's kinds live apart, in monitoring/: a cluster
+# without its CRDs would refuse them in `kubectl apply -k deploy/kubernetes`.
+MDIR = os.path.join(KDIR, "monitoring")
+files = yaml_files(KDIR)
 if not files:
     sys.exit("test_manifests: FAIL: no YAML files in %s" % KDIR)
-objs = []  # (file, object)
-for name in files:
-    try:
-        with open(os.path.join(KDIR, name)) as f:
-            docs = [d for d in yaml.safe_load_all(f) if d is not None]
-    except yaml.YAMLError as e:
-        fail("%s is not valid YAML: %s" % (name, e))
-        continue
-    for d in docs:
-        if not isinstance(d, dict) or "kind" not in d or "apiVersion" not in d:
-            fail("%s: a document without kind and apiVersion" % name)
-            continue
-        objs.append((name, d))
-ok("parsed %d YAML files, %d objects" % (len(files), len(objs)))
+mfiles = yaml_files(MDIR) if os.path.isdir(MDIR) else []
+objs = parse(KDIR, files)  # (file, object)
+mobjs = parse(MDIR, mfiles, "monitoring/")
+ok("parsed %d YAML files, %d objects; monitoring/: %d files, %d objects" %
+   (len(files), len(objs), len(mfiles), len(mobjs)))
 
 
-def one(kind):
-    found = [(f, o) for f, o in objs if o["kind"] == kind]
+def one(kind, among=None):
+    found = [(f, o) for f, o in (objs if among is None else among) if o["kind"] == kind]
     if len(found) != 1:
         fail("want exactly one %s, found %d" % (kind, len(found)))
         return None
@@ -93,17 +110,22 @@ ns = one("Namespace")
 sa = one("ServiceAccount")
 ds = one("DaemonSet")
 kust = one("Kustomization")
+svc = one("Service")
+mkust = one("Kustomization", mobjs)
+smon = one("ServiceMonitor", mobjs)
+prule = one("PrometheusRule", mobjs)
 cms = {o["metadata"]["name"]: o for f, o in objs if o["kind"] == "ConfigMap"}
 cm = cms.get("portgate-policy")
 if cm is None:
     fail("no ConfigMap named portgate-policy")
-if None in (ns, sa, ds, cm):
+if None in (ns, sa, ds, cm, svc, mkust, smon, prule):
     sys.exit("test_manifests: FAIL: %d failure(s), cannot go on" % len(failures))
-ok("kinds: Namespace, ServiceAccount, ConfigMap portgate-policy, DaemonSet, Kustomization")
+ok("kinds: Namespace, ServiceAccount, ConfigMap portgate-policy, DaemonSet, Service, "
+   "Kustomization; monitoring/: ServiceMonitor, PrometheusRule, Kustomization")
 
 # --- names, namespaces, kustomization ------------------------------------------
 nsname = ns["metadata"]["name"]
-for f, o in objs:
+for f, o in objs + mobjs:
     if o["kind"] in ("Namespace", "Kustomization"):
         continue
     got = o["metadata"].get("namespace")
@@ -116,7 +138,11 @@ if labels.get("pod-security.kubernetes.io/enforce") != "privileged":
 want = sorted(f for f in files if f != "kustomization.yaml")
 if sorted(kust.get("resources", [])) != want:
     fail("kustomization.yaml resources %s, want every manifest %s" % (kust.get("resources"), want))
-ok("namespaces consistent, Pod Security label, kustomization lists every manifest")
+mwant = [".."] + sorted(f for f in mfiles if f != "kustomization.yaml")
+if sorted(mkust.get("resources", [])) != sorted(mwant):
+    fail("monitoring/kustomization.yaml resources %s, want %s" % (mkust.get("resources"), mwant))
+ok("namespaces consistent, Pod Security label, kustomization lists every manifest, "
+   "monitoring/ adds its own to ..")
 
 # --- the DaemonSet -------------------------------------------------------------
 spec = ds["spec"]
@@ -197,10 +223,22 @@ def opt(name):
     return None
 
 
-ready = opt("--ready-file")
-metrics = opt("--metrics-file")
-if ready is None or metrics is None:
-    fail("--ready-file and --metrics-file are not both given: %s" % argv)
+listen = opt("--listen")
+lport = None
+if listen is None:
+    fail("the agent is not given --listen ADDR:PORT: %s" % argv)
+else:
+    m = re.fullmatch(r"(0\.0\.0\.0|\[::\]):(\d+)", listen)
+    if not m:
+        fail("--listen %s: want 0.0.0.0:PORT or [::]:PORT, the pod's IP is what the kubelet "
+             "probes and Prometheus scrapes" % listen)
+    else:
+        lport = int(m.group(2))
+        if not 1024 <= lport <= 65535:
+            fail("--listen port %d: want 1024-65535, a lower one needs NET_BIND_SERVICE" % lport)
+for gone in ("--ready-file", "--metrics-file"):
+    if gone in argv:
+        fail("%s is given: the probes and Prometheus use --listen" % gone)
 
 
 def on_volume(path, kind):
@@ -213,25 +251,65 @@ def on_volume(path, kind):
                 best = m
     if best is None or kind not in volumes.get(best["name"], {}):
         fail("%s is not on a %s volume (the root file system is read-only)" % (path, kind))
+    elif best.get("readOnly"):
+        fail("%s is mounted read-only" % path)
     return best
 
 
-if ready:
-    on_volume(ready, "emptyDir")
-if metrics:
-    m = on_volume(metrics, "emptyDir")
-    if m and os.path.dirname(metrics) != m["mountPath"].rstrip("/"):
-        fail("the metrics file %s is not directly in a mounted directory" % metrics)
+# the agent's state file, /run/portgate/agent.json (loader/agent.h)
+on_volume("/run/portgate/agent.json", "emptyDir")
 
-# readiness probe on the ready file
-rp = c.get("readinessProbe", {})
-cmd = rp.get("exec", {}).get("command", [])
-if not cmd:
-    fail("no exec readinessProbe")
-elif ready and ready not in cmd:
-    fail("the readinessProbe %s does not test the ready file %s" % (cmd, ready))
-ok("command: portgate run %s, readiness probe %s" % (" ".join(argv[argv.index("run") + 1:])
-                                                    if "run" in argv else "?", cmd))
+# the port, named, and the probes on it
+cports = {p.get("name"): p for p in c.get("ports", [])}
+mp = cports.get("metrics")
+if mp is None:
+    fail("the container has no port named metrics: %s" % c.get("ports"))
+elif mp.get("containerPort") != lport or mp.get("protocol", "TCP") != "TCP":
+    fail("the metrics port %s is not TCP %s, the --listen port" % (mp, lport))
+
+
+def http_probe(name, path):
+    p = c.get(name)
+    if not p:
+        fail("no %s" % name)
+        return None
+    g = p.get("httpGet", {})
+    if g.get("path") != path or g.get("port") not in ("metrics", lport):
+        fail("%s is %s, want httpGet %s on the metrics port" % (name, p, path))
+    if "exec" in p or g.get("scheme", "HTTP") != "HTTP":
+        fail("%s is not a plain httpGet: %s" % (name, p))
+    # the agent answers between applies (loader/http.h): give it time
+    if p.get("timeoutSeconds", 1) < 5:
+        fail("%s timeoutSeconds %s: want 5 or more, an apply delays the answer" %
+             (name, p.get("timeoutSeconds", 1)))
+    return p
+
+
+sp = http_probe("startupProbe", "/healthz")
+lp = http_probe("livenessProbe", "/healthz")
+rp = http_probe("readinessProbe", "/readyz")
+if sp and sp.get("periodSeconds", 10) * sp.get("failureThreshold", 3) < 60:
+    fail("the startupProbe gives the first apply less than 60 s: %s" % sp)
+if lp and lp.get("failureThreshold", 3) < 2:
+    fail("the livenessProbe restarts the agent on one missed answer: %s" % lp)
+ok("command: portgate run %s; port metrics %s; probes: startup and liveness /healthz, "
+   "readiness /readyz" % (" ".join(argv[argv.index("run") + 1:]) if "run" in argv else "?",
+                          lport))
+
+# the Service Prometheus finds the agents by
+pod_labels = tmpl["metadata"].get("labels", {})
+ssel = svc["spec"].get("selector", {})
+if not ssel or any(pod_labels.get(k) != v for k, v in ssel.items()):
+    fail("Service %s selects %s, not the DaemonSet's pods %s" %
+         (svc["metadata"]["name"], ssel, pod_labels))
+if svc["spec"].get("clusterIP") != "None":
+    fail("Service %s is not headless (clusterIP: None): it must name every agent" %
+         svc["metadata"]["name"])
+sports = [p for p in svc["spec"].get("ports", []) if p.get("name") == "metrics"]
+if len(sports) != 1 or sports[0].get("targetPort") not in ("metrics", lport):
+    fail("Service %s has no port metrics onto the container's: %s" %
+         (svc["metadata"]["name"], svc["spec"].get("ports")))
+ok("Service %s: headless, selects the agents, port metrics" % svc["metadata"]["name"])
 
 # security context
 sc = c.get("securityContext", {})
@@ -316,6 +394,72 @@ else:
     else:
         ok("entry: refuses a /sys/fs/bpf that is not bpffs; else nsenter --target=1 --cgroup -- %s"
            % " ".join(ran))
+
+# --- monitoring/: the ServiceMonitor and the alert rules ------------------------
+se = smon["spec"]
+msel = se.get("selector", {}).get("matchLabels", {})
+if not msel or any(svc["metadata"].get("labels", {}).get(k) != v for k, v in msel.items()):
+    fail("the ServiceMonitor selects %s, not the Service's labels %s" %
+         (msel, svc["metadata"].get("labels")))
+if nsname not in se.get("namespaceSelector", {}).get("matchNames", [nsname]):
+    fail("the ServiceMonitor does not look in namespace %s" % nsname)
+eps = se.get("endpoints", [])
+if len(eps) != 1 or eps[0].get("port") != "metrics" or eps[0].get("path", "/metrics") != "/metrics":
+    fail("the ServiceMonitor does not scrape port metrics at /metrics: %s" % eps)
+elif "node" not in [r.get("targetLabel") for r in eps[0].get("relabelings", [])]:
+    fail("the ServiceMonitor does not label series with their node")
+ok("ServiceMonitor: scrapes the Service's port metrics at /metrics, labels node")
+
+# Every metric an alert names is one the agent writes (loader/*.c)
+written = set()
+for name in os.listdir(os.path.join(ROOT, "loader")):
+    if name.endswith(".c"):
+        with open(os.path.join(ROOT, "loader", name), errors="replace") as f:
+            written |= set(re.findall(r'"(portgate_[a-z0-9_]+)"', f.read()))
+alerts = {}
+for g in prule["spec"].get("groups", []):
+    for r in g.get("rules", []):
+        if "alert" not in r:
+            continue
+        alerts[r["alert"]] = r
+        expr = r.get("expr", "")
+        for m in sorted(set(re.findall(r"\bportgate_[a-z0-9_]+", expr))):
+            if m not in written:
+                fail("alert %s uses %s, a metric the agent does not write" % (r["alert"], m))
+        if r.get("labels", {}).get("severity") not in ("info", "warning", "critical"):
+            fail("alert %s has no severity label" % r["alert"])
+        if not r.get("annotations", {}).get("summary"):
+            fail("alert %s has no summary" % r["alert"])
+
+
+def alert_on(what, pattern):
+    """Some alert's expr matches pattern."""
+    if not any(re.search(pattern, r.get("expr", "")) for r in alerts.values()):
+        fail("no alert on %s (an expr matching %s)" % (what, pattern))
+
+
+alert_on("a failing reload", r"portgate_agent_last_reload_success\s*==\s*0|"
+         r"portgate_agent_reloads_total\{[^}]*result=\"failed\"")
+alert_on("enforcement missing", r"portgate_enforcing\s*==\s*0")
+alert_on("a detached link", r"portgate_link_attached\s*==\s*0")
+alert_on("lost events", r"(increase|rate)\(portgate_events_lost_total\[")
+if not written:
+    fail("found no portgate_* metric names in loader/*.c")
+
+promtool = shutil.which("promtool") or os.path.join(ROOT, "build", "http", "promtool", "usr",
+                                                    "bin", "promtool")
+if os.access(promtool, os.X_OK):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="portgate-rules-") as f:
+        yaml.safe_dump({"groups": prule["spec"].get("groups", [])}, f)
+        f.flush()
+        r = subprocess.run([promtool, "check", "rules", f.name], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("promtool check rules on the PrometheusRule:\n%s%s" % (r.stdout, r.stderr))
+    checked = "promtool check rules passes"
+else:
+    checked = "promtool check rules not run: no promtool (make test-http unpacks one)"
+ok("PrometheusRule: %s; metrics all written by the agent; %s" %
+   (", ".join(sorted(alerts)), checked))
 
 # --- the policies --------------------------------------------------------------
 policy = cm.get("data", {}).get("portgate.conf", "")

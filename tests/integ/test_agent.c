@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1124,6 +1125,104 @@ static void state_file_and_status(void **state)
 		fail_msg("status after SIGKILL:\n%s", H.out);
 }
 
+/* ------------------------------------------------------------- --listen */
+
+/*
+ * GET path from 127.0.0.1:port (HTTP/1.0, the test's own few lines: the
+ * product's server is libmicrohttpd); the status code, the body in body.
+ */
+static int http_get(int port, const char *path, char *body, size_t len)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char req[256], resp[65536];
+	size_t got = 0;
+	ssize_t n;
+	int fd, code = -1;
+	char *p;
+
+	body[0] = 0;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return -1;
+	}
+	while (got < sizeof(resp) - 1 && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	resp[got] = 0;
+	if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1)
+		return -1;
+	if ((p = strstr(resp, "\r\n\r\n")))
+		snprintf(body, len, "%s", p + 4);
+	return code;
+}
+
+static bool http_ready(void *arg)
+{
+	char body[4096];
+
+	return http_get(*(int *)arg, "/readyz", body, sizeof(body)) == 200;
+}
+
+static bool http_not_ready(void *arg)
+{
+	char body[4096];
+
+	return http_get(*(int *)arg, "/readyz", body, sizeof(body)) == 503;
+}
+
+/* /healthz, /readyz and /metrics of `run --listen`, and /readyz after a
+ * rejected reload: 503 with the reason, while the old policy enforces. */
+static void listen_health_ready_metrics(void **state)
+{
+	char file[PATH_MAX], body[65536], addr[64];
+	int port = 20000 + (int)(getpid() % 20000);
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	snprintf(file, sizeof(file), "%s", hx_policy(&H, "policy.conf", V1));
+	assert_true(start_agent(file, "--listen", addr, NULL) > 0);
+	WAIT_GEN(1);
+	WAIT("/readyz 200", http_ready, &port);
+	assert_int_equal(http_get(port, "/healthz", body, sizeof(body)), 200);
+	if (!strstr(body, "ok"))
+		fail_msg("/healthz: %s", body);
+	assert_int_equal(http_get(port, "/readyz", body, sizeof(body)), 200);
+	if (!strstr(body, "generation 1"))
+		fail_msg("/readyz: %s", body);
+	assert_int_equal(http_get(port, "/metrics", body, sizeof(body)), 200);
+	if (!strstr(body, "portgate_enforcing 1") || !strstr(body, "portgate_policy_generation 1"))
+		fail_msg("/metrics:\n%s", body);
+	assert_int_equal(http_get(port, "/nothing", body, sizeof(body)), 404);
+
+	/* a rejected reload: not ready, and why; the old policy enforces */
+	hx_policy(&H, ".new", "default deny\nallow @/web tcp/70000\n");
+	assert_int_equal(rename(tmp_path(".new"), file), 0);
+	WAIT("/readyz 503", http_not_ready, &port);
+	assert_int_equal(http_get(port, "/readyz", body, sizeof(body)), 503);
+	if (!strstr(body, "failed") || !strstr(body, "generation 1 stays enforced"))
+		fail_msg("/readyz after a rejected reload: %s", body);
+	assert_int_equal(http_get(port, "/healthz", body, sizeof(body)), 200);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+
+	/* fixed: ready again */
+	hx_policy(&H, ".new", V2);
+	assert_int_equal(rename(tmp_path(".new"), file), 0);
+	WAIT_GEN(2);
+	WAIT("/readyz 200 again", http_ready, &port);
+	assert_int_equal(http_get(port, "/readyz", body, sizeof(body)), 200);
+	if (!strstr(body, "generation 2"))
+		fail_msg("/readyz after the fix: %s", body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1140,6 +1239,7 @@ int main(void)
 		T(prometheus_parses_and_counts),
 		T(metrics_file_kept_current),
 		T(state_file_and_status),
+		T(listen_health_ready_metrics),
 	};
 	int r;
 
