@@ -43,6 +43,7 @@ unit: $(UNIT_BINS)
 
 integ: $(T)/portgate $(B)/portgate $(INTEG_BINS)
 	$(Q)PORTGATE=$(abspath $(T)/portgate) PORTGATE_PLAIN=$(abspath $(B)/portgate) \
+		PROMTOOL="$$(tests/http/promtool.sh $(abspath $(B)/http/promtool))" \
 		tests/run-integ.sh $(INTEG_BINS)
 
 # Every kernel a fleet runs, booted under qemu, the integration tests inside
@@ -65,7 +66,7 @@ deb-test: deb
 
 # The README's test command: set up a fresh Debian 12 machine, then test.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short test-kube integ test-kernels test-systemd
+	$(Q)$(MAKE) --no-print-directory all unit deploy-test cross-arm64 deb-test fuzz-short test-kube test-http integ test-kernels test-systemd
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1179,6 +1179,28 @@ static bool http_not_ready(void *arg)
 	return http_get(*(int *)arg, "/readyz", body, sizeof(body)) == 503;
 }
 
+/* The metrics as `promtool check metrics` reads them ($PROMTOOL: make integ
+ * sets it, fetching Debian's promtool when it is not installed). */
+static void promtool_check(const char *metrics)
+{
+	const char *promtool = getenv("PROMTOOL");
+	char path[PATH_MAX], cmd[2 * PATH_MAX + 64];
+	FILE *f;
+	int rc;
+
+	if (!promtool || !*promtool)
+		fail_msg("PROMTOOL is not set: run through make integ, which provides it");
+	snprintf(path, sizeof(path), "%s", tmp_path("metrics.txt"));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(metrics, f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' check metrics < '%s' 2>&1", promtool, path);
+	rc = system(cmd);
+	if (rc != 0)
+		fail_msg("promtool check metrics failed (%d) on:\n%s", rc, metrics);
+}
+
 /* /healthz, /readyz and /metrics of `run --listen`, and /readyz after a
  * rejected reload: 503 with the reason, while the old policy enforces. */
 static void listen_health_ready_metrics(void **state)
@@ -1201,6 +1223,7 @@ static void listen_health_ready_metrics(void **state)
 	assert_int_equal(http_get(port, "/metrics", body, sizeof(body)), 200);
 	if (!strstr(body, "portgate_enforcing 1") || !strstr(body, "portgate_policy_generation 1"))
 		fail_msg("/metrics:\n%s", body);
+	promtool_check(body);
 	assert_int_equal(http_get(port, "/nothing", body, sizeof(body)), 404);
 
 	/* a rejected reload: not ready, and why; the old policy enforces */
