@@ -126,7 +126,7 @@ static void report_failure(const struct pg_agent_state *st, const char *pin_dir)
 	pg_err("the agent rejected %s (exit status %lld, %s):", st->file,
 	       (long long)st->last_attempt_status, pg_exit_word(st->last_attempt_status));
 	if (st->last_error[0])
-		fprintf(stderr, "%s\n", st->last_error);
+		pg_log_text(PG_LOG_ERROR, st->last_error);
 	if (!err && gen == st->generation && !strcmp(hash, st->sha256))
 		pg_err("the old policy stays enforced: generation %llu sha256 %s",
 		       (unsigned long long)gen, hash);
