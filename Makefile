@@ -274,4 +274,8 @@ include tests/cross/cross.mk
 
 # What each object includes, from its last compile (none before the first);
 # not the .d files of make deb's copy of the tree, which name the same targets.
--include $(filter-out $(DEB_DIR)/%,$(wildcard $(B)/*.d $(B)/*/*.d $(B)/*/*/*.d $(B)/*/*/*/*.d))
+# Only where objects are built: build/ also holds guests' root file systems
+# (tests/systemd), whose /etc/*.d directories must not be read as makefiles.
+DEP_GLOBS := $(B)/*.d $(B)/loader/*.d $(B)/policy/*.d $(B)/bench/*.d $(B)/fuzz/*.d $(B)/fuzz/*/*.d \
+	$(B)/tests/*/*.d $(T)/loader/*.d $(T)/policy/*.d $(T)/tests/*/*.d
+-include $(filter-out $(DEB_DIR)/%,$(wildcard $(DEP_GLOBS)))
