@@ -5,6 +5,7 @@ set -eu
 
 pkgs="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libcmocka-dev libjson-c-dev libclang-rt-14-dev iproute2 util-linux curl valgrind python3-yaml libmicrohttpd-dev
+libcurl4-openssl-dev libyaml-dev openssl
 qemu-system-x86 busybox-static cpio zstd xz-utils kmod file
 libsystemd-dev debootstrap"
 # make cross-arm64: Debian's cross compiler, the arm64 libraries to link
