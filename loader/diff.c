@@ -253,7 +253,7 @@ static int diff_sides(const char *oldf, const char *pin_dir, const char *newf, b
 	const char **paths = NULL;
 	size_t ntree = 0, np = 0, k;
 	char mount[4096];
-	int status = PG_EXIT_OK, st;
+	int status = PG_EXIT_OK, st, err;
 
 	for (k = 0; k < 2; k++) {
 		if (!sd[k].file)
@@ -266,9 +266,14 @@ static int diff_sides(const char *oldf, const char *pin_dir, const char *newf, b
 		goto out;
 	if (pg_cg2_mount(mount, sizeof(mount)) || pg_cg_tree(mount, &tree, &ntree))
 		ntree = 0;
-	for (k = 0; k < 2 && !status; k++)
-		status = sd[k].p ? side_compile(&sd[k], ntree ? tree : &root, ntree ? ntree : 1)
-				 : side_in_force(&sd[k], pin_dir);
+	for (k = 0; k < 2 && !status; k++) {
+		if (!sd[k].p) {
+			status = side_in_force(&sd[k], pin_dir) ? PG_EXIT_FAIL : 0;
+			continue;
+		}
+		err = side_compile(&sd[k], ntree ? tree : &root, ntree ? ntree : 1);
+		status = err == -EINVAL || err == -E2BIG ? PG_EXIT_POLICY : err ? PG_EXIT_FAIL : 0;
+	}
 	if (status)
 		goto out;
 	status = PG_EXIT_FAIL;

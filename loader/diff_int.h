@@ -76,8 +76,9 @@ struct report {
 	size_t nc, cap;
 };
 
-/* diff_side.c: the sides. side_compile and side_in_force return 0 or a
- * PG_EXIT_* status, having said why. */
+/* diff_side.c: the sides. side_compile and side_in_force return 0 or -errno;
+ * side_compile's -EINVAL or -E2BIG: the policy is at fault, its diagnostics
+ * printed. */
 int side_compile(struct side *s, const struct pg_cgroup *tree, size_t ntree);
 int side_in_force(struct side *s, const char *pin_dir);
 void side_free(struct side *s);

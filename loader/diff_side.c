@@ -116,20 +116,20 @@ int side_compile(struct side *s, const struct pg_cgroup *tree, size_t ntree)
 	if (m == PG_MODE_SYSCTL && s->p->def == PG_DEFAULT_KERNEL) {
 		fprintf(stderr, "%s:%u:%u: error: default kernel is not allowed in sysctl mode\n",
 			s->p->files[s->p->def_loc.file], s->p->def_loc.line, s->p->def_loc.col);
-		return PG_EXIT_POLICY;
+		return -EINVAL;
 	}
 	err = pg_compile(s->p, tree, ntree, &co, &s->img, &d);
 	pg_diags_print(&d, s->p, stderr);
 	pg_diags_free(&d);
 	if (err == -EINVAL || err == -E2BIG)
-		return PG_EXIT_POLICY;
+		return err; /* the diagnostics said why */
 	if (err) {
 		pg_err("cannot compile %s: %s", s->file, strerror(-err));
-		return PG_EXIT_FAIL;
+		return err;
 	}
 	s->b = s->img.blocks;
 	s->nb = s->img.nblocks;
-	return side_nodes(s) ? PG_EXIT_FAIL : 0;
+	return side_nodes(s);
 }
 
 /* The policy in force in pin_dir, from its image. */
@@ -150,20 +150,20 @@ int side_in_force(struct side *s, const char *pin_dir)
 	pg_state_close(&st);
 	if (err == -ENOENT) {
 		pg_err("no active policy in %s", pin_dir);
-		return PG_EXIT_FAIL;
+		return err;
 	}
 	if (err)
-		return PG_EXIT_FAIL;
+		return err;
 	if (pg_meta_parse(s->live, s->nlive, &s->meta)) {
 		pg_err("the policy in force in %s carries no readable description", pin_dir);
 		free(s->live);
 		s->live = NULL;
-		return PG_EXIT_FAIL;
+		return -EPROTO;
 	}
 	s->file = s->meta.source;
 	s->b = s->live;
 	s->nb = s->nlive;
-	return side_nodes(s) ? PG_EXIT_FAIL : 0;
+	return side_nodes(s);
 }
 
 void side_free(struct side *s)
