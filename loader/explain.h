@@ -2,8 +2,8 @@
 /*
  * explain.h - `portgate explain`: what it asks and how it answers, shared by
  * the command and the offline form (explain.c, over an image compiled from
- * a file) and the live form (status.c, over the pinned image). Both decide with
- * pg_image_decide(), the kernel's own decision code.
+ * a file) and the live form (explain_live.c, over the pinned image). Both
+ * decide with pg_image_decide(), the kernel's own decision code.
  */
 #ifndef PORTGATE_EXPLAIN_H
 #define PORTGATE_EXPLAIN_H
@@ -64,8 +64,8 @@ int pg_answers_print(struct pg_answers *an);
 
 /* explain --policy FILE: decide from the file alone; a PG_EXIT_* status. */
 int pg_explain_policy(const char *file, const struct pg_ask *a, bool json);
-/* explain: decide from the policy in force in pin_dir (status.c, which
- * reads that state); a PG_EXIT_* status. */
+/* explain: decide from the policy in force in pin_dir (explain_live.c, over
+ * the view status_view.c gathers); a PG_EXIT_* status. */
 int pg_explain_live(const char *pin_dir, const struct pg_ask *a, bool json);
 
 #endif
