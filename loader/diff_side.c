@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "diff_int.h"
+#include "policy_src.h"
 #include "explain.h"
 #include "state.h"
 #include "util.h"
@@ -114,12 +115,12 @@ int side_compile(struct side *s, const struct pg_cgroup *tree, size_t ntree)
 	int err;
 
 	if (m == PG_MODE_SYSCTL && s->p->def == PG_DEFAULT_KERNEL) {
-		fprintf(stderr, "%s:%u:%u: error: default kernel is not allowed in sysctl mode\n",
-			s->p->files[s->p->def_loc.file], s->p->def_loc.line, s->p->def_loc.col);
+		pg_log_at(PG_LOG_ERROR, s->p, &s->p->def_loc,
+			  "default kernel is not allowed in sysctl mode");
 		return -EINVAL;
 	}
 	err = pg_compile(s->p, tree, ntree, &co, &s->img, &d);
-	pg_diags_print(&d, s->p, stderr);
+	pg_log_diags(&d, s->p, 0);
 	pg_diags_free(&d);
 	if (err == -EINVAL || err == -E2BIG)
 		return err; /* the diagnostics said why */

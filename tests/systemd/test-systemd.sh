@@ -44,7 +44,7 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (tes
 kver=$(cat "$cache/$kernel.kver")
 kdir=$cache/$kver
 initrd=$("$root/tests/kernels/mkinitramfs.sh" "$kdir") || die "cannot build the initramfs"
-"$here/mkrootfs.sh" "$out/rootfs-bookworm.tar.gz" || die "cannot build the root file system"
+"$here/mkrootfs.sh" "$out/rootfs-bookworm.tar.gz" "$root/build/portgate" || die "cannot build the root file system"
 
 # --- the guest's root: fresh every run -------------------------------------
 rm -rf "$rootfs" "$res"
