@@ -59,21 +59,29 @@ all: $(B)/portgate
 
 # --- BPF: clang -> bpftool gen object (static link) -> skeleton ------------
 # One object per program variant (bpf/pg_whose.h), all embedded; the loader
-# runs the best one the kernel takes.
+# runs the best one the kernel takes. Each variant links one object per
+# bpf/*.bpf.c (a concern each; shared maps: bpf/pg_maps.h).
 VARIANTS := sk task
 PG_SK_CGROUP_sk := 1
 PG_SK_CGROUP_task := 0
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+bpf_objs = $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/$(1)/%.bpf.o)
 SKELS := $(VARIANTS:%=$(B)/portgate_%.skel.h)
 # kept, not deleted as intermediates of the pattern chain
-.SECONDARY: $(SKELS) $(VARIANTS:%=$(B)/portgate_%.o) $(VARIANTS:%=$(B)/portgate_%.bpf.o)
+.SECONDARY: $(SKELS) $(VARIANTS:%=$(B)/portgate_%.o) \
+	$(foreach v,$(VARIANTS),$(call bpf_objs,$(v)))
 
-$(B)/portgate_%.bpf.o: bpf/portgate.bpf.c $(BPF_HDRS) | $(B)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -DPG_SK_CGROUP=$(PG_SK_CGROUP_$*) -c $< -o $@
+define bpf_variant
+$(B)/bpf/$(1)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(call msg,BPF,$$@)
+	$$(Q)$$(CLANG) $$(BPF_CFLAGS) -DPG_SK_CGROUP=$$(PG_SK_CGROUP_$(1)) -c $$< -o $$@
 
-$(B)/portgate_%.o: $(B)/portgate_%.bpf.o
-	$(call msg,GEN-OBJ,$@)
-	$(Q)$(BPFTOOL) gen object $@ $<
+$(B)/portgate_$(1).o: $(call bpf_objs,$(1))
+	$$(call msg,GEN-OBJ,$$@)
+	$$(Q)$$(BPFTOOL) gen object $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call bpf_variant,$(v))))
 
 $(B)/portgate_%.skel.h: $(B)/portgate_%.o
 	$(call msg,GEN-SKEL,$@)
