@@ -102,6 +102,7 @@ static __always_inline void pg_who(struct bpf_sock_addr *ctx, struct pg_req *rq,
 			   (!rq->addr[2] || rq->addr[2] == bpf_htonl(0xffff)) && !rq->addr[3];
 	} else {
 		/* also AF_UNSPEC + INADDR_ANY on an AF_INET socket: user_family 0 */
+		rq->addr[0] = rq->addr[1] = 0;
 		rq->addr[2] = bpf_htonl(0xffff);
 		rq->addr[3] = ctx->user_ip4;
 		rq->wild = !rq->addr[3];
@@ -252,7 +253,7 @@ static __always_inline int pg_bind_decide(struct bpf_sock_addr *ctx, struct pg_b
  */
 static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 {
-	struct pg_bind b = { .d = { .rule = ~0u } };
+	struct pg_bind b; /* filled in step by step: the cheap exits store nothing */
 	const struct pg_hdr *h = 0;
 	struct pg_ctl *ctl;
 	void *tab;
@@ -268,6 +269,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	hull = ctl->hull; /* one load: userspace writes it with one store */
 	if (b.rq.port < pg_hull_lo(hull) || b.rq.port > pg_hull_hi(hull))
 		return 1;
+	b.d = (struct pg_dec){ .rule = ~0u };
 	b.live = ctl->live;
 	b.evmask = ctl->evmask;
 	if (pg_whose(ctx, &b.c, &kern))
