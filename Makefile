@@ -134,21 +134,29 @@ all: $(B)/portgate
 
 # --- BPF: clang -> bpftool gen object (static link) -> skeleton ------------
 # One object per program variant (bpf/pg_whose.h), all embedded; the loader
-# runs the best one the kernel takes.
+# runs the best one the kernel takes. Each variant links one object per
+# bpf/*.bpf.c (a concern each; shared maps: bpf/pg_maps.h).
 VARIANTS := sk task
 PG_SK_CGROUP_sk := 1
 PG_SK_CGROUP_task := 0
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+bpf_objs = $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/$(1)/%.bpf.o)
 SKELS := $(VARIANTS:%=$(B)/portgate_%.skel.h)
 # kept, not deleted as intermediates of the pattern chain
-.SECONDARY: $(SKELS) $(VARIANTS:%=$(B)/portgate_%.o) $(VARIANTS:%=$(B)/portgate_%.bpf.o)
+.SECONDARY: $(SKELS) $(VARIANTS:%=$(B)/portgate_%.o) \
+	$(foreach v,$(VARIANTS),$(call bpf_objs,$(v)))
 
-$(B)/portgate_%.bpf.o: bpf/portgate.bpf.c | $(B)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -DPG_SK_CGROUP=$(PG_SK_CGROUP_$*) -c $< -o $@
+define bpf_variant
+$(B)/bpf/$(1)/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $$(dir $$@)
+	$$(call msg,BPF,$$@)
+	$$(Q)$$(CLANG) $$(BPF_CFLAGS) -DPG_SK_CGROUP=$$(PG_SK_CGROUP_$(1)) -c $$< -o $$@
 
-$(B)/portgate_%.o: $(B)/portgate_%.bpf.o
-	$(call msg,GEN-OBJ,$@)
-	$(Q)$(BPFTOOL) gen object $@ $<
+$(B)/portgate_$(1).o: $(call bpf_objs,$(1))
+	$$(call msg,GEN-OBJ,$$@)
+	$$(Q)$$(BPFTOOL) gen object $$@ $$^
+endef
+$(foreach v,$(VARIANTS),$(eval $(call bpf_variant,$(v))))
 
 $(B)/portgate_%.skel.h: $(B)/portgate_%.o
 	$(call msg,GEN-SKEL,$@)
@@ -276,6 +284,6 @@ include tests/cross/cross.mk
 # not the .d files of make deb's copy of the tree, which name the same targets.
 # Only where objects are built: build/ also holds guests' root file systems
 # (tests/systemd), whose /etc/*.d directories must not be read as makefiles.
-DEP_GLOBS := $(B)/*.d $(B)/loader/*.d $(B)/policy/*.d $(B)/bench/*.d $(B)/fuzz/*.d $(B)/fuzz/*/*.d \
+DEP_GLOBS := $(B)/*.d $(B)/bpf/*/*.d $(B)/loader/*.d $(B)/policy/*.d $(B)/bench/*.d $(B)/fuzz/*.d $(B)/fuzz/*/*.d \
 	$(B)/tests/*/*.d $(T)/loader/*.d $(T)/policy/*.d $(T)/tests/*/*.d
 -include $(filter-out $(DEB_DIR)/%,$(wildcard $(DEP_GLOBS)))

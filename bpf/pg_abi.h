@@ -178,7 +178,7 @@ struct pg_hdr2 {
 
 /*
  * (ptid, name) -> node, 4 per block; the entry in slot i is the cgroup with
- * path id i + 2. name: granule index << 8 | length; the name starts at
+ * path id i + 2. name: pg_tname(granule index, length); the name starts at
  * granule g of the names region, zero-padded to whole granules, so names
  * compare 16 bytes at a time.
  */
@@ -239,10 +239,6 @@ union pg_block {
 #define PG_CHAIN_LONG 0xffffffffu
 #define PG_DC_N	      4 /* decision cache entries per socket cgroup */
 
-/* A chain entry: node | low 32 bits of the image generation << 32. node 0
- * ends the chain; PG_CHAIN_LONG: longer than the cache, walk every time. */
-#define PG_CHAIN_ENT(node, gen) ((__u64)(node) | ((__u64)(__u32)(gen) << 32))
-
 struct pg_node_val {
 	__u32 node[2]; /* node id in the image of slot 0 / slot 1 */
 	__u64 gen[2];  /* ... valid for the image of this generation only */
@@ -259,21 +255,13 @@ struct pg_node_val {
 	 * The decision cache, also for this cgroup as a socket's cgroup: the
 	 * verdicts of recent binds that depended only on cgroup, protocol and
 	 * port (no user=, group=, addr=, no root exemption), so that a repeat
-	 * costs this one lookup. dc[i] = PG_DC(gen, port, proto, verdict), one
-	 * store; dcr[i] = PG_DCR(gen, rule), for the counters: a torn pair can
+	 * costs this one lookup. dc[i] = pg_dc(gen, port, proto, verdict), one
+	 * store; dcr[i] = pg_dcr(gen, rule), for the counters: a torn pair can
 	 * only misattribute one count, never change a verdict.
 	 */
 	__u64 dc[PG_DC_N];
 	__u32 dcr[PG_DC_N];
 };
-
-#define PG_DC(gen, port, proto, v)                                                                 \
-	((__u64)(__u32)(gen) | ((__u64)(port) << 32) | ((__u64)(proto) << 48) | ((__u64)(v) << 56))
-#define PG_DC_KEY(gen, port, proto) (PG_DC(gen, port, proto, 0) & 0x00ffffffffffffffULL)
-#define PG_DC_VERDICT(dc)	    ((__u32)((dc) >> 56))
-/* rule index (18 bits, PG_MAX_RULES) with 14 bits of the generation */
-#define PG_DCR(gen, rule) (((__u32)(gen) << 18) | ((rule)&0x3ffff))
-#define PG_DCR_NONE	  0x3ffff
 
 /*
  * Events: bind decisions (and, for the agent, new cgroups) streamed to up to
@@ -281,12 +269,12 @@ struct pg_node_val {
  * its wishes in pg_ctl.evmask. A full ring drops the event and counts it in
  * pg_stats[PG_ST_EV_DROP0 + slot]: a flood costs memory bounded by the rings.
  */
-#define PG_EV_SLOTS	   4
-#define PG_EV_RINGSZ	   (256 * 1024)
-#define PG_EVM_DENY	   (1u << 0) /* refused binds */
-#define PG_EVM_GRANT	   (1u << 1) /* every other decision on a protected port */
-#define PG_EVM_MKDIR	   (1u << 2) /* cgroups made, when the policy has globs */
-#define PG_EVM_ANY(m, bit) ((m) & ((bit)*0x01010101u))
+#define PG_EV_SLOTS  4
+#define PG_EV_RINGSZ (256 * 1024)
+#define PG_EVM_DENY  (1u << 0) /* refused binds */
+#define PG_EVM_GRANT (1u << 1) /* every other decision on a protected port */
+#define PG_EVM_MKDIR (1u << 2) /* cgroups made, when the policy has globs */
+#define PG_EVM_ALL   0xffu     /* every bit of one subscriber's byte */
 
 enum pg_ev_kind { PG_EVK_BIND = 1, PG_EVK_MKDIR = 2 };
 
@@ -328,11 +316,11 @@ enum pg_stat {
 struct pg_ctl {
 	__u32 hull; /* lo | hi << 16, one store; 0: nothing protected */
 	__u32 abi;
-	__u32 evmask;		     /* PG_EVM_* << (8 * subscriber slot): what each wants */
+	__u32 evmask;		     /* pg_evm(subscriber slot, PG_EVM_*): what each wants */
 	__u32 bypass;		     /* probe result: 0 unknown, 1 no, 2 yes */
 	__u64 boot;		     /* hash of the boot id the probe ran under */
 	__u64 build;		     /* hash of the BPF object that created the state */
-	__u64 live;		     /* PG_LIVE() of the image being swapped in, or in */
+	__u64 live;		     /* pg_live() of the image being swapped in, or in */
 	__u64 next_gen;		     /* no image may use a generation below this: one that
 				      * an apply killed before its swap may have published */
 	__u64 store_new;	     /* pg_nodes entries created by userspace */
@@ -342,20 +330,6 @@ struct pg_ctl {
 	__u32 variant;		     /* the programs' variant (loader/probe.h) */
 	__u32 pad;
 };
-
-/*
- * pg_ctl.live, one store: the generation, slot, counter stride (19 bits)
- * and bypass flag of the newest image, written just before its swap. The decision cache
- * (struct pg_node_val) serves only entries of that generation; an entry is
- * only ever written with the generation of the image that decided it, so
- * until the swap lands no entry matches and binds take the full path.
- */
-#define PG_LIVE(gen, slot, stride, bypass)                                                         \
-	((__u64)(__u32)(gen) | ((__u64)((slot)&1) << 32) | ((__u64)(stride) << 33) |               \
-	 ((__u64) !!(bypass) << 52))
-#define PG_LIVE_GEN(l)	  ((__u32)(l))
-#define PG_LIVE_SLOT(l)	  ((__u32)((l) >> 32) & 1)
-#define PG_LIVE_STRIDE(l) ((__u32)((l) >> 33))
 
 /*
  * pg_saved (userspace only): network namespaces whose
@@ -375,12 +349,196 @@ struct pg_saved {
  * (Linux 5.14) does not tell userspace a namespace's cookie. */
 #define PG_NETNS_ANY 0
 
-#define PG_HULL(lo, hi) ((__u32)(lo) | ((__u32)(hi) << 16))
+/*
+ * Packed words
+ * ------------
+ * Several fields pack more than one value so that one aligned store
+ * publishes them together (a reader racing the writer sees old or new,
+ * never half of each). Each has one encoder and its decoders here, used by
+ * both sides; nothing else shifts or masks them.
+ */
+#define PG_ABI_FN static inline __attribute__((always_inline))
+
+/* pg_ctl.hull: lo | hi << 16, the protected ports' hull; 0: none. */
+#define PG_HULL_HI_SHIFT 16
+#define PG_HULL_LO_MASK	 0xffffu
+
+PG_ABI_FN __u32 pg_hull(__u32 lo, __u32 hi)
+{
+	return lo | hi << PG_HULL_HI_SHIFT;
+}
+
+PG_ABI_FN __u32 pg_hull_lo(__u32 hull)
+{
+	return hull & PG_HULL_LO_MASK;
+}
+
+PG_ABI_FN __u32 pg_hull_hi(__u32 hull)
+{
+	return hull >> PG_HULL_HI_SHIFT;
+}
+
+/*
+ * pg_ctl.live, one store: the generation (low 32 bits), slot, counter
+ * stride and bypass flag of the newest image, written just before its swap.
+ * The decision cache (struct pg_node_val) serves only entries of that
+ * generation; an entry is only ever written with the generation of the
+ * image that decided it, so until the swap lands no entry matches and
+ * binds take the full path.
+ */
+#define PG_LIVE_SLOT_SHIFT   32
+#define PG_LIVE_STRIDE_SHIFT 33
+#define PG_LIVE_STRIDE_BITS  19 /* holds PG_CNT_RULE0 + PG_MAX_RULES */
+#define PG_LIVE_BYPASS_SHIFT (PG_LIVE_STRIDE_SHIFT + PG_LIVE_STRIDE_BITS)
+
+PG_ABI_FN __u64 pg_live(__u64 gen, __u32 slot, __u32 stride, __u32 bypass)
+{
+	return (__u64)(__u32)gen | (__u64)(slot & 1) << PG_LIVE_SLOT_SHIFT |
+	       (__u64)stride << PG_LIVE_STRIDE_SHIFT | (__u64) !!bypass << PG_LIVE_BYPASS_SHIFT;
+}
+
+PG_ABI_FN __u32 pg_live_gen(__u64 live)
+{
+	return (__u32)live;
+}
+
+PG_ABI_FN __u32 pg_live_slot(__u64 live)
+{
+	return (__u32)(live >> PG_LIVE_SLOT_SHIFT) & 1;
+}
+
+PG_ABI_FN __u32 pg_live_stride(__u64 live)
+{
+	return (__u32)(live >> PG_LIVE_STRIDE_SHIFT) & ((1u << PG_LIVE_STRIDE_BITS) - 1);
+}
+
+PG_ABI_FN __u32 pg_live_bypass(__u64 live)
+{
+	return (__u32)(live >> PG_LIVE_BYPASS_SHIFT) & 1;
+}
+
+/* pg_node_val.chain[i]: node | low 32 bits of the image generation << 32.
+ * node 0 ends the chain; PG_CHAIN_LONG: longer than the cache, walk every
+ * time. */
+#define PG_CHAIN_GEN_SHIFT 32
+
+PG_ABI_FN __u64 pg_chain_ent(__u32 node, __u64 gen)
+{
+	return (__u64)node | (__u64)(__u32)gen << PG_CHAIN_GEN_SHIFT;
+}
+
+PG_ABI_FN __u32 pg_chain_node(__u64 ce)
+{
+	return (__u32)ce;
+}
+
+PG_ABI_FN __u32 pg_chain_gen(__u64 ce)
+{
+	return (__u32)(ce >> PG_CHAIN_GEN_SHIFT);
+}
+
+/*
+ * pg_node_val.dc[i], the decision cache: the low 32 bits of the image
+ * generation, port, protocol class and verdict. The key is everything but
+ * the verdict.
+ */
+#define PG_DC_PORT_SHIFT  32
+#define PG_DC_PROTO_SHIFT 48
+#define PG_DC_V_SHIFT	  56
+#define PG_DC_KEY_MASK	  ((1ULL << PG_DC_V_SHIFT) - 1)
+
+PG_ABI_FN __u64 pg_dc(__u64 gen, __u32 port, __u32 proto, __u32 verdict)
+{
+	return (__u64)(__u32)gen | (__u64)port << PG_DC_PORT_SHIFT |
+	       (__u64)proto << PG_DC_PROTO_SHIFT | (__u64)verdict << PG_DC_V_SHIFT;
+}
+
+PG_ABI_FN __u64 pg_dc_key(__u64 dc)
+{
+	return dc & PG_DC_KEY_MASK;
+}
+
+PG_ABI_FN __u32 pg_dc_verdict(__u64 dc)
+{
+	return (__u32)(dc >> PG_DC_V_SHIFT);
+}
+
+/* pg_node_val.dcr[i], the rule beside dc[i]: the rule index (18 bits, as
+ * PG_MAX_RULES needs) under the generation's low 14 bits. */
+#define PG_DCR_RULE_BITS 18
+#define PG_DCR_RULE_MASK ((1u << PG_DCR_RULE_BITS) - 1)
+#define PG_DCR_NONE	 PG_DCR_RULE_MASK /* no rule decided */
+
+PG_ABI_FN __u32 pg_dcr(__u64 gen, __u32 rule)
+{
+	return (__u32)gen << PG_DCR_RULE_BITS | (rule & PG_DCR_RULE_MASK);
+}
+
+PG_ABI_FN __u32 pg_dcr_rule(__u32 dcr)
+{
+	return dcr & PG_DCR_RULE_MASK;
+}
+
+/* Whether dcr was written under generation gen, as far as it can tell. */
+PG_ABI_FN int pg_dcr_gen_is(__u32 dcr, __u64 gen)
+{
+	return dcr >> PG_DCR_RULE_BITS == ((__u32)gen & (~0u >> PG_DCR_RULE_BITS));
+}
+
+/* pg_ctl.evmask: one byte of PG_EVM_* bits per subscriber slot. */
+#define PG_EVM_SLOT_BITS 8
+
+PG_ABI_FN __u32 pg_evm(__u32 slot, __u32 bits)
+{
+	return (bits & PG_EVM_ALL) << (PG_EVM_SLOT_BITS * slot);
+}
+
+/* Whether the subscriber in slot wants events of kind bit. */
+PG_ABI_FN int pg_evm_has(__u32 mask, __u32 slot, __u32 bit)
+{
+	return !!(mask & pg_evm(slot, bit));
+}
+
+/* Whether any subscriber wants events of kind bit. */
+PG_ABI_FN int pg_evm_any(__u32 mask, __u32 bit)
+{
+	return !!(mask & (bit * 0x01010101u));
+}
+
+/* pg_trie_ent.name: granule index << 8 | length (1..PG_NAME_MAX - 1). */
+#define PG_TNAME_LEN_BITS 8
+#define PG_TNAME_LEN_MASK ((1u << PG_TNAME_LEN_BITS) - 1)
+
+PG_ABI_FN __u32 pg_tname(__u32 gran, __u32 len)
+{
+	return gran << PG_TNAME_LEN_BITS | len;
+}
+
+PG_ABI_FN __u32 pg_tname_gran(__u32 name)
+{
+	return name >> PG_TNAME_LEN_BITS;
+}
+
+PG_ABI_FN __u32 pg_tname_len(__u32 name)
+{
+	return name & PG_TNAME_LEN_MASK;
+}
+
+/* The cuckoo key: node << 32 | protocol class << 16 | port. */
+#define PG_KEY_PROTO_SHIFT 16
+#define PG_KEY_NODE_SHIFT  32
+#define PG_KEY_PORT_MASK   0xffffu
 
 /* The cuckoo hash, shared so that userspace places what BPF finds. */
-static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 proto, __u32 port)
+PG_ABI_FN __u64 pg_key(__u32 node, __u32 proto, __u32 port)
 {
-	return ((__u64)node << 32) | (proto << 16) | port;
+	return ((__u64)node << PG_KEY_NODE_SHIFT) | (proto << PG_KEY_PROTO_SHIFT) | port;
+}
+
+/* The bucket a key's port moves its start by: 4 consecutive ports share one. */
+PG_ABI_FN __u32 pg_key_port_step(__u64 key)
+{
+	return ((__u32)key & PG_KEY_PORT_MASK) >> 2;
 }
 
 /*
@@ -389,28 +547,27 @@ static inline __attribute__((always_inline)) __u64 pg_key(__u32 node, __u32 prot
  * bucket on from each, so the ports a service binds, and port ranges,
  * share a few cache lines and pages instead of one each.
  */
-static inline __attribute__((always_inline)) __u32 pg_bkt1(__u64 key, __u32 seed, __u32 nbkt)
+PG_ABI_FN __u32 pg_bkt1(__u64 key, __u32 seed, __u32 nbkt)
 {
-	__u64 x = ((key >> 16) ^ seed) * 0x9e3779b97f4a7c15ULL;
+	__u64 x = ((key >> PG_KEY_PROTO_SHIFT) ^ seed) * 0x9e3779b97f4a7c15ULL;
 	__u32 start = (__u32)((((x >> 32) & 0xffffffffULL) * nbkt) >> 32);
 
-	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
+	return (start + pg_key_port_step(key)) % nbkt;
 }
 
-static inline __attribute__((always_inline)) __u32 pg_bkt2(__u64 key, __u32 seed, __u32 nbkt)
+PG_ABI_FN __u32 pg_bkt2(__u64 key, __u32 seed, __u32 nbkt)
 {
-	__u64 x = ((key >> 16) + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
+	__u64 x = ((key >> PG_KEY_PROTO_SHIFT) + ((__u64)seed << 32)) * 0xc2b2ae3d27d4eb4fULL;
 	__u32 start;
 
 	x ^= x >> 31;
 	start = (__u32)(((x & 0xffffffffULL) * nbkt) >> 32);
-	return (start + (((__u32)key & 0xffff) >> 2)) % nbkt;
+	return (start + pg_key_port_step(key)) % nbkt;
 }
 
 /* The path table's hash, keyed by seed and parent: over the whole zero-padded
  * name, word by word, so the BPF side hashes with no data-dependent branch. */
-static inline __attribute__((always_inline)) __u64 pg_name_hash(__u64 seed, __u32 ptid,
-								const __u64 *name)
+PG_ABI_FN __u64 pg_name_hash(__u64 seed, __u32 ptid, const __u64 *name)
 {
 	__u64 h = seed ^ ((__u64)ptid * 0x9e3779b97f4a7c15ULL);
 	int i;
@@ -422,5 +579,56 @@ static inline __attribute__((always_inline)) __u64 pg_name_hash(__u64 seed, __u3
 		h = (h ^ name[i]) * 0x100000001b3ULL;
 	return h ^ (h >> 29);
 }
+
+/*
+ * The layout checks: both sides include this header, so the BPF object
+ * and userspace cannot build against different shapes. Image structures
+ * tile 64-byte blocks; words the programs store or load as one must not
+ * straddle their alignment; packed fields must hold their largest values.
+ */
+#define PG_ABI_CHECK(cond)  _Static_assert(cond, #cond)
+#define PG_OFF(type, field) __builtin_offsetof(type, field)
+
+PG_ABI_CHECK(sizeof(union pg_block) == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_hdr) == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_hdr2) == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_trie_ent) * 4 == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_ent) * 4 == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_rule_rec) * 4 == PG_BLOCK_SIZE);
+PG_ABI_CHECK(sizeof(struct pg_addr_rec) * 2 == PG_BLOCK_SIZE);
+PG_ABI_CHECK(PG_OFF(struct pg_hdr, levels) == 16 && PG_OFF(struct pg_hdr, gen) == 24);
+PG_ABI_CHECK(PG_OFF(struct pg_hdr, cnt_stride) == 60);
+PG_ABI_CHECK(PG_OFF(struct pg_hdr2, trie_seed) == 16);
+PG_ABI_CHECK(PG_OFF(struct pg_ent, ref) == 8 && PG_OFF(struct pg_ent, act) == 12);
+PG_ABI_CHECK(PG_OFF(struct pg_rule_rec, addr) == 12);
+PG_ABI_CHECK((PG_BM_BLOCKS * PG_BLOCK_SIZE * 8) == 65536);
+
+PG_ABI_CHECK(sizeof(struct pg_node_val) == 128);
+PG_ABI_CHECK(PG_OFF(struct pg_node_val, gen) == 8 && PG_OFF(struct pg_node_val, tid) == 24);
+PG_ABI_CHECK(PG_OFF(struct pg_node_val, chain) % 8 == 0);
+PG_ABI_CHECK(PG_OFF(struct pg_node_val, dc) % 8 == 0);
+PG_ABI_CHECK(PG_OFF(struct pg_node_val, dcr) == 112);
+
+PG_ABI_CHECK(sizeof(struct pg_event) == 80);
+PG_ABI_CHECK(PG_OFF(struct pg_event, addr) == 40 && PG_OFF(struct pg_event, port) == 56);
+PG_ABI_CHECK(PG_OFF(struct pg_event, comm) == 64);
+
+PG_ABI_CHECK(sizeof(struct pg_ctl) == 120);
+PG_ABI_CHECK(PG_OFF(struct pg_ctl, hull) == 0 && PG_OFF(struct pg_ctl, evmask) == 8);
+PG_ABI_CHECK(PG_OFF(struct pg_ctl, live) == 32 && PG_OFF(struct pg_ctl, next_gen) == 40);
+PG_ABI_CHECK(PG_OFF(struct pg_ctl, ev_start) % 8 == 0 && PG_OFF(struct pg_ctl, variant) == 112);
+PG_ABI_CHECK(sizeof(struct pg_saved) == 256);
+
+/* Packed fields hold their largest values; loops' index masks need powers of 2. */
+PG_ABI_CHECK(PG_CNT_RULE0 + PG_MAX_RULES < (1u << PG_LIVE_STRIDE_BITS));
+PG_ABI_CHECK(PG_LIVE_BYPASS_SHIFT < 64);
+PG_ABI_CHECK(PG_MAX_RULES - 1 <= PG_DCR_RULE_MASK);
+PG_ABI_CHECK(PG_V_UNPROTECTED < PG_CNT_RULE0 && PG_V__NR <= PG_V_UNPROTECTED);
+PG_ABI_CHECK(PG_NAME_MAX - 1 <= PG_TNAME_LEN_MASK);
+PG_ABI_CHECK((PG_EV_SLOTS * PG_EVM_SLOT_BITS) <= 32);
+PG_ABI_CHECK(PG_ST__NR == PG_ST_EV_DROP0 + PG_EV_SLOTS);
+PG_ABI_CHECK((PG_DC_N & (PG_DC_N - 1)) == 0 && (PG_MAX_LEVELS & (PG_MAX_LEVELS - 1)) == 0);
+PG_ABI_CHECK(PG_CHAIN <= PG_MAX_LEVELS && PG_MAX_LEVEL < 64);
+PG_ABI_CHECK(PG_NAME_MAX % PG_GRAN == 0 && PG_GRAN * 4 == PG_BLOCK_SIZE);
 
 #endif

@@ -244,8 +244,8 @@ PG_INLINE int pg_path_probe(PG_CTX ctx, const struct pg_hdr2 *h2, __u32 ptid, co
 	e = &b->trie[idx & 3];
 	if (!e->ptid)
 		return -1;
-	if (e->hash != (__u32)hash || e->ptid != ptid || (e->name & 0xff) != len ||
-	    !pg_name_eq(ctx, h2, e->name >> 8, len, name))
+	if (e->hash != (__u32)hash || e->ptid != ptid || pg_tname_len(e->name) != len ||
+	    !pg_name_eq(ctx, h2, pg_tname_gran(e->name), len, name))
 		return 0;
 	*found = e;
 	*tid = idx + 2;

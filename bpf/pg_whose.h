@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * pg_whose.h - whose cgroup decides a bind, and the walk up its ancestors,
- * in the two program variants (included by portgate.bpf.c only).
+ * in the two program variants (included by pg_bind.bpf.c only).
  *
  * PG_SK_CGROUP 1, the "socket" variant (Linux 6.2+): the socket's cgroup,
  * fixed when the socket was made, read through bpf_cast_to_kern_ctx() and
@@ -152,8 +152,6 @@ static __always_inline void pg_walk_run(struct pg_walk *w, const struct pg_cgref
 	bpf_loop(1 << 16, pg_walk_step, w, 0);
 }
 
-#define PG_LOOP(n, fn, arg) bpf_loop((n), (fn), (arg), 0)
-
 /*
  * w->node[0..w->n): the nodes among the deciding cgroup and its ancestors,
  * nearest first; from the cache in nv when it holds this image's chain,
@@ -171,9 +169,9 @@ static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, const str
 	if (nv) {
 		for (i = 0; i < PG_CHAIN; i++) {
 			__u64 ce = *(volatile __u64 *)&nv->chain[i]; /* one load */
-			__u32 node = (__u32)ce;
+			__u32 node = pg_chain_node(ce);
 
-			if ((__u32)(ce >> 32) != gen || node == PG_CHAIN_LONG)
+			if (pg_chain_gen(ce) != gen || node == PG_CHAIN_LONG)
 				break;
 			if (!node)
 				return nv;
@@ -190,7 +188,7 @@ static __always_inline struct pg_node_val *pg_chain(struct pg_walk *w, const str
 
 		if (i < w->n)
 			node = i == PG_CHAIN - 1 ? PG_CHAIN_LONG : w->node[i];
-		*(volatile __u64 *)&nv->chain[i] = PG_CHAIN_ENT(node, gen); /* one store */
+		*(volatile __u64 *)&nv->chain[i] = pg_chain_ent(node, gen); /* one store */
 		if (!node || node == PG_CHAIN_LONG)
 			break;
 	}
@@ -250,15 +248,6 @@ static __always_inline int pg_whose(struct bpf_sock_addr *ctx, struct pg_cgref *
 	*kern = 0; /* a kernel thread's bind is decided as its root cgroup's */
 	return 0;
 }
-
-/* bpf_loop()'s contract, as a plain loop: fn returns 1 to stop. */
-#define PG_LOOP(n, fn, arg)                                                                        \
-	do {                                                                                       \
-		__u32 pg_i_;                                                                       \
-		for (pg_i_ = 0; pg_i_ < (n); pg_i_++)                                              \
-			if ((fn)(pg_i_, (arg)))                                                    \
-				break;                                                             \
-	} while (0)
 
 /*
  * The entry of the nearest node with a rule for this protocol and port,

@@ -42,7 +42,7 @@ static void slot_clear(struct pg_state *st, int slot)
 {
 	__u32 key = (__u32)slot;
 
-	__atomic_and_fetch(&st->ctl->evmask, ~(0xffu << (8 * slot)), __ATOMIC_SEQ_CST);
+	__atomic_and_fetch(&st->ctl->evmask, ~pg_evm(slot, PG_EVM_ALL), __ATOMIC_SEQ_CST);
 	bpf_map_delete_elem(st->map[PG_MAP_EV], &key);
 	st->ctl->ev_start[slot] = 0;
 	__atomic_store_n(&st->ctl->ev_pid[slot], 0, __ATOMIC_SEQ_CST);
@@ -136,7 +136,7 @@ int pg_sub_open(struct pg_sub *s, const char *pin_dir, uint32_t mask, pg_event_f
 		goto fail;
 	}
 	/* Last: from here on the programs write to it. */
-	__atomic_or_fetch(&st.ctl->evmask, s->mask << (8 * s->slot), __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&st.ctl->evmask, pg_evm(s->slot, s->mask), __ATOMIC_SEQ_CST);
 	pg_state_close(&st);
 	return 0;
 fail:
@@ -279,7 +279,7 @@ int pg_evfmt_meta(struct pg_evfmt *f)
 
 	/* the live generation, cheaply, to know whether the cached meta is current */
 	if (!pg_state_open(&st, f->pin_dir, false, false)) {
-		live = st.ctl ? PG_LIVE_GEN(st.ctl->live) : 0;
+		live = st.ctl ? pg_live_gen(st.ctl->live) : 0;
 		pg_state_close(&st);
 	}
 	if (!f->have_meta || (uint32_t)f->meta_gen != (uint32_t)live)

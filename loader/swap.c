@@ -489,8 +489,8 @@ static int new_maps(struct pg_state *st, const struct pg_image *img, uint8_t slo
 static uint32_t hull_both(uint32_t was, const struct pg_hdr *h, uint32_t neu)
 {
 	if (was && neu)
-		return PG_HULL((was & 0xffff) < h->prot_lo ? (was & 0xffff) : h->prot_lo,
-			       (was >> 16) > h->prot_hi ? (was >> 16) : h->prot_hi);
+		return pg_hull(pg_hull_lo(was) < h->prot_lo ? pg_hull_lo(was) : h->prot_lo,
+			       pg_hull_hi(was) > h->prot_hi ? pg_hull_hi(was) : h->prot_hi);
 	return was ? was : neu;
 }
 
@@ -509,12 +509,12 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 	if ((err = publish_nodes(st, img, mount)))
 		goto out;
 
-	neu = h->prot_hi >= h->prot_lo ? PG_HULL(h->prot_lo, h->prot_hi) : 0;
+	neu = h->prot_hi >= h->prot_lo ? pg_hull(h->prot_lo, h->prot_hi) : 0;
 	__atomic_store_n(&st->ctl->hull, hull_both(was, h, neu), __ATOMIC_SEQ_CST);
 
 	/* The decision cache serves the new generation only once it is in. */
 	__atomic_store_n(&st->ctl->live,
-			 PG_LIVE(h->gen, slot, h->cnt_stride, h->flags & PG_HF_BYPASS),
+			 pg_live(h->gen, slot, h->cnt_stride, h->flags & PG_HF_BYPASS),
 			 __ATOMIC_SEQ_CST);
 	/* The swap. Returns once no running program can still see the old image. */
 	pg_dbg("phase: swap");

@@ -129,7 +129,7 @@ int pgc_trie_place(const struct pg_hdr2 *h2, char *const *tp, size_t n, const ui
 		slots[idx] = (struct pg_trie_ent){ .ptid = ptid,
 						   .node = node_of_tp[i],
 						   .hash = (uint32_t)hh,
-						   .name = gran << 8 | (uint32_t)len };
+						   .name = pg_tname(gran, (uint32_t)len) };
 		tids[i] = idx + 2;
 		if (names)
 			memcpy(names + (size_t)gran * PG_GRAN, nm, len);

@@ -291,8 +291,8 @@ static bool granted_now(const char *rel)
 	/* pg_nodes is keyed by cgroup id */
 	if (cfd >= 0 && nfd >= 0 && tfd >= 0 && !pg_cg_id_fd(cfd, &id) &&
 	    !bpf_map_lookup_elem(tfd, &zero, &ctl) && !bpf_map_lookup_elem(nfd, &id, &v)) {
-		slot = PG_LIVE_SLOT(ctl.live);
-		ok = (uint32_t)v.gen[slot] == PG_LIVE_GEN(ctl.live) && v.node[slot];
+		slot = pg_live_slot(ctl.live);
+		ok = (uint32_t)v.gen[slot] == pg_live_gen(ctl.live) && v.node[slot];
 	}
 	if (cfd >= 0)
 		close(cfd);
