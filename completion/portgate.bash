@@ -7,7 +7,7 @@
 # Self-contained: it needs bash only, not the bash-completion package.
 # tests/deploy/test_completion.sh checks it against `portgate help`.
 
-_portgate_commands="check apply status explain diff monitor stop run help version"
+_portgate_commands="check apply status explain diff monitor stop run reload help version"
 
 # The long flags of COMMAND ($1).
 _portgate_flags() {
@@ -22,8 +22,9 @@ _portgate_flags() {
 	stop) echo "--pin-dir $common" ;;
 	run)
 		echo "--attach --pin-dir --detach-on-exit --metrics-file" \
-			"--metrics-interval --ready-file $common"
+			"--metrics-interval --ready-file --listen $common"
 		;;
+	reload) echo "--pin-dir --timeout $common" ;;
 	esac
 }
 
@@ -36,7 +37,8 @@ _portgate_flag_arg() {
 	explain:--policy | run:--metrics-file | run:--ready-file) echo file ;;
 	explain:-u | explain:--user) echo user ;;
 	explain:-g | explain:--group) echo group ;;
-	explain:-a | explain:--addr | monitor:-c | monitor:--count | run:--metrics-interval) echo other ;;
+	explain:-a | explain:--addr | monitor:-c | monitor:--count | run:--metrics-interval | \
+		run:--listen | reload:-t | reload:--timeout) echo other ;;
 	esac
 }
 
