@@ -8,23 +8,13 @@
 #include "carry.h"
 #include "meta.h"
 
-/* The counter index of the first rule of ids (n of them) with the id id;
- * 0 (a verdict's index, never a rule's) when there is none. */
-static uint32_t successor(const pg_rule_id_t *ids, size_t n, const char *id)
-{
-	size_t j;
-
-	for (j = 0; ids && j < n; j++)
-		if (!strcmp(ids[j], id))
-			return PG_CNT_RULE0 + (uint32_t)j;
-	return 0;
-}
-
 int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 		 const union pg_block *neu, uint32_t nneu, uint64_t *row)
 {
 	const struct pg_hdr *oh = &old[0].hdr, *nh = &neu[0].hdr;
 	pg_rule_id_t *oids = NULL, *nids = NULL;
+	struct pg_rule_key *nkeys = NULL;
+	int64_t j;
 	struct pg_meta om = { 0 }, nm = { 0 };
 	bool have_old, have_new;
 	uint32_t i, k, to;
@@ -36,14 +26,17 @@ int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 	have_old = !pg_meta_parse(old, nold, &om);
 	have_new = !pg_meta_parse(neu, nneu, &nm);
 	if ((have_old && !(oids = pg_meta_rule_ids(&om))) ||
-	    (have_new && !(nids = pg_meta_rule_ids(&nm)))) {
+	    (have_new &&
+	     (!(nids = pg_meta_rule_ids(&nm)) || !(nkeys = pg_rule_keys(nids, nm.nrules))))) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0;
 	     i < oh->nrules && PG_CNT_RULE0 + i < oh->cnt_stride && PG_RULE_OFF + i / 4 < nold;
 	     i++) {
-		to = oids && i < om.nrules ? successor(nids, nm.nrules, oids[i]) : 0;
+		j = oids && nkeys && i < om.nrules ? pg_rule_key_find(nkeys, nm.nrules, oids[i])
+						   : -1;
+		to = j >= 0 ? PG_CNT_RULE0 + (uint32_t)j : 0;
 		if (!to || to >= nh->cnt_stride)
 			to = old[PG_RULE_OFF + i / 4].rule[i % 4].act == PG_ACT_ALLOW
 				 ? PG_V_GRANT
@@ -53,6 +46,7 @@ int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 out:
 	free(oids);
 	free(nids);
+	free(nkeys);
 	if (have_old)
 		pg_meta_free(&om);
 	if (have_new)

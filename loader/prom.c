@@ -2,6 +2,7 @@
 /* prom.c - the Prometheus exposition format's label values and samples, and
  * the rule ids the rule series are keyed by (prom.h). */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy.h" /* pg_utf8_valid, pg_sha256 */
@@ -21,6 +22,44 @@ void pg_rule_id(const struct pg_rule_fields *f, char out[PG_RULE_ID_LEN + 1])
 	pg_sha256_final(&c, sum);
 	for (i = 0; i < PG_RULE_ID_LEN / 2; i++)
 		snprintf(out + 2 * i, 3, "%02x", sum[i]);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct pg_rule_key *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+struct pg_rule_key *pg_rule_keys(const pg_rule_id_t *ids, size_t n)
+{
+	struct pg_rule_key *k = calloc(n ? n : 1, sizeof(*k));
+	size_t i;
+
+	if (!k)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		memcpy(k[i].id, ids[i], sizeof(k[i].id));
+		k[i].idx = (uint32_t)i;
+	}
+	qsort(k, n, sizeof(*k), key_cmp);
+	return k;
+}
+
+int64_t pg_rule_key_find(const struct pg_rule_key *keys, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n, mid;
+
+	/* the first key not below id: the lowest index among equal ids */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(keys[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(keys[lo].id, id) ? (int64_t)keys[lo].idx : -1;
 }
 
 const char *pg_prom_commit(const char *version)

@@ -7,6 +7,7 @@
 #define PORTGATE_PROM_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,6 +30,20 @@ struct pg_rule_fields {
  */
 void pg_rule_id(const struct pg_rule_fields *f, char out[PG_RULE_ID_LEN + 1]);
 typedef char pg_rule_id_t[PG_RULE_ID_LEN + 1];
+
+/* A rule's id and its index in its policy. */
+struct pg_rule_key {
+	pg_rule_id_t id;
+	uint32_t idx;
+};
+
+/* The n ids as keys sorted by id, then by index, so that rules that say the
+ * same thing sit together, the first of them first: malloc'd, NULL without
+ * memory. A policy may have 262144 rules: nothing here is quadratic. */
+struct pg_rule_key *pg_rule_keys(const pg_rule_id_t *ids, size_t n);
+
+/* The lowest index of a rule with id in keys (n of them), or -1. */
+int64_t pg_rule_key_find(const struct pg_rule_key *keys, size_t n, const char *id);
 
 /* The commit of a version string as the Makefile makes it from git describe
  * ("0.1.0-gc875925", "0.2.0-3-gc875925-dirty"): what follows its last "-g"

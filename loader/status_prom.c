@@ -18,31 +18,39 @@
  */
 static void prom_rules(FILE *f, const struct view *v)
 {
+	size_t n = v->meta.nrules, g, e, i;
 	pg_rule_id_t *ids = pg_meta_rule_ids(&v->meta);
+	struct pg_rule_key *keys = ids ? pg_rule_keys(ids, n) : NULL;
+	uint64_t *total = calloc(n ? n : 1, sizeof(*total));
+	bool *first = calloc(n ? n : 1, sizeof(*first));
 	struct pg_rule_fields *rf = malloc(sizeof(*rf));
-	size_t i, j;
 
 	pg_prom_head(f, "portgate_rule_hits_total", "counter",
 		     "Binds to protected ports decided by each rule, by rule id, while portgate's "
 		     "maps stay pinned.");
-	for (i = 0; ids && rf && i < v->meta.nrules; i++) {
-		uint64_t n = 0;
-
-		for (j = 0; j < i && strcmp(ids[j], ids[i]); j++)
-			;
-		if (j < i)
-			continue; /* counted with the first of its id */
-		for (j = i; j < v->meta.nrules; j++)
-			if (!strcmp(ids[j], ids[i]))
-				n += view_cnt(v, PG_CNT_RULE0 + (uint32_t)j);
-		pg_meta_rule_fields(v->meta.rules[i].text, rf);
-		pg_prom_sample(f, "portgate_rule_hits_total", n, "id", ids[i], "action", rf->action,
-			       "selector", rf->selector, "ports", rf->ports, "conditions",
-			       rf->conditions, NULL);
-	}
-	if (!ids || !rf)
+	if (!keys || !total || !first || !rf) {
 		pg_err("out of memory for the rule series");
+		goto out;
+	}
+	/* each group of equal ids counted on its first rule */
+	for (g = 0; g < n; g = e) {
+		first[keys[g].idx] = true;
+		for (e = g; e < n && !strcmp(keys[e].id, keys[g].id); e++)
+			total[keys[g].idx] += view_cnt(v, PG_CNT_RULE0 + keys[e].idx);
+	}
+	for (i = 0; i < n; i++) {
+		if (!first[i])
+			continue;
+		pg_meta_rule_fields(v->meta.rules[i].text, rf);
+		pg_prom_sample(f, "portgate_rule_hits_total", total[i], "id", ids[i], "action",
+			       rf->action, "selector", rf->selector, "ports", rf->ports,
+			       "conditions", rf->conditions, NULL);
+	}
+out:
 	free(ids);
+	free(keys);
+	free(total);
+	free(first);
 	free(rf);
 }
 

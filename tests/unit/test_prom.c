@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * test_prom.c - loader/prom.c: label values (escaped, never other than
- * UTF-8), samples, rule ids and the build's commit. The unit build links
- * the policy library only, so the loader source this tests is compiled in
- * here.
+ * UTF-8), samples, rule ids and their keys, and the build's commit. The
+ * unit build links the policy library only, so the loader source this
+ * tests is compiled in here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +129,32 @@ static void test_rule_id_keeps_fields_apart(void **state)
 	assert_int_equal(strspn(a, "0123456789abcdef"), PG_RULE_ID_LEN);
 }
 
+static void test_rule_keys_group_and_find(void **state)
+{
+	const pg_rule_id_t ids[] = { "cc", "aa", "bb", "aa", "cc", "aa" };
+	struct pg_rule_key *k = pg_rule_keys(ids, 6);
+	const uint32_t want[] = { 1, 3, 5, 2, 0, 4 };
+	size_t i;
+
+	(void)state;
+	assert_non_null(k);
+	/* by id, then by index: each group of equal ids begins with its first rule */
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(k[i].idx, want[i]);
+		assert_string_equal(k[i].id, ids[want[i]]);
+	}
+	assert_int_equal(pg_rule_key_find(k, 6, "aa"), 1);
+	assert_int_equal(pg_rule_key_find(k, 6, "bb"), 2);
+	assert_int_equal(pg_rule_key_find(k, 6, "cc"), 0);
+	assert_int_equal(pg_rule_key_find(k, 6, "ab"), -1);
+	assert_int_equal(pg_rule_key_find(k, 6, "zz"), -1);
+	assert_int_equal(pg_rule_key_find(k, 0, "aa"), -1);
+	free(k);
+	k = pg_rule_keys(ids, 0);
+	assert_non_null(k);
+	free(k);
+}
+
 static void test_commit_of_version(void **state)
 {
 	(void)state;
@@ -147,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_sample_lines),
 		cmocka_unit_test(test_rule_id_is_a_hash_of_what_the_rule_says),
 		cmocka_unit_test(test_rule_id_keeps_fields_apart),
+		cmocka_unit_test(test_rule_keys_group_and_find),
 		cmocka_unit_test(test_commit_of_version),
 	};
 
