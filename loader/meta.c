@@ -315,3 +315,36 @@ const char *pg_meta_token(const char **p, char *out, size_t len)
 	*p = s;
 	return out;
 }
+
+void pg_meta_rule_fields(const char *text, struct pg_rule_fields *f)
+{
+	const char *p = text;
+	char tok[sizeof(f->conditions)];
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	pg_meta_token(&p, f->action, sizeof(f->action));
+	pg_meta_token(&p, f->selector, sizeof(f->selector));
+	pg_meta_token(&p, f->ports, sizeof(f->ports));
+	while (n + 1 < sizeof(f->conditions) && pg_meta_token(&p, tok, sizeof(tok)))
+		n += (size_t)snprintf(f->conditions + n, sizeof(f->conditions) - n, "%s%s",
+				      n ? " " : "", tok);
+}
+
+pg_rule_id_t *pg_meta_rule_ids(const struct pg_meta *m)
+{
+	pg_rule_id_t *ids = calloc(m->nrules ? m->nrules : 1, sizeof(*ids));
+	struct pg_rule_fields *f = malloc(sizeof(*f)); /* 9 KiB: not on the stack */
+	size_t i;
+
+	for (i = 0; ids && f && i < m->nrules; i++) {
+		pg_meta_rule_fields(m->rules[i].text, f);
+		pg_rule_id(f, ids[i]);
+	}
+	if (!f) {
+		free(ids);
+		ids = NULL;
+	}
+	free(f);
+	return ids;
+}

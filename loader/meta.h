@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "prom.h"
 
 #define PG_META_VERSION 1
 
@@ -67,5 +68,12 @@ void pg_meta_free(struct pg_meta *m);
 /* Next word of a rule's text into out, quotes removed ("ACTION SELECTOR
  * PORTS COND..."); NULL at the end. *p moves past it. */
 const char *pg_meta_token(const char **p, char *out, size_t len);
+
+/* A rule's text split into its action, selector, ports and conditions
+ * (each cut at its field's size). */
+void pg_meta_rule_fields(const char *text, struct pg_rule_fields *f);
+
+/* The ids (prom.h) of m's rules, in order, malloc'd; NULL without memory. */
+pg_rule_id_t *pg_meta_rule_ids(const struct pg_meta *m);
 
 #endif

@@ -5,6 +5,7 @@
  *
  * The swap (pg_state_install) in order, and why each step is safe:
  *  1. Build the new image and counters in fresh maps: nothing reads them.
+ *     The counters' carry row takes what the old image counted (carry.h).
  *  2. Publish the counters in pg_cnt[slot] and the new image's nodes in
  *     pg_nodes value slot `slot`, stamped with its generation: the active
  *     image reads the other slot, and only values of its own generation.
@@ -14,6 +15,7 @@
  *     update returns no bind still reads the old image or its slot.
  *  5. Narrow the hull to the new image; drop the pg_nodes entries of
  *     cgroups that were nodes of the old image and are not of the new one.
+ *  6. Write the carry row again, from the old counters' final values.
  * Killed before 4: the old policy enforces whole. After 4: the new one.
  */
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "carry.h"
 #include "cgroup.h"
 #include "state.h"
 #include "util.h"
@@ -106,21 +109,28 @@ int pg_state_image(const struct pg_state *st, union pg_block **blocks, uint32_t 
 	return 0;
 }
 
-int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, uint64_t **out)
+/* The counters map of slot; -ENOENT if none. */
+static int counters_fd(const struct pg_state *st, uint8_t slot)
 {
-	__u32 key = slot & 1, id, n = 0, rows, r, i;
-	uint64_t *v, *sum;
-	int fd, err;
+	__u32 key = slot & 1, id;
+	int fd;
 
-	if (!stride || bpf_map_lookup_elem(st->map[PG_MAP_CNT], &key, &id))
+	if (bpf_map_lookup_elem(st->map[PG_MAP_CNT], &key, &id))
 		return -ENOENT;
 	fd = bpf_map_get_fd_by_id(id);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+/* The counters of fd summed over its rows (the CPUs' and the carry row). */
+static int sum_counters(int fd, uint32_t stride, uint64_t **out)
+{
+	uint32_t n = 0, rows, r, i;
+	uint64_t *v, *sum;
+	int err;
+
 	err = map_entries(fd, &n);
 	if (!err)
 		err = read_array(fd, (size_t)n * sizeof(uint64_t), (void **)&v);
-	close(fd);
 	if (err)
 		return err;
 	sum = calloc(stride, sizeof(*sum));
@@ -135,6 +145,20 @@ int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, 
 	free(v);
 	*out = sum;
 	return 0;
+}
+
+int pg_state_counters(const struct pg_state *st, uint8_t slot, uint32_t stride, uint64_t **out)
+{
+	int fd, err;
+
+	if (!stride)
+		return -ENOENT;
+	fd = counters_fd(st, slot);
+	if (fd < 0)
+		return fd;
+	err = sum_counters(fd, stride, out);
+	close(fd);
+	return err;
 }
 
 /* Open the cgroup at path, and only if it still has the id we know it by. */
@@ -433,11 +457,12 @@ int pg_state_stats(const struct pg_state *st, uint64_t *out)
 
 /*
  * Steps 1 and 2 up to the nodes: the new image (frozen) in *tab, its
- * counters in *cnt, published in pg_cnt[slot] and pg_next. 0 or -errno
- * (logged); the caller closes what it got.
+ * counters in *cnt, published in pg_cnt[slot] and pg_next; *carry is the
+ * counters' carry row (carry.h), after one row per possible CPU. 0 or
+ * -errno (logged); the caller closes what it got.
  */
 static int new_maps(struct pg_state *st, const struct pg_image *img, uint8_t slot, int *tab,
-		    int *cnt)
+		    int *cnt, uint32_t *carry)
 {
 	const struct pg_hdr *h = &img->blocks[0].hdr;
 	uint32_t ncnt, zero = 0;
@@ -448,7 +473,8 @@ static int new_maps(struct pg_state *st, const struct pg_image *img, uint8_t slo
 		pg_err("cannot count possible CPUs: %s", strerror(-n));
 		return n ? n : -EINVAL;
 	}
-	ncnt = h->cnt_stride * (uint32_t)n;
+	*carry = (uint32_t)n;
+	ncnt = h->cnt_stride * ((uint32_t)n + 1);
 	*tab = new_array("pg_tab", sizeof(union pg_block), img->nblocks);
 	if (*tab < 0) {
 		pg_err("cannot create the policy image map (%u blocks): %s", img->nblocks,
@@ -485,6 +511,42 @@ static int new_maps(struct pg_state *st, const struct pg_image *img, uint8_t slo
 	return 0;
 }
 
+/*
+ * Write the carry row (carry.h) of the new image's counters cnt from the
+ * counters oldcnt of the image old it replaces. A failure costs the
+ * exported counters a reset, not the apply: it is a warning.
+ */
+static void carry_counters(int oldcnt, const union pg_block *old, uint32_t nold,
+			   const struct pg_image *img, int cnt, uint32_t row)
+{
+	uint32_t stride = img->blocks[0].hdr.cnt_stride, i;
+	size_t len = (size_t)stride * (row + 1) * sizeof(uint64_t);
+	uint64_t *sum = NULL, *carry = NULL, *m = MAP_FAILED;
+	int err;
+
+	if (oldcnt < 0)
+		return;
+	carry = calloc(stride, sizeof(*carry));
+	err = carry ? sum_counters(oldcnt, old[0].hdr.cnt_stride, &sum) : -ENOMEM;
+	if (!err)
+		err = pg_carry_row(old, nold, sum, img->blocks, img->nblocks, carry);
+	if (!err && (m = mmap(NULL, page_round(len), PROT_READ | PROT_WRITE, MAP_SHARED, cnt, 0)) ==
+			MAP_FAILED)
+		err = -errno;
+	if (!err) {
+		/* whole words: a reader summing the rows never sees half of one */
+		for (i = 0; i < stride; i++)
+			__atomic_store_n(&m[(size_t)row * stride + i], carry[i], __ATOMIC_RELAXED);
+		munmap(m, page_round(len));
+	} else {
+		pg_warn("cannot carry the counters over to the new policy, they start from zero: "
+			"%s",
+			strerror(-err));
+	}
+	free(sum);
+	free(carry);
+}
+
 /* Step 3's hull: the protected ports of the image in force (was) and h's together. */
 static uint32_t hull_both(uint32_t was, const struct pg_hdr *h, uint32_t neu)
 {
@@ -501,10 +563,18 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 	uint32_t zero = 0, was = st->ctl->hull, neu;
 	uint64_t was_live = st->ctl->live;
 	uint8_t slot = h->slot & 1;
-	int tab = -1, cnt = -1, err;
+	union pg_block *was_img = NULL;
+	uint32_t nwas = 0, carry;
+	int tab = -1, cnt = -1, was_cnt = -1, err;
 
-	if ((err = new_maps(st, img, slot, &tab, &cnt)))
+	/* the counters of the image in force, held before new_maps replaces
+	 * them in pg_cnt (if both images have the same slot) */
+	if (!pg_state_image(st, &was_img, &nwas) && was_img[0].hdr.cnt_stride)
+		was_cnt = counters_fd(st, was_img[0].hdr.slot);
+	if ((err = new_maps(st, img, slot, &tab, &cnt, &carry)))
 		goto out;
+	/* before the swap, so that no series starts lower than it was */
+	carry_counters(was_cnt, was_img, nwas, img, cnt, carry);
 	pg_dbg("phase: nodes");
 	if ((err = publish_nodes(st, img, mount)))
 		goto out;
@@ -526,6 +596,9 @@ int pg_state_install(struct pg_state *st, const struct pg_image *img, const char
 		goto out;
 	}
 	__atomic_store_n(&st->ctl->hull, neu, __ATOMIC_SEQ_CST);
+	/* again, now that nothing counts in the old counters: with the binds
+	 * they counted since the first carry */
+	carry_counters(was_cnt, was_img, nwas, img, cnt, carry);
 	/* pg_next keeps the same image until the next apply replaces it: the
 	 * mkdir program finds the same node twice, and clearing it would cost
 	 * this apply another wait for running programs (synchronize_rcu). */
@@ -537,6 +610,9 @@ out:
 		close(tab);
 	if (cnt >= 0)
 		close(cnt);
+	if (was_cnt >= 0)
+		close(was_cnt);
+	free(was_img);
 	return err;
 }
 

@@ -978,9 +978,6 @@ static void prometheus_parses_and_counts(void **state)
 	assert_true(start_agent(file, NULL) > 0);
 	WAIT_GEN(1);
 	snprintf(sel, sizeof(sel), "%s/web", H.cg);
-	want_label(&w, "index", "0");
-	want_label(&w, "file", file);
-	want_label(&w, "line", "2");
 	want_label(&w, "action", "allow");
 	want_label(&w, "selector", sel);
 	want_label(&w, "ports", "tcp/80,81");
@@ -1003,13 +1000,135 @@ static void prometheus_parses_and_counts(void **state)
 		assert_true(found && v.value == 1);
 		check_exposition(H.out, &ag, &found);
 		assert_true(found && ag.value == 1);
-		want_label(&info, "generation", "1");
+		want_label(&info, "file", file);
 		want_label(&info, "mode", "grant");
 		check_exposition(H.out, &info, &found);
 		assert_true(found && info.value == 1);
+		/* nothing that changes with every apply or edit in a label */
+		assert_null(strstr(H.out, "generation=\""));
+		assert_null(strstr(H.out, "index=\""));
+		assert_null(strstr(H.out, "line=\""));
 	}
 	/* -j and --prometheus together are a usage error */
 	assert_int_equal(hx_run(&H, "status", "--prometheus", "--json", NULL), 2);
+}
+
+static void promtool_check(const char *metrics);
+
+/* The labels of the rule series of selector sel and ports in the exposition
+ * text, into out ("" if there is none); its value in *value. */
+static void rule_series(const char *text, const char *sel, const char *ports, char *out, size_t len,
+			double *value)
+{
+	char want_sel[PATH_MAX + 16], want_ports[64];
+	const char *l, *end;
+
+	snprintf(want_sel, sizeof(want_sel), "selector=\"%s\"", sel);
+	snprintf(want_ports, sizeof(want_ports), "ports=\"%s\"", ports);
+	out[0] = 0;
+	for (l = text; l && *l; l = end ? end + 1 : NULL) {
+		size_t n;
+
+		end = strchr(l, '\n');
+		n = end ? (size_t)(end - l) : strlen(l);
+		if (strncmp(l, "portgate_rule_hits_total{", 25) ||
+		    !memmem(l, n, want_sel, strlen(want_sel)) ||
+		    !memmem(l, n, want_ports, strlen(want_ports)))
+			continue;
+		assert_false(out[0]); /* one series per rule */
+		assert_true(n < len);
+		snprintf(out, len, "%.*s", (int)n, l);
+		*value = strtod(strrchr(out, '}') + 1, NULL);
+		*strrchr(out, '}') = 0;
+	}
+}
+
+/* status --prometheus, checked whole and by promtool. */
+static const char *prometheus(void)
+{
+	bool found;
+	struct sample none = { .name = "portgate_none" };
+
+	if (hx_run(&H, "status", "--prometheus", NULL) != 0)
+		fail_msg("status --prometheus failed:\n%s", H.out);
+	check_exposition(H.out, &none, &found);
+	promtool_check(H.out);
+	return H.out;
+}
+
+/* The binds counted with verdict v. */
+static double binds_of(const char *text, const char *v)
+{
+	struct sample s = { .name = "portgate_binds_total" };
+	bool found;
+
+	want_label(&s, "verdict", v);
+	check_exposition(text, &s, &found);
+	assert_true(found);
+	return s.value;
+}
+
+/*
+ * Counters across applies: an edit that adds a rule above another keeps
+ * the kept rule's series (the same labels: no index, line or generation)
+ * and its count, for any reader (status --prometheus is a process of its
+ * own); a rule removed ends its series, its binds stay in binds_total. The
+ * policy file's name is Latin-1, as a label value it reads U+FFFD.
+ */
+static void prometheus_counters_survive_applies(void **state)
+{
+	char file[PATH_MAX], sel[PATH_MAX], first[PATH_MAX + 256], again[PATH_MAX + 256];
+	double hits = -1, later = -1, grant;
+	const char *out;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s", hx_policy(&H, "caf\xe9.conf", V1));
+	assert_true(start_agent(file, NULL) > 0);
+	WAIT_GEN(1);
+	snprintf(sel, sizeof(sel), "%s/web", H.cg);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(EPERM, .cg = "other", .port = 80, .uid = NOBODY);
+	out = prometheus();
+	assert_non_null(strstr(out, "caf\xef\xbf\xbd.conf\""));
+	assert_null(strchr(out, '\xe9'));
+	rule_series(out, sel, "tcp/80", first, sizeof(first), &hits);
+	if (!first[0] || hits != 2)
+		fail_msg("no series of %s tcp/80 with 2 hits in:\n%s", sel,
+			 strstr(out, "# HELP portgate_rule_hits_total"));
+	assert_non_null(strstr(first, "id=\""));
+	assert_true(binds_of(out, "grant") == 2 && binds_of(out, "deny-default") == 1);
+
+	/* a rule added above it: generation 2, the same series, the same count */
+	/* renamed over it, so that the agent applies it once (no truncated file) */
+	hx_policy(&H, ".swp", "default deny\nallow @/other tcp/81\nallow @/web tcp/80\n");
+	assert_int_equal(rename(tmp_path(".swp"), file), 0);
+	WAIT_GEN(2);
+	out = prometheus();
+	if (!strstr(out, "portgate_policy_generation 2\n"))
+		fail_msg("not generation 2:\n%s", strstr(out, "portgate_policy_generation"));
+	rule_series(out, sel, "tcp/80", again, sizeof(again), &later);
+	assert_string_equal(again, first);
+	assert_true(later == 2);
+	assert_true(binds_of(out, "grant") == 2 && binds_of(out, "deny-default") == 1);
+	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY);
+	EXPECT_BIND(0, .cg = "other", .port = 81, .uid = NOBODY);
+	out = prometheus();
+	rule_series(out, sel, "tcp/80", again, sizeof(again), &later);
+	assert_string_equal(again, first);
+	assert_true(later == 3);
+	assert_true(binds_of(out, "grant") == 4);
+
+	/* the rule removed: its series ends, binds_total keeps its binds */
+	hx_policy(&H, ".swp", "default deny\nallow @/other tcp/81\n");
+	assert_int_equal(rename(tmp_path(".swp"), file), 0);
+	WAIT_GEN(3);
+	out = prometheus();
+	rule_series(out, sel, "tcp/80", again, sizeof(again), &later);
+	assert_string_equal(again, "");
+	grant = binds_of(out, "grant");
+	assert_true(grant == 4);
+	assert_true(binds_of(out, "deny-default") == 1);
 }
 
 struct metrics_want {
@@ -1260,6 +1379,7 @@ int main(void)
 		T(detach_on_exit_removes_enforcement),
 		T(sigkill_and_restart_keep_enforcing),
 		T(prometheus_parses_and_counts),
+		T(prometheus_counters_survive_applies),
 		T(metrics_file_kept_current),
 		T(state_file_and_status),
 		T(listen_health_ready_metrics),
