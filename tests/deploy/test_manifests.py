@@ -318,7 +318,7 @@ if sc.get("privileged") is not False:
     fail("securityContext.privileged is not false")
 if caps.get("drop") != ["ALL"]:
     fail("capabilities.drop is %s, want [ALL]" % caps.get("drop"))
-need = {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH", "SETUID", "SETGID"}
+need = {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH", "DAC_OVERRIDE", "SETUID", "SETGID"}
 added = set(caps.get("add", []))
 if need - added:
     fail("capabilities.add lacks %s" % sorted(need - added))
