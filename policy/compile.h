@@ -9,6 +9,8 @@
 #define PORTGATE_COMPILE_H
 
 #include "image.h"
+#include "kube_path.h"
+#include "kube_sel.h"
 #include "pg_abi.h"
 #include "policy.h"
 
@@ -52,12 +54,35 @@ struct pg_image {
 	size_t nowned;
 };
 
+/* A pod of the node, as the agent learned it from the API server. */
+struct pg_pod {
+	const char *ns;
+	const char *name;
+	const char *uid; /* the UID its cgroup carries (a static pod's config.mirror UID) */
+	enum pg_kube_qos qos;
+	const struct pg_kube_label *labels; /* keys unique */
+	size_t nlabels;
+};
+
+/* The pods that pod: selectors choose from, and where their cgroups are. */
+struct pg_pods {
+	const struct pg_kube_layout *layout;
+	const struct pg_pod *v;
+	size_t n;
+};
+
 struct pg_compile_opts {
 	enum pg_mode mode; /* GRANT or SYSCTL: already resolved */
 	bool bypass;	   /* the kernel honours return value 3 */
 	uint8_t slot;	   /* 0 or 1 */
 	uint64_t gen;
 	uint32_t seed; /* first cuckoo seed tried */
+	/*
+	 * NULL: no pod is known, and a pod: selector selects no cgroup. Else
+	 * a pod: rule stands for an exact selector of the pod-level cgroup
+	 * (pg_kube_pod_path()) of every pod it matches, made or not yet made.
+	 */
+	const struct pg_pods *pods;
 };
 
 /*
