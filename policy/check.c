@@ -276,10 +276,21 @@ static int cmp_cond(const struct pg_cond *a, const struct pg_cond *b)
 	return memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
+/*
+ * What makes two selectors the same: a cgroup path as written, a pod
+ * selector in its canonical form ("pod:web/b,a" is "pod:web/a,b"). Pod
+ * selectors that differ may still select one pod: like globs, they meet in
+ * pg_compile(), against the pods of the node.
+ */
+static const char *sel_key(const struct pg_rule *r)
+{
+	return r->pod_key ? r->pod_key : r->selector;
+}
+
 static int cmp_by_selector(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
-	int c = strcmp(x->r->selector, y->r->selector);
+	int c = strcmp(sel_key(x->r), sel_key(y->r));
 
 	if (c)
 		return c;
@@ -333,7 +344,7 @@ static int find_collisions(struct checker *ck)
 		it[i] = (struct item){ &p->rules[i], i };
 	qsort(it, n, sizeof(*it), cmp_by_selector);
 	for (a = 0; a < n && !err; a = b) {
-		for (b = a + 1; b < n && !strcmp(it[a].r->selector, it[b].r->selector); b++)
+		for (b = a + 1; b < n && !strcmp(sel_key(it[a].r), sel_key(it[b].r)); b++)
 			;
 		if (b - a < 2)
 			continue;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_sel.h"
 #include "pg_abi.h"
 #include "policy_int.h"
 
@@ -150,6 +151,10 @@ void pol_fmt_ranges(char *buf, size_t size, const struct pg_range *r, size_t n, 
 void pol_rule_free(struct pg_rule *r)
 {
 	free(r->selector);
+	if (r->pod)
+		pg_kube_sel_free(r->pod);
+	free(r->pod);
+	free(r->pod_key);
 	free(r->ports);
 	free(r->cond.user);
 	free(r->cond.group);

@@ -73,10 +73,16 @@ struct pg_cond {
 	bool addr_v4;	   /* written as IPv4, for display */
 };
 
+struct pg_kube_sel; /* kube_sel.h */
+
 struct pg_rule {
 	struct pg_loc loc; /* the statement's first token */
 	enum pg_action action;
 	char *selector; /* as written (unquoted) */
+	/* A pod selector ("pod:NS[/LABELS]"), parsed, and its canonical form
+	 * (pg_kube_sel_str()), which compares rules; both NULL for a cgroup path. */
+	struct pg_kube_sel *pod;
+	char *pod_key;
 	struct pg_loc sel_loc;
 	uint32_t protos;	/* PG_PROTO_* bits */
 	struct pg_range *ports; /* sorted, merged */
@@ -174,12 +180,17 @@ bool pg_policy_protects(const struct pg_policy *p, uint16_t port);
  * Selector matching against a cgroup path from the cgroup2 root ("/" is the
  * root, "/a/b" a cgroup, no trailing slash). "*" matches any run of bytes
  * within one component, "**" as a whole component matches zero or more
- * components. Returns true on a match.
+ * components. Returns true on a match; a selector that is not a cgroup
+ * path (a pod selector) matches no path.
  */
 bool pg_selector_match(const char *selector, const char *path);
 
-/* Is the selector free of glob characters? */
+/* Is the selector a cgroup path free of glob characters? (A pod selector,
+ * "pod:...", is neither exact nor a glob: it names no path itself.) */
 bool pg_selector_is_exact(const char *selector);
+
+/* Is the selector a cgroup path with glob characters? */
+bool pg_selector_is_glob(const char *selector);
 
 /* Does any rule of the policy use a glob selector? */
 bool pg_policy_has_globs(const struct pg_policy *p);

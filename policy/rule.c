@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_sel.h"
 #include "pg_abi.h"
 #include "policy_int.h"
 
@@ -258,6 +259,43 @@ static bool check_selector(struct parser *ps, const struct tok *t)
 	return true;
 }
 
+/*
+ * A pod selector, "pod:NS[/LABELS]" (kube_sel.h), parsed into r->pod with
+ * its canonical form in r->pod_key. Its error's column is the token's plus
+ * the offset kube_sel gives when the token is unquoted, the token's own when
+ * it is quoted (pol_tok_loc()).
+ */
+static bool parse_pod(struct parser *ps, const struct tok *t, struct pg_rule *r)
+{
+	struct pg_kube_err err = { 0 };
+	struct pg_kube_sel *sel;
+	int rc;
+
+	if (!check_text(ps, t, 0, t->s, t->len, "selector"))
+		return false;
+	sel = calloc(1, sizeof(*sel));
+	if (!sel) {
+		pol_no_memory(ps);
+		return false;
+	}
+	rc = pg_kube_sel_parse(t->s, t->len, sel, &err);
+	if (rc) {
+		free(sel);
+		if (rc == -ENOMEM)
+			pol_no_memory(ps);
+		else
+			pol_err_hint(ps, t, err.off, err.hint[0] ? err.hint : NULL, "%s", err.msg);
+		return false;
+	}
+	r->pod = sel;
+	r->pod_key = pg_kube_sel_str(sel);
+	if (!r->pod_key) {
+		pol_no_memory(ps);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_protospec(struct parser *ps, const struct tok *t, struct pg_rule *r)
 {
 	const char *slash = memchr(t->s, '/', t->len), *item = t->s;
@@ -483,7 +521,8 @@ void pol_st_rule(struct parser *ps, enum pg_action action)
 	r.loc = pol_tok_loc(ps, &ps->tok[0], 0);
 	r.sel_loc = pol_tok_loc(ps, &ps->tok[1], 0);
 	r.ports_loc = pol_tok_loc(ps, &ps->tok[2], 0);
-	if (!check_selector(ps, &ps->tok[1]))
+	if (pg_kube_sel_is_pod(ps->tok[1].s, ps->tok[1].len) ? !parse_pod(ps, &ps->tok[1], &r)
+							     : !check_selector(ps, &ps->tok[1]))
 		ok = false;
 	if (!parse_protospec(ps, &ps->tok[2], &r))
 		ok = false;

@@ -10,7 +10,12 @@
 
 bool pg_selector_is_exact(const char *selector)
 {
-	return !strchr(selector, '*');
+	return selector[0] == '/' && !strchr(selector, '*');
+}
+
+bool pg_selector_is_glob(const char *selector)
+{
+	return selector[0] == '/' && strchr(selector, '*');
 }
 
 bool pg_policy_has_globs(const struct pg_policy *p)
@@ -18,7 +23,7 @@ bool pg_policy_has_globs(const struct pg_policy *p)
 	size_t i;
 
 	for (i = 0; i < p->nrules; i++)
-		if (!pg_selector_is_exact(p->rules[i].selector))
+		if (pg_selector_is_glob(p->rules[i].selector))
 			return true;
 	return false;
 }
@@ -77,6 +82,8 @@ bool pg_selector_match(const char *selector, const char *path)
 	const char *s = strcmp(path, "/") ? path : "";
 	const char *star_p = NULL, *star_s = NULL;
 
+	if (selector[0] != '/')
+		return false;
 	while (*s) {
 		const char *sc = s + 1;
 		size_t sn = strcspn(sc, "/");
