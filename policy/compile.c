@@ -3,10 +3,11 @@
  * compile.c - policy + cgroup tree -> policy image (bpf/pg_abi.h).
  *
  * pg_compile() is a pipeline of phases over one struct pg_compiler
- * (compile_int.h): the paths (the tree and the path table's paths), which
- * cgroups each selector matches, the nodes and their entries and the
- * cuckoo placement (entries.c), the path table (pathtab.c), the layout of
- * the regions, and the emitted blocks. Reading an image back is image.c.
+ * (compile_int.h): the pods that pod: rules select (compile_pod.c), the
+ * paths (the tree and the path table's paths), which cgroups each selector
+ * matches, the nodes and their entries and the cuckoo placement
+ * (entries.c), the path table (pathtab.c), the layout of the regions, and
+ * the emitted blocks. Reading an image back is image.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -114,7 +115,8 @@ static int compile_paths(struct pg_compiler *c)
 	int err;
 
 	if ((err = path_index_build(&tpi, c->tree, c->ntree)) ||
-	    (err = pgc_trie_paths(c->p, &c->tp, &c->ntp)) ||
+	    (err = pgc_trie_paths(c->p, c->pod_path, c->pod_path ? c->o->pods->n : 0, &c->tp,
+				  &c->ntp)) ||
 	    (err = pgc_grow((void **)&c->all, &c->allcap, c->ntree + c->ntp + 1, sizeof(*c->all))))
 		goto out;
 	for (i = 0; i < c->ntree; i++)
@@ -151,7 +153,7 @@ static int cmp_match(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-static int add_match(struct pg_compiler *c, size_t cg, uint32_t rule)
+int pgc_add_match(struct pg_compiler *c, size_t cg, uint32_t rule)
 {
 	int err = pgc_grow((void **)&c->mv, &c->mcap, c->mn + 1, sizeof(*c->mv));
 
@@ -168,18 +170,20 @@ static int match_rule(struct pg_compiler *c, uint32_t i, bool *any)
 	long k;
 	int err;
 
+	if (c->p->rules[i].pod)
+		return pgc_match_pods(c, i, any);
 	if (pg_selector_is_exact(sel)) {
 		if ((k = pgc_path_find(&c->pi, c->all, sel)) < 0)
 			return 0;
 		*any = (size_t)k < c->ntree;
-		return add_match(c, (size_t)k, i);
+		return pgc_add_match(c, (size_t)k, i);
 	}
 	for (j = 0; j < c->nall; j++) {
 		/* A tenant can name cgroups in a subtree delegated to it:
 		 * globs never reach in there (portgate.conf(5)). */
 		if (c->all[j].delegated || !pg_selector_match(sel, c->all[j].path))
 			continue;
-		if ((err = add_match(c, j, i)))
+		if ((err = pgc_add_match(c, j, i)))
 			return err;
 		*any = *any || j < c->ntree;
 	}
@@ -414,14 +418,15 @@ static void compiler_free(struct pg_compiler *c)
 	free(c->node_of_tp);
 	free(c->tids);
 	free(c->slots);
+	pgc_pods_free(c);
 }
 
 int pg_compile(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
 	       const struct pg_compile_opts *o, struct pg_image *out, struct pg_diags *diags)
 {
 	static int (*const phases[])(struct pg_compiler *) = {
-		compile_paths,	compile_matching, pgc_nodes,	pgc_cuckoo,
-		pgc_path_table, compile_layout,	  compile_emit,
+		pgc_pods,   compile_paths,  compile_matching, pgc_nodes,
+		pgc_cuckoo, pgc_path_table, compile_layout,   compile_emit,
 	};
 	struct pg_compiler c = { .p = p,
 				 .tree = tree,

@@ -20,6 +20,11 @@ struct path_index {
 	size_t mask;
 };
 
+/* Pod pod of o->pods is selected by rule rule. */
+struct pod_pick {
+	uint32_t rule, pod;
+};
+
 /* A rule whose selector names a cgroup. */
 struct match {
 	uint32_t cg;   /* index into all[] */
@@ -56,6 +61,13 @@ struct pg_compiler {
 	struct pg_image *out;
 	struct pg_diags *diags;
 	size_t errors0; /* errors in diags before this compile */
+
+	/* pods (compile_pod.c): the pod-level cgroup of each pod a pod: rule
+	 * selects (NULL for the others), and the (rule, pod) pairs, by rule */
+	char **pod_path; /* per pod of o->pods */
+	struct pod_pick *picks;
+	size_t npicks, picks_cap;
+	size_t *pick_first; /* per rule, nrules + 1: its first pair in picks */
 
 	/* paths: the tree, then the path table's paths missing from it */
 	char **tp; /* the path table's paths, sorted; out->owned once emitted */
@@ -100,14 +112,25 @@ long pgc_path_find(const struct path_index *pi, const struct pg_cgroup *tree, co
 /* The parent of path ("/a/b" -> "/a", "/a" -> "/") into out. */
 void pgc_parent_of(const char *path, char *out, size_t len);
 
+/* compile_pod.c */
+/* Phase: which pods each pod: rule selects, and their pod-level cgroups. */
+int pgc_pods(struct pg_compiler *c);
+/* The cgroups of all[] pod rule i selects; *any: one of them exists now. */
+int pgc_match_pods(struct pg_compiler *c, uint32_t i, bool *any);
+void pgc_pods_free(struct pg_compiler *c);
+/* compile.c */
+int pgc_add_match(struct pg_compiler *c, size_t cg, uint32_t rule);
+
 /* entries.c */
 int pgc_nodes(struct pg_compiler *c);
 int pgc_cuckoo(struct pg_compiler *c);
 void pgc_alts_free(struct alts *a);
 
 /* pathtab.c */
-/* Every exact selector and each of its ancestors but "/", sorted and unique. */
-int pgc_trie_paths(const struct pg_policy *p, char ***out, size_t *n);
+/* Every exact selector, every non-NULL extra[i], and each of their
+ * ancestors but "/", sorted and unique. */
+int pgc_trie_paths(const struct pg_policy *p, char *const *extra, size_t nextra, char ***out,
+		   size_t *n);
 /* Index of path in tp (sorted), or -1. */
 long pgc_trie_find(char *const *tp, size_t n, const char *path);
 /* See pathtab.c; returns the longest probe, or -E2BIG. */

@@ -47,43 +47,54 @@ static size_t sort_unique(char **v, size_t nv)
 	return j;
 }
 
+/* path and each of its ancestors but "/" onto v[0..*nv). */
+static int add_with_ancestors(const char *path, char ***v, size_t *nv, size_t *cap)
+{
+	const char *c;
+	int err;
+
+	if (!strcmp(path, "/"))
+		return 0;
+	for (c = path + 1;; c++) {
+		if (*c && *c != '/')
+			continue;
+		if ((err = pgc_grow((void **)v, cap, *nv + 1, sizeof(**v))))
+			return err;
+		if (!((*v)[*nv] = strndup(path, (size_t)(c - path))))
+			return -ENOMEM;
+		(*nv)++;
+		if (!*c)
+			return 0;
+	}
+}
+
 /*
- * Every exact selector and each of its ancestors but "/": the paths of the
- * path table, sorted (so a path's ancestors come before it) and unique.
+ * Every exact selector, every path of extra[0..nextra) (the pod cgroups
+ * pod: rules select), and each of their ancestors but "/": the paths of
+ * the path table, sorted (so a path's ancestors come before it) and unique.
  */
-int pgc_trie_paths(const struct pg_policy *p, char ***out, size_t *n)
+int pgc_trie_paths(const struct pg_policy *p, char *const *extra, size_t nextra, char ***out,
+		   size_t *n)
 {
 	char **v = NULL;
 	size_t nv = 0, cap = 0, i;
 	int err = 0;
 
-	for (i = 0; i < p->nrules; i++) {
-		const char *sel = p->rules[i].selector, *c;
-
-		if (!pg_selector_is_exact(sel) || !strcmp(sel, "/"))
-			continue;
-		for (c = sel + 1;; c++) {
-			if (*c && *c != '/')
-				continue;
-			if ((err = pgc_grow((void **)&v, &cap, nv + 1, sizeof(*v))))
-				goto fail;
-			if (!(v[nv] = strndup(sel, (size_t)(c - sel)))) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			nv++;
-			if (!*c)
-				break;
-		}
+	for (i = 0; i < p->nrules && !err; i++)
+		if (pg_selector_is_exact(p->rules[i].selector))
+			err = add_with_ancestors(p->rules[i].selector, &v, &nv, &cap);
+	for (i = 0; i < nextra && !err; i++)
+		if (extra[i])
+			err = add_with_ancestors(extra[i], &v, &nv, &cap);
+	if (err) {
+		for (i = 0; i < nv; i++)
+			free(v[i]);
+		free(v);
+		return err;
 	}
 	*out = v;
 	*n = sort_unique(v, nv);
 	return 0;
-fail:
-	for (i = 0; i < nv; i++)
-		free(v[i]);
-	free(v);
-	return err;
 }
 
 long pgc_trie_find(char *const *tp, size_t n, const char *path)

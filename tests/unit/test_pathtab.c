@@ -121,7 +121,7 @@ static void test_trie_paths(void **state)
 	size_t n = 0, i;
 
 	assert_int_equal(d.nerrors, 0);
-	assert_int_equal(pgc_trie_paths(p, &tp, &n), 0);
+	assert_int_equal(pgc_trie_paths(p, NULL, 0, &tp, &n), 0);
 	assert_int_equal(n, ARRAY_SIZE(want));
 	for (i = 0; i < n; i++) {
 		assert_string_equal(tp[i], want[i]);
@@ -138,7 +138,7 @@ static void test_trie_paths(void **state)
 
 	/* no exact selector: no paths */
 	p = pg_policy_parse_buf("t.conf", "allow /* tcp/80\n", 16, NULL, &d);
-	assert_int_equal(pgc_trie_paths(p, &tp, &n), 0);
+	assert_int_equal(pgc_trie_paths(p, NULL, 0, &tp, &n), 0);
 	assert_int_equal(n, 0);
 	free(tp);
 	pg_policy_free(p);
