@@ -339,7 +339,8 @@ def inner():
         return
     ing, dns = by_ns["ingress-nginx"], by_ns["kube-system"]
     # Decoys: the controller's labels in another namespace, and a pod no rule names.
-    decoy = dict(ing, name="ingress-nginx-lookalike", namespace="default")
+    # Between them and the README's pods, all three QoS classes.
+    decoy = dict(ing, name="ingress-nginx-lookalike", namespace="default", qos="BestEffort")
     web = {"name": "web-0", "namespace": "default", "labels": {"app": "web"}, "qos": "Guaranteed"}
 
     tmp = kubetest.tmpdir()
