@@ -334,6 +334,26 @@ static void other_text(const struct pg_ask *a, const struct offline *s, const st
 		printf(", by the default, no cgroup from %s up to / having a rule for it\n", a->cg);
 }
 
+/*
+ * pod: rules stand for the cgroups of the pods the agent learns from the
+ * API server; offline no pod is known, so they select nothing here. The
+ * count of them, and with text the line that says so.
+ */
+static size_t pod_rules_note(const struct pg_policy *p, bool text)
+{
+	size_t i, n = 0, first = 0;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].pod && !n++)
+			first = i;
+	if (n && text)
+		printf("  %zu pod: rule%s (the first at %s:%u) select%s nothing here: no pods are "
+		       "known offline, only to portgate run with a Kubernetes source\n",
+		       n, n == 1 ? "" : "s", p->files[p->rules[first].loc.file],
+		       (unsigned int)p->rules[first].loc.line, n == 1 ? "s" : "");
+	return n;
+}
+
 static void answer(const char *file, const struct pg_policy *p, const struct pg_ask *a,
 		   const struct pg_why *w, const struct offline *prim, const struct offline *sys,
 		   const struct pg_why *sw, struct pg_answers *out)
@@ -346,6 +366,7 @@ static void answer(const char *file, const struct pg_policy *p, const struct pg_
 			printf("  mode %s, from %s\n", mode_word(p->mode), file);
 		else
 			other_text(a, sys, sw, w);
+		pod_rules_note(p, true);
 		return;
 	}
 	doc = pg_json_doc();
@@ -353,6 +374,8 @@ static void answer(const char *file, const struct pg_policy *p, const struct pg_
 	pg_json_set_str(doc, "policy", file);
 	pg_json_set_str(doc, "mode", mode_word(p->mode));
 	pg_json_set_str(doc, "decided_in", mode_word(prim->mode));
+	if (pod_rules_note(p, false))
+		pg_json_set_u64(doc, "pod_rules_inert", pod_rules_note(p, false));
 	if (p->mode == PG_MODE_AUTO) {
 		struct json_object *sysctl = NULL;
 

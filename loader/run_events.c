@@ -51,7 +51,7 @@ static bool glob_may_match(const char *path)
 		if (!pg_meta_token(&t, action, sizeof(action)) ||
 		    !pg_meta_token(&t, sel, sizeof(sel)))
 			continue;
-		if (!pg_selector_is_exact(sel) && (!path || pg_selector_match(sel, path)))
+		if (pg_selector_is_glob(sel) && (!path || pg_selector_match(sel, path)))
 			return true;
 	}
 	return false;

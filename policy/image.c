@@ -57,6 +57,31 @@ int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid,
 	return 0;
 }
 
+int pg_image_path_node(const union pg_block *blocks, uint32_t nblocks, const char *path,
+		       uint32_t *node)
+{
+	char name[PG_NAME_MAX];
+	uint32_t ptid = PG_TRIE_ROOT, tid = 0, n = 0;
+	const char *c = path;
+
+	if (*c != '/' || !c[1])
+		return -ENOENT;
+	while (*c == '/') {
+		size_t len = strcspn(c + 1, "/");
+
+		if (!len || len >= sizeof(name))
+			return -ENOENT;
+		memcpy(name, c + 1, len);
+		name[len] = '\0';
+		if (pg_image_path(blocks, nblocks, ptid, name, &tid, &n))
+			return -ENOENT;
+		ptid = tid;
+		c += 1 + len;
+	}
+	*node = n;
+	return 0;
+}
+
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port)
 {
 	struct pg_view v = { blocks, nblocks };

@@ -32,6 +32,15 @@ int pg_image_decide(const union pg_block *blocks, uint32_t nblocks, const uint32
 int pg_image_path(const union pg_block *blocks, uint32_t nblocks, uint32_t ptid, const char *name,
 		  uint32_t *tid, uint32_t *node);
 
+/*
+ * The same, walked name by name from the root for a whole path ("/a/b"):
+ * the node the cgroup_mkdir program gives a cgroup made at path (0 for a
+ * path without a node of its own). 0, or -ENOENT when a name of the path
+ * has no entry (or the path is "/" or longer than a cgroup path can be).
+ */
+int pg_image_path_node(const union pg_block *blocks, uint32_t nblocks, const char *path,
+		       uint32_t *node);
+
 /* Is port protected by this image? */
 bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t port);
 

@@ -659,7 +659,9 @@ static void check_shape(const struct pg_policy *p)
 
 		if (r->action != PG_ALLOW && r->action != PG_DENY)
 			fail("rule %zu: action %d", i, r->action);
-		if (!r->selector || r->selector[0] != '/' || !r->text)
+		if (!r->selector || !r->text ||
+		    (r->pod ? !r->pod_key || strncmp(r->selector, "pod:", 4) || r->pod_key[0] != 'p'
+			    : r->selector[0] != '/' || r->pod_key))
 			fail("rule %zu: selector or text missing", i);
 		if (!r->protos || (r->protos & ~PG_PROTO_ANY))
 			fail("rule %zu: protos %#x", i, r->protos);
@@ -938,7 +940,10 @@ static void check_findings(const struct pg_policy *p, const struct pg_diags *d)
 	struct rset out = { 0 }, all = { 0 };
 
 	for (i = 0; i < n; i++) {
-		ix[i] = (struct sel_ix){ p->rules[i].selector, &p->rules[i], i };
+		/* pod selectors are one selector when their canonical forms are */
+		ix[i] = (struct sel_ix){ p->rules[i].pod_key ? p->rules[i].pod_key
+							     : p->rules[i].selector,
+					 &p->rules[i], i };
 		lx[i] = (struct line_ix){ p->rules[i].loc, i };
 		/* ports outside protect: the rule minus (rule ∩ protect) */
 		out.n = 0;
@@ -1275,7 +1280,7 @@ static void ref_universe(struct ref *R)
 	for (i = 0; i < p->nrules; i++) {
 		const char *sel = p->rules[i].selector, *c;
 
-		if (strchr(sel, '*') || !strcmp(sel, "/"))
+		if (p->rules[i].pod || strchr(sel, '*') || !strcmp(sel, "/"))
 			continue;
 		for (c = sel + 1;; c++) {
 			if (*c && *c != '/')
@@ -1377,7 +1382,7 @@ static bool ref_matches(struct ref *R)
 	for (c = 0; c < R->nu; c++)
 		pbytes += strlen(R->u[c].path);
 	for (i = 0; i < p->nrules; i++)
-		if (strchr(p->rules[i].selector, '*'))
+		if (!p->rules[i].pod && strchr(p->rules[i].selector, '*'))
 			gbytes += strlen(p->rules[i].selector);
 	R->match = gbytes * pbytes;
 	if (R->match > MATCH_CAP)
@@ -1389,10 +1394,18 @@ static bool ref_matches(struct ref *R)
 		bool exact = !strchr(sel, '*'), any = false;
 		long at = exact ? ref_find(R, sel) : -1;
 
+		R->roff[i] = n;
+		if (p->rules[i].pod) {
+			/* portgate.conf(5), Pod selectors: with no pods known
+			 * (this target gives none), one selects no cgroup. */
+			if (pg_selector_is_exact(sel) || pg_selector_is_glob(sel) ||
+			    pg_selector_match(sel, "/"))
+				fail("pod selector %s taken for a cgroup path", sel);
+			goto unmatched;
+		}
 		if (pg_selector_is_exact(sel) != exact)
 			fail("pg_selector_is_exact(\"%s\") = %d", sel, !exact);
 		R->globs = R->globs || !exact;
-		R->roff[i] = n;
 		/* An exact selector names only its own path: past the tree, it
 		 * is looked up, not matched against every virtual path. */
 		nc = exact ? NTREE + (at >= (long)NTREE) : R->nu;
@@ -1428,6 +1441,7 @@ static bool ref_matches(struct ref *R)
 		}
 		if (any)
 			continue;
+	unmatched:
 		for (j = 0; j < R->nunmatched; j++)
 			if (!strcmp(R->unmatched[j], sel))
 				break;

@@ -58,20 +58,12 @@ static const struct pg_path_out *find_path(const struct pg_image *img, const cha
 	return NULL;
 }
 
-/* The node the cgroup_mkdir program would give a cgroup made at path: the
- * path table walked name by name from the root, as pg_cgroup.bpf.c does. */
+/* The node the cgroup_mkdir program gives a cgroup made at path, or 0. */
 static uint32_t mkdir_node(const struct pg_image *img, const char *path)
 {
-	uint32_t ptid = PG_TRIE_ROOT, tid = 0, node = 0;
-	char buf[PG_KUBE_MAX_ROOT + 128], *save = NULL, *name;
+	uint32_t node = 0;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
-		if (pg_image_path(img->blocks, img->nblocks, ptid, name, &tid, &node))
-			return 0;
-		ptid = tid;
-	}
-	return node;
+	return pg_image_path_node(img->blocks, img->nblocks, path, &node) ? 0 : node;
 }
 
 static bool unmatched(const struct pg_image *img, const char *sel)

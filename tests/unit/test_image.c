@@ -369,6 +369,38 @@ static void test_not_an_image(void **state)
 	fx_free(&f);
 }
 
+/* A whole path walked from the root: its node, 0 for an ancestor only, -ENOENT off the table. */
+static void test_path_node(void **state)
+{
+	struct pg_cgroup tree[] = { CG("/", 1), CG("/a", 2) };
+	char longname[PG_NAME_MAX + 8];
+	uint32_t node = 12345;
+	struct fx f;
+
+	fix_levels(tree, ARRAY_SIZE(tree));
+	fx_ok(&f, "allow /a/b/c tcp/80\nallow /a tcp/81\n", tree, ARRAY_SIZE(tree), NULL);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a/b/c", &node), 0);
+	assert_int_equal(node, node_of(&f.img, "/a/b/c"));
+	assert_int_not_equal(node, 0);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a", &node), 0);
+	assert_int_equal(node, node_of(&f.img, "/a"));
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a/b", &node), 0);
+	assert_int_equal(node, 0); /* an ancestor of a selector only */
+	node = 7;
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a/x", &node), -ENOENT);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a/b/c/d", &node),
+			 -ENOENT);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/", &node), -ENOENT);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "a", &node), -ENOENT);
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, "/a//b", &node), -ENOENT);
+	memset(longname, 'x', sizeof(longname));
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(pg_image_path_node(f.img.blocks, f.img.nblocks, longname, &node), -ENOENT);
+	assert_int_equal(node, 7);
+	fx_free(&f);
+}
+
 /* Decisions read no block past nblocks: a cut image decides as if the rest were zero. */
 static void test_decide_cut_image(void **state)
 {
@@ -486,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_names),
 		cmocka_unit_test(test_image_ret),
 		cmocka_unit_test(test_not_an_image),
+		cmocka_unit_test(test_path_node),
 		cmocka_unit_test(test_decide_cut_image),
 		cmocka_unit_test(test_zero_never_matches),
 	};

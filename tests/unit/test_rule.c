@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * test_rule.c - allow and deny (policy/rule.c): port lists, protocols,
- * conditions, and the rule limit.
+ * conditions, the rule limit, and pod: selectors.
  */
 
 #include "policy_fx.h"
+#include "kube_sel.h"
 
 static void test_ports_sorted_merged(void **state)
 {
@@ -122,13 +123,78 @@ static void test_rule_limit(void **state)
 	free(text);
 }
 
+/*
+ * pod: selectors: kept as written, parsed, and in canonical form; a cgroup
+ * path has neither. Quoted, a selector may hold spaces.
+ */
+static void test_pod_rules(void **state)
+{
+	struct pg_policy *p =
+	    parse_ok("allow pod:ingress-nginx/app.kubernetes.io/name=ingress-nginx "
+		     "tcp/80,443\n"
+		     "deny  pod:* any/1-1023\n"
+		     "allow \"pod:web/tier in (b, a),!canary\" tcp/80 user=33\n"
+		     "allow /kubepods.slice tcp/81\n");
+	const struct pg_rule *r = p->rules;
+
+	assert_int_equal(p->nrules, 4);
+	assert_string_equal(r[0].selector,
+			    "pod:ingress-nginx/app.kubernetes.io/name=ingress-nginx");
+	assert_non_null(r[0].pod);
+	assert_string_equal(r[0].pod->ns, "ingress-nginx");
+	assert_int_equal(r[0].pod->nreqs, 1);
+	assert_string_equal(r[0].pod->reqs[0].key, "app.kubernetes.io/name");
+	assert_string_equal(r[0].pod_key, "pod:ingress-nginx/app.kubernetes.io/name=ingress-nginx");
+	assert_loc(r[0].sel_loc, 0, 1, 7);
+
+	assert_null(r[1].pod->ns); /* every namespace */
+	assert_string_equal(r[1].pod_key, "pod:*");
+
+	assert_string_equal(r[2].selector, "pod:web/tier in (b, a),!canary");
+	assert_string_equal(r[2].pod_key, "pod:web/!canary,tier in (a,b)");
+	assert_true(r[2].cond.has_user);
+	assert_string_equal(r[2].text, "allow \"pod:web/tier in (b, a),!canary\" tcp/80 user=33");
+
+	assert_null(r[3].pod);
+	assert_null(r[3].pod_key);
+	pg_policy_free(p);
+}
+
+/*
+ * Errors at FILE:LINE:COL: the token's column plus the offset in it when
+ * the token is unquoted, the token's own column when it is quoted; the
+ * hint from the selector parser. Bytes that are not UTF-8 are refused
+ * before the selector parser sees them.
+ */
+static void test_pod_errors(void **state)
+{
+	expect_diags("allow pod:web/app=x,tier=-y tcp/80\n",
+		     "t.conf:1:26: error: label value '-y' must start with a letter or digit; a "
+		     "label value is empty or at most 63 letters, digits, '-', '_' and '.', "
+		     "starting and ending with a letter or digit\n");
+	expect_diags("deny \"pod:web/app=x,tier=-y\" tcp/80\nallow /a tcp/80\n",
+		     "t.conf:1:6: error: label value '-y' must start with a letter or digit; a "
+		     "label value is empty or at most 63 letters, digits, '-', '_' and '.', "
+		     "starting and ending with a letter or digit\n");
+	expect_diags("allow /a tcp/80\nallow pod:WEB tcp/80\n",
+		     "t.conf:2:11: error: invalid namespace 'WEB': upper case letter 'W'; "
+		     "Kubernetes namespaces are lower case\n");
+	expect_diags(
+	    "allow /a tcp/80\nallow pod:web/app=\xff tcp/80\n",
+	    "t.conf:2:19: error: selector is not valid UTF-8 (byte 0xff); save the file as "
+	    "UTF-8\n");
+	/* "pod" without the colon is neither a pod selector nor a path */
+	expect_diags("allow /a tcp/80\nallow pod/web tcp/80\n",
+		     "t.conf:2:7: error: selector must be an absolute cgroup path starting with "
+		     "'/'\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ports_sorted_merged),
-		cmocka_unit_test(test_protocols),
-		cmocka_unit_test(test_conditions),
-		cmocka_unit_test(test_rule_limit),
+		cmocka_unit_test(test_ports_sorted_merged), cmocka_unit_test(test_protocols),
+		cmocka_unit_test(test_conditions),	    cmocka_unit_test(test_rule_limit),
+		cmocka_unit_test(test_pod_rules),	    cmocka_unit_test(test_pod_errors),
 	};
 
 	return cmocka_run_group_tests_name("rule", tests, NULL, NULL);

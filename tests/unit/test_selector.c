@@ -91,6 +91,13 @@ static void test_selector_exact_depth(void **state)
 	assert_true(pg_selector_is_exact("/system.slice/a.service"));
 	assert_false(pg_selector_is_exact("/system.slice/*.service"));
 	assert_false(pg_selector_is_exact("/**"));
+	assert_true(pg_selector_is_glob("/**"));
+	assert_false(pg_selector_is_glob("/a"));
+	/* a pod selector names no path: neither exact nor a glob, matches none */
+	assert_false(pg_selector_is_exact("pod:web/app=x"));
+	assert_false(pg_selector_is_glob("pod:*"));
+	assert_false(pg_selector_match("pod:*", "/"));
+	assert_false(pg_selector_match("pod:*", "/kubepods"));
 	assert_int_equal(pg_selector_depth("/"), 0);
 	assert_int_equal(pg_selector_depth("/a"), 1);
 	assert_int_equal(pg_selector_depth("/a/b"), 2);
