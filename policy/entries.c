@@ -7,7 +7,8 @@
  * protocol class, protected port) that a rule names becomes one entry: the
  * unconditional rule that decides it, or the list of conditional rules
  * (the alternatives) tried in file order. Rules of one node that disagree
- * on one (protocol, port) are a conflict only the tree shows: an error.
+ * on one (protocol, port) are a conflict only the tree shows: an error,
+ * unless one is more specific (rule_rank()).
  * Entries go in 4-entry, 64-byte buckets, two candidate buckets per key,
  * so a lookup costs at most two array reads whatever the number of rules,
  * and the table fills to ~90% (about 18 bytes per entry).
@@ -106,6 +107,7 @@ void pgc_alts_free(struct alts *a)
 struct pend {
 	uint16_t port;
 	uint8_t proto;
+	uint8_t rank; /* rule_rank() of rule */
 	uint32_t rule;
 };
 
@@ -122,6 +124,7 @@ struct group {
 	bool conflict; /* reported; the group gets no entry */
 };
 
+/* By protocol and port, then the most specific rules first, then file order. */
 static int cmp_pend(const void *a, const void *b)
 {
 	const struct pend *x = a, *y = b;
@@ -130,7 +133,24 @@ static int cmp_pend(const void *a, const void *b)
 		return x->proto < y->proto ? -1 : 1;
 	if (x->port != y->port)
 		return x->port < y->port ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank > y->rank ? -1 : 1;
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/*
+ * How specifically a rule names the cgroups it lands on (portgate.conf(5),
+ * "Pod selectors"): 4 for a cgroup path; for a pod selector, 2 when it
+ * names a namespace (not "*"), plus 1 when it has a label selector. On one
+ * cgroup and one (protocol, port), only the rules of the highest rank there
+ * decide, as a nearer cgroup's rules shadow its parent's: "deny pod:* any/1-1023"
+ * leaves alone the ports that a rule for the pod's namespace or labels names.
+ */
+static uint8_t rule_rank(const struct pg_rule *r)
+{
+	if (!r->pod)
+		return 4;
+	return (uint8_t)((r->pod->ns ? 2 : 0) + (r->pod->nreqs ? 1 : 0));
 }
 
 static const char *proto_word(uint8_t proto)
@@ -176,6 +196,7 @@ static bool rule_has_cond(const struct pg_rule *r)
 static int pends_protected(const struct pg_policy *p, struct pends *pv, const struct pg_range *rg,
 			   uint8_t proto, uint32_t ri)
 {
+	uint8_t rank = rule_rank(&p->rules[ri]);
 	size_t x;
 	int err;
 
@@ -187,7 +208,7 @@ static int pends_protected(const struct pg_policy *p, struct pends *pv, const st
 		for (port = lo; port <= hi; port++) {
 			if ((err = pgc_grow((void **)&pv->v, &pv->cap, pv->n + 1, sizeof(*pv->v))))
 				return err;
-			pv->v[pv->n++] = (struct pend){ (uint16_t)port, proto, ri };
+			pv->v[pv->n++] = (struct pend){ (uint16_t)port, proto, rank, ri };
 		}
 	}
 	return 0;
@@ -236,6 +257,8 @@ static size_t group_scan(struct pg_compiler *c, const struct pg_cgroup *cg, cons
 	for (j = i; j < pn && pv[j].port == pv[i].port && pv[j].proto == pv[i].proto; j++) {
 		const struct pg_rule *r = &c->p->rules[pv[j].rule];
 
+		if (pv[j].rank != pv[i].rank)
+			continue; /* shadowed by the more specific rules of pv[i] */
 		if (r->action != first->action) {
 			g->conflict = true;
 			report_conflict(c, cg, &pv[i], &pv[j]);

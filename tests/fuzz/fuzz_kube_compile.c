@@ -20,10 +20,12 @@
  *   case, and the path table gives the cgroup_mkdir program that node;
  * - a pod that no rule names has no node;
  * - each unconditional rule that names a pod decides the protected ports it
- *   names there, with its action;
- * - the compile fails exactly when two rules that name one pod's cgroup
- *   disagree on a protected port (or for a reason the policy has without
- *   pods, or the levels limit);
+ *   names there, with its action, unless a more specific rule (ref_rank())
+ *   names them there too;
+ * - the compile fails exactly when two rules of one rank that name one
+ *   pod's cgroup disagree on a protected port no more specific rule names
+ *   there (or for a reason the policy has without pods, or the levels
+ *   limit);
  * - with no pods known, every pod: selector is unmatched.
  * FUZZ_KUBE_VERBOSE=1 prints what one input does.
  */
@@ -169,25 +171,63 @@ static bool names(const struct input *in, const struct pg_rule *r, const char *p
 	return false;
 }
 
-/* A protected port both rules name, on a protocol both name: 0 if none. */
-static uint32_t shared_port(const struct pg_policy *p, const struct pg_rule *a,
-			    const struct pg_rule *b)
+/*
+ * The specificity of portgate.conf(5)'s "Pod selectors": a cgroup path
+ * above every pod selector; a namespace counts 2, a label selector 1.
+ */
+static int ref_rank(const struct pg_rule *r)
 {
-	size_t i, j;
+	if (!r->pod)
+		return 4;
+	return (r->pod->ns ? 2 : 0) + (r->pod->nreqs ? 1 : 0);
+}
 
-	if (!(a->protos & b->protos))
-		return 0;
-	for (i = 0; i < a->nports; i++)
-		for (j = 0; j < b->nports; j++) {
-			uint32_t lo =
-			    a->ports[i].lo > b->ports[j].lo ? a->ports[i].lo : b->ports[j].lo;
-			uint32_t hi =
-			    a->ports[i].hi < b->ports[j].hi ? a->ports[i].hi : b->ports[j].hi;
+/* Does rule r name protected port on a protocol of bits? */
+static bool covers(const struct pg_policy *p, const struct pg_rule *r, uint32_t bits, uint32_t port)
+{
+	size_t i;
 
-			for (; lo <= hi; lo++)
-				if (pg_policy_protects(p, (uint16_t)lo))
-					return lo;
-		}
+	if (!(r->protos & bits) || !pg_policy_protects(p, (uint16_t)port))
+		return false;
+	for (i = 0; i < r->nports; i++)
+		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
+			return true;
+	return false;
+}
+
+/*
+ * The highest rank among the rules that name the cgroup at path and
+ * (bits, port), or -1: only those decide there.
+ */
+static int top_rank(const struct input *in, const struct pg_policy *p, const char *path,
+		    uint32_t bits, uint32_t port);
+
+/*
+ * A protected port and one protocol bit both rules name where no more
+ * specific rule naming path shadows them: 0 if none.
+ */
+static uint32_t shared_port(const struct input *in, const struct pg_policy *p, const char *path,
+			    const struct pg_rule *a, const struct pg_rule *b)
+{
+	static const uint32_t bits[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER };
+	size_t i, j, q;
+
+	for (q = 0; q < 3; q++) {
+		if (!(a->protos & b->protos & bits[q]))
+			continue;
+		for (i = 0; i < a->nports; i++)
+			for (j = 0; j < b->nports; j++) {
+				uint32_t lo = a->ports[i].lo > b->ports[j].lo ? a->ports[i].lo
+									      : b->ports[j].lo;
+				uint32_t hi = a->ports[i].hi < b->ports[j].hi ? a->ports[i].hi
+									      : b->ports[j].hi;
+
+				for (; lo <= hi; lo++)
+					if (pg_policy_protects(p, (uint16_t)lo) &&
+					    top_rank(in, p, path, bits[q], lo) == ref_rank(a))
+						return lo;
+			}
+	}
 	return 0;
 }
 
@@ -237,7 +277,20 @@ static bool present(const struct input *in, const struct pg_policy *p, const cha
 	return false;
 }
 
-/* Two rules naming the cgroup at path that disagree. */
+static int top_rank(const struct input *in, const struct pg_policy *p, const char *path,
+		    uint32_t bits, uint32_t port)
+{
+	int top = -1;
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (ref_rank(&p->rules[i]) > top && covers(p, &p->rules[i], bits, port) &&
+		    names(in, &p->rules[i], path))
+			top = ref_rank(&p->rules[i]);
+	return top;
+}
+
+/* Two rules of one rank naming the cgroup at path that disagree where they decide. */
 static bool conflict_at(const struct input *in, const struct pg_policy *p, const char *path)
 {
 	size_t a, b;
@@ -249,8 +302,9 @@ static bool conflict_at(const struct input *in, const struct pg_policy *p, const
 			continue;
 		for (b = a + 1; b < p->nrules; b++)
 			if (p->rules[b].action != p->rules[a].action &&
+			    ref_rank(&p->rules[b]) == ref_rank(&p->rules[a]) &&
 			    names(in, &p->rules[b], path) &&
-			    shared_port(p, &p->rules[a], &p->rules[b]))
+			    shared_port(in, p, path, &p->rules[a], &p->rules[b]))
 				return true;
 	}
 	return false;
@@ -310,9 +364,12 @@ static uint64_t tree_id(const struct input *in, const char *path)
 	return 0;
 }
 
-/* Rule r names pod k's cgroup, node n: its protected ports decided its way. */
-static void check_decisions(const struct pg_image *img, const struct pg_policy *p,
-			    const struct pg_rule *r, uint32_t n)
+/*
+ * Rule r names the pod cgroup at path, node n: its protected ports decided
+ * its way, where no more specific rule shadows it.
+ */
+static void check_decisions(const struct input *in, const char *path, const struct pg_image *img,
+			    const struct pg_policy *p, const struct pg_rule *r, uint32_t n)
 {
 	static const uint32_t bits[] = { PG_PROTO_TCP, PG_PROTO_UDP, PG_PROTO_OTHER };
 	static const uint32_t protos[] = { PG_P_TCP, PG_P_UDP, PG_P_OTHER };
@@ -326,7 +383,8 @@ static void check_decisions(const struct pg_image *img, const struct pg_policy *
 			if (!pg_policy_protects(p, (uint16_t)port))
 				continue;
 			for (b = 0; b < 3; b++) {
-				if (!(r->protos & bits[b]))
+				if (!(r->protos & bits[b]) ||
+				    top_rank(in, p, path, bits[b], port) != ref_rank(r))
 					continue;
 				v = pg_image_decide(img->blocks, img->nblocks, &n, 1, port,
 						    protos[b], 12345, 12345, wild, &rule, &depth);
@@ -374,7 +432,7 @@ static void check_image(const struct input *in, const struct pg_policy *p,
 
 			if (!r->cond.has_user && !r->cond.has_group && !r->cond.has_addr &&
 			    names(in, r, in->path[k]))
-				check_decisions(img, p, r, n->node);
+				check_decisions(in, in->path[k], img, p, r, n->node);
 		}
 	}
 }

@@ -248,9 +248,10 @@ static void test_no_pods(void **state)
 }
 
 /*
- * Two pod rules whose selectors differ but select one pod, with opposite
- * actions on one port: the compile-time conflict of two matching globs.
- * Reported once per pair of rules, at the first cgroup in path order.
+ * Two pod rules of the same rank whose selectors differ but select one pod,
+ * with opposite actions on one port: the compile-time conflict of two
+ * matching globs. Reported once per pair of rules, at the first cgroup in
+ * path order.
  */
 static void test_conflict(void **state)
 {
@@ -262,8 +263,8 @@ static void test_conflict(void **state)
 	layout(&l, PG_KUBE_CGROUPFS);
 	o.pods = &pods;
 	assert_int_equal(fx_build(&f,
-				  "allow pod:web tcp/80\n"
-				  "deny pod:*/app=web tcp/80-81\n",
+				  "allow pod:web/app=web tcp/80\n"
+				  "deny pod:web/tier=canary tcp/80-81\n",
 				  NULL, 0, &o),
 			 -EINVAL);
 	assert_int_equal(f.d.nerrors, 1);
@@ -273,10 +274,58 @@ static void test_conflict(void **state)
 	fx_free(&f);
 
 	/* the same rules where no pod is selected by both: no conflict */
-	pods.v = &four_pods[3];
-	pods.n = 1;
-	fx_ok(&f, "allow pod:data tcp/80\ndeny pod:*/app=web tcp/80\n", NULL, 0, &o);
-	assert_int_equal(f.img.nnodes, 1);
+	pods.v = &four_pods[0];
+	pods.n = 2;
+	fx_ok(&f, "allow pod:web/app=web tcp/80\ndeny pod:web/tier=canary tcp/80\n", NULL, 0, &o);
+	assert_int_equal(f.img.nnodes, 2);
+	fx_free(&f);
+}
+
+/*
+ * Rules of different ranks on one pod never conflict: on each (protocol,
+ * port), a namespace and labels shadow a namespace alone, which shadows
+ * labels in every namespace, which shadow "pod:*"; a cgroup path shadows
+ * them all. So "deny pod:* any/1-1023" is a catch-all, as in issue 11.
+ */
+static void test_specificity(void **state)
+{
+	struct pg_kube_layout l;
+	char pg[512], pe[512], po[512];
+	struct pg_pods pods = { &l, four_pods, ARRAY_SIZE(four_pods) };
+	struct pg_compile_opts o = grant_opts;
+	uint32_t g[1], e[1], d[1];
+	struct fx f;
+
+	layout(&l, PG_KUBE_SYSTEMD);
+	pod_path(&l, &four_pods[0], pg, sizeof(pg));
+	pod_path(&l, &four_pods[2], pe, sizeof(pe));
+	pod_path(&l, &four_pods[3], po, sizeof(po));
+	o.pods = &pods;
+	fx_ok(&f,
+	      "deny  pod:* any/1-1023\n"	  /* 0: rank 0 */
+	      "allow pod:*/app=web tcp/80,8080\n" /* 1: rank 1 */
+	      "deny  pod:web tcp/80-81\n"	  /* 2: rank 2 */
+	      "allow pod:web/tier=front tcp/80\n" /* 3: rank 3 */
+	      "allow /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+	      "33333333_aaaa_4bbb_8ccc_000000000003.slice tcp/81\n", /* 4: a path */
+	      NULL, 0, &o);
+	assert_int_equal(f.d.nerrors, 0);
+	g[0] = node_of(&f.img, pg);
+	e[0] = node_of(&f.img, pe);
+	d[0] = node_of(&f.img, po);
+	assert_int_not_equal(g[0], 0);
+	assert_int_not_equal(e[0], 0);
+	assert_int_not_equal(d[0], 0);
+	/* web-g (tier=front): rank 3 grants 80, rank 2 denies 81, rank 0 the rest */
+	EXPECT(&f, g, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_GRANT, 3, 0);
+	EXPECT(&f, g, 81, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 2, 0);
+	EXPECT(&f, g, 443, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
+	/* web-e (the canary): rank 2 denies 80, the path rule grants 81 */
+	EXPECT(&f, e, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 2, 0);
+	EXPECT(&f, e, 81, PG_P_TCP, 1000, 1000, NULL, PG_V_GRANT, 4, 0);
+	EXPECT(&f, e, 53, PG_P_UDP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
+	/* db-0 (app=db, namespace data): only the catch-all */
+	EXPECT(&f, d, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
 	fx_free(&f);
 }
 
@@ -367,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_label_change),
 		cmocka_unit_test(test_no_pods),
 		cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_specificity),
 		cmocka_unit_test(test_bad_uid),
 		cmocka_unit_test(test_many_pods),
 	};
