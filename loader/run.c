@@ -225,6 +225,16 @@ static const struct pg_optdef opts[] = {
 	  .help = "the kubepods cgroup, from the cgroup2 root (\"/kubepods.slice\")",
 	  .def = "found in the cgroup tree",
 	  .off = offsetof(struct run_args, kube.root) },
+	{ .name = "kube-watch-timeout",
+	  .kind = PG_OPT_U64,
+	  .arg = "SEC",
+	  .help = "seconds a watch of the pods stays open; one silent for longer (plus a "
+		  "tenth, at least 2 s) is given up and made again, 5-3600",
+	  .num = 300,
+	  .min = 5,
+	  .max = 3600,
+	  .give = "give seconds, 5 to 3600",
+	  .off = offsetof(struct run_args, kube.watch_timeout) },
 	{ 0 },
 };
 
@@ -450,7 +460,7 @@ const struct pg_cmd pg_cmd_run = {
 	.synopsis = "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] "
 		    "[--metrics-file PATH] [--metrics-interval SEC] [--ready-file PATH] [--listen "
 		    "ADDR:PORT] [--kubeconfig FILE] [--node-name NAME] [--kube-cgroup-driver "
-		    "DRIVER] [--kube-cgroup-root PATH]",
+		    "DRIVER] [--kube-cgroup-root PATH] [--kube-watch-timeout SEC]",
 	.help = "the agent: apply, then follow FILE and apply it again when it changes",
 	.opts = opts,
 	.nargs = 1,

@@ -109,6 +109,7 @@ void pg_agent_stop_sources(void);
 /* What `run` was told: each NULL when not given. */
 struct pg_kube_args {
 	const char *kubeconfig, *node, *driver, *root;
+	uint64_t watch_timeout; /* seconds */
 };
 /*
  * Set up the source when a kubeconfig or the in-cluster configuration is

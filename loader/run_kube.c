@@ -174,6 +174,7 @@ static int find_layout(struct pg_kube_layout *l, const struct pg_kube_args *k)
 static int kube_setup(struct pg_agent *a, struct pg_kube_src *s, const struct pg_kube_args *k)
 {
 	const char *node = k->node ? k->node : getenv("NODE_NAME");
+	struct kube_client_opts co;
 	int err;
 
 	if (!node || !*node) {
@@ -188,7 +189,10 @@ static int kube_setup(struct pg_agent *a, struct pg_kube_src *s, const struct pg
 		       strerror(-err));
 		return err;
 	}
-	s->kc = kube_client_new(&s->cfg, node, NULL, &callbacks, a);
+	kube_client_opts_default(&co);
+	co.watch_timeout_s = (unsigned)k->watch_timeout;
+	co.idle_grace_s = co.watch_timeout_s / 10 < 2 ? 2 : co.watch_timeout_s / 10;
+	s->kc = kube_client_new(&s->cfg, node, &co, &callbacks, a);
 	if (!s->kc) {
 		err = -errno;
 		pg_err("kube: cannot start the client of %s: %s", s->cfg.server, strerror(-err));

@@ -1,0 +1,275 @@
+# SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+"""Harness of the agent's Kubernetes tests (tests/kube/test_agent.py and
+tests/kube/bench_agent.py): a private mount and network namespace, a bpffs
+and a /run of their own, a unique test cgroup holding a node's kubepods tree
+(laid out as either kubelet cgroup driver lays it out), `portgate run`
+against the stand-in API server, and processes as nobody that bind in a
+pod's cgroup.
+
+Root only; everything made here goes when the test ends: the processes it
+started (by pid), the cgroups (bottom up), the namespaces with the process.
+"""
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import kubetest
+
+PORTGATE = os.environ.get("PORTGATE", os.path.join(kubetest.HERE, "../../build/test/portgate"))
+NOBODY = 65534
+QOS_DIRS = {"Guaranteed": "", "Burstable": "burstable", "BestEffort": "besteffort"}
+
+
+def enter_namespaces():
+    """Run this script again inside new mount and network namespaces (once)."""
+    if os.environ.get("PORTGATE_KUBE_NS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"],
+                       check=True)
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"{sys.argv[0]}: FAIL: needs root (real BPF, cgroups, namespaces)")
+    env = dict(os.environ, PORTGATE_KUBE_NS="1")
+    r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--",
+                        sys.executable] + sys.argv, env=env)
+    sys.exit(r.returncode)
+
+
+def cg2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    raise RuntimeError("no cgroup2 mount in /proc/self/mountinfo")
+
+
+def pod_path(driver, root, uid, qos):
+    """The pod-level cgroup, as policy/kube_path.h lays it out."""
+    q = QOS_DIRS[qos]
+    if driver == "cgroupfs":
+        return f"{root}/{q}/pod{uid}" if q else f"{root}/pod{uid}"
+    stem = os.path.basename(root)[: -len(".slice")]
+    u = uid.replace("-", "_")
+    if not q:
+        return f"{root}/{stem}-pod{u}.slice"
+    return f"{root}/{stem}-{q}.slice/{stem}-{q}-pod{u}.slice"
+
+
+class Node:
+    """A test cgroup with a kubepods tree inside, and a bpffs for pins."""
+
+    def __init__(self, tmp, driver):
+        self.cg2 = cg2_mount()
+        self.driver = driver
+        self.base = f"/portgate-kube.{os.getpid()}.{driver}"
+        self.root = self.base + ("/kubepods.slice" if driver == "systemd" else "/kubepods")
+        for q in QOS_DIRS.values():
+            if q and driver == "systemd":
+                os.makedirs(self.fs(f"{self.root}/kubepods-{q}.slice"), exist_ok=True)
+            elif q:
+                os.makedirs(self.fs(f"{self.root}/{q}"), exist_ok=True)
+        os.makedirs(self.fs(self.root), exist_ok=True)
+        self.bpffs = os.path.join(tmp, "bpffs-" + driver)
+        os.makedirs(self.bpffs, exist_ok=True)
+        subprocess.run(["mount", "-t", "bpf", "-o", "mode=0700", "bpf", self.bpffs], check=True)
+        self.pin = os.path.join(self.bpffs, "pg")
+
+    def fs(self, cg):
+        return self.cg2 + cg
+
+    def pod_cg(self, uid, qos):
+        return pod_path(self.driver, self.root, uid, qos)
+
+    def start_pod(self, uid, qos, container="c1"):
+        """What the kubelet does: the pod cgroup, then a container's below it."""
+        cg = f"{self.pod_cg(uid, qos)}/{container}"
+        os.makedirs(self.fs(cg), exist_ok=True)
+        return cg
+
+    def close(self):
+        rm_tree(self.fs(self.base))
+        subprocess.run(["umount", "-l", self.bpffs], check=False)
+
+
+def rm_tree(d):
+    """Remove a cgroup tree bottom up (its processes must be gone)."""
+    if not os.path.isdir(d):
+        return
+    for top, dirs, _ in os.walk(d, topdown=False):
+        for x in dirs:
+            for _ in range(50):
+                try:
+                    os.rmdir(os.path.join(top, x))
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+    try:
+        os.rmdir(d)
+    except FileNotFoundError:
+        pass
+
+
+def bind_as_nobody(node, cg, port=80, proto=socket.SOCK_STREAM):
+    """A child joins cg, becomes nobody and binds port on 127.0.0.1: 0 or its errno."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            with open(node.fs(cg) + "/cgroup.procs", "w") as f:
+                f.write("0")
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            s = socket.socket(socket.AF_INET, proto)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as e:
+                code = e.errno
+            s.close()
+        except BaseException:  # noqa: BLE001 - a child must never return
+            code = 255
+        os.write(w, bytes([code & 255]))
+        os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return got[0] if got else 254
+
+
+class Binder:
+    """A process as nobody in cg that binds port again and again and says,
+    with CLOCK_MONOTONIC times, its first success after a refusal and every
+    refusal (for the restart test and the bench): 'T ok|refused N'."""
+
+    CODE = r"""
+import socket, sys, time
+port, last, n = int(sys.argv[1]), None, 0
+while True:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        r = "ok"
+    except OSError as e:
+        r = "refused"
+    s.close()
+    n += 1
+    if r != last or r == "refused":
+        print(f"{time.monotonic():.6f} {r} {n}", flush=True)
+        last = r
+    time.sleep(0.0005)
+"""
+
+    def __init__(self, node, cg, port=80):
+        def child():
+            with open(node.fs(cg) + "/cgroup.procs", "w") as f:
+                f.write("0")
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, str(port)],
+                                     stdout=subprocess.PIPE, text=True, preexec_fn=child)
+        self.lines = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.split())
+
+    def refusals(self):
+        return sum(1 for x in list(self.lines) if x[1] == "refused")
+
+    def attempts(self):
+        return int(self.lines[-1][2]) if self.lines else 0
+
+    def first_ok_after(self, t0, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for x in list(self.lines):
+                if x[1] == "ok" and float(x[0]) >= t0:
+                    return float(x[0])
+            time.sleep(0.001)
+        return None
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.t.join(timeout=5)
+        self.proc.stdout.close()
+
+
+class Agent:
+    """`portgate run` with the Kubernetes source; its stderr lines kept."""
+
+    def __init__(self, node, server, kc, policy, extra=(), name="node-1"):
+        self.node = node
+        args = [PORTGATE, "run", policy, "--pin-dir", node.pin, "--attach", node.base,
+                "--kubeconfig", kc, "--node-name", name, "--kube-cgroup-driver", node.driver,
+                "--kube-cgroup-root", node.root, "--kube-watch-timeout", "5", "-v"] + list(extra)
+        self.q = queue.Queue()
+        self.lines = []
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.q.put(line.rstrip("\n"))
+        self.q.put(None)
+
+    def wait(self, pattern, timeout=20.0):
+        """The next stderr line matching pattern; fails after timeout."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            try:
+                line = self.q.get(timeout=max(0.01, left))
+            except queue.Empty:
+                line = ""
+            if line is None or (left <= 0 and not line):
+                raise AssertionError(f"agent: no line matching {pattern!r} within {timeout} s;"
+                                     " got:\n  " + "\n  ".join(self.lines[-40:]))
+            if line:
+                self.lines.append(line)
+                if rx.search(line):
+                    return line
+
+    def status(self):
+        out = subprocess.run([PORTGATE, "status", "-j", "--pin-dir", self.node.pin],
+                             capture_output=True, text=True)
+        return json.loads(out.stdout)
+
+    def stop(self):
+        """SIGTERM; the exit status and the sanitizers' verdict on stderr."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.t.join(timeout=5)
+        while True:
+            try:
+                line = self.q.get_nowait()
+            except queue.Empty:
+                break
+            if line:
+                self.lines.append(line)
+        return self.proc.returncode, "\n".join(self.lines)
