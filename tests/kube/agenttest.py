@@ -25,6 +25,8 @@ import kubetest
 
 PORTGATE = os.environ.get("PORTGATE", os.path.join(kubetest.HERE, "../../build/test/portgate"))
 NOBODY = 65534
+# one that nobody may run (not a python under root's home)
+NOBODY_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 QOS_DIRS = {"Guaranteed": "", "Burstable": "burstable", "BestEffort": "besteffort"}
 
 
@@ -157,7 +159,7 @@ class Binder:
 
     CODE = r"""
 import errno, socket, sys, time
-port, last, n = int(sys.argv[1]), None, 0
+port, quiet, last, n = int(sys.argv[1]), sys.argv[2] == "quiet", None, 0
 while True:
     s = socket.socket()
     try:
@@ -171,15 +173,15 @@ while True:
         time.sleep(0.0005)
         continue
     n += 1
-    if r != last or r == "refused":
+    if r != last or (r == "refused" and not quiet):
         print(f"{time.monotonic():.6f} {r} {n}", flush=True)
         last = r
     time.sleep(0.0005)
 """
 
-    def __init__(self, node, cg, port=80):
+    def __init__(self, node, cg, port=80, quiet=False):
         """Binders of one port get in each other's way (EADDRINUSE, not
-        counted): give each its own port when they run together."""
+        counted). quiet: say only changes of outcome, not every refusal."""
         def child():
             with open(node.fs(cg) + "/cgroup.procs", "w") as f:
                 f.write("0")
@@ -187,7 +189,8 @@ while True:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
 
-        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, str(port)],
+        self.proc = subprocess.Popen([NOBODY_PYTHON, "-c", self.CODE, str(port),
+                                      "quiet" if quiet else "all"],
                                      stdout=subprocess.PIPE, text=True, preexec_fn=child)
         self.lines = []
         self.t = threading.Thread(target=self._read, daemon=True)
@@ -256,6 +259,18 @@ class Agent:
                 self.lines.append(line)
                 if rx.search(line):
                     return line
+
+    def drain(self):
+        """The lines that came so far and were not read yet."""
+        got = []
+        while True:
+            try:
+                line = self.q.get_nowait()
+            except queue.Empty:
+                return got
+            if line:
+                self.lines.append(line)
+                got.append(line)
 
     def status(self):
         out = subprocess.run([PORTGATE, "status", "-j", "--pin-dir", self.node.pin],

@@ -57,5 +57,8 @@ test-kube: kube-deps
 		KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) KUBE_TMPDIR=$(abspath $(T)/kube) \
 		$(KUBE_PYTHON) tests/kube/test_kube.py
 	$(Q)$(MAKE) --no-print-directory fuzz-kube-short
+	$(Q)$(MAKE) --no-print-directory $(T)/portgate
+	$(Q)PORTGATE=$(abspath $(T)/portgate) KUBE_TMPDIR=$(abspath $(T)/kube) \
+		$(KUBE_PYTHON) tests/kube/test_agent.py
 
 .DEFAULT_GOAL := $(kube_goal)
