@@ -47,7 +47,7 @@ struct pg_agent_state {
 	/* the Kubernetes source (run --kubeconfig, or in a cluster) */
 	bool kube;
 	char kube_node[256];
-	char kube_state[16]; /* connecting, connected, disconnected */
+	char kube_state[16];   /* connecting, connected, disconnected */
 	char kube_reason[512]; /* why disconnected */
 	char kube_rv[64];      /* the last resourceVersion */
 	uint64_t kube_pods, kube_reconnects;

@@ -409,8 +409,8 @@ static int apply_compile(struct apply *a)
 		bool e0;
 
 		make_transitional(a->p, &d0, &e0);
-		err = build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o,
-			    true, &a->trans, &a->fail);
+		err = build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o, true,
+			    &a->trans, &a->fail);
 		a->p->def = d0;
 		a->p->exempt_root = e0;
 		if (err)

@@ -90,8 +90,8 @@ static const char *str_of(json_object *o, const char *key)
 /* One entry of "pods" into p->v[p->n]; -EPROTO when it lacks a field. */
 static int take_pod(struct pg_podnames *p, json_object *o)
 {
-	const char *uid = str_of(o, "uid"), *ns = str_of(o, "namespace"),
-		   *name = str_of(o, "name"), *qos = str_of(o, "qos");
+	const char *uid = str_of(o, "uid"), *ns = str_of(o, "namespace"), *name = str_of(o, "name"),
+		   *qos = str_of(o, "qos");
 	struct pg_podname *e = &p->v[p->n];
 
 	if (!uid || !ns || !name || !qos || pg_kube_qos_parse(qos, &e->qos))

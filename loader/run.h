@@ -15,7 +15,7 @@
 #include "agent.h"
 #include "watch.h"
 
-#define PG_AGENT_MAX_FDS 16
+#define PG_AGENT_MAX_FDS      16
 #define PG_AGENT_MAX_KUBE_FDS 8 /* the API-server client's sockets */
 
 struct pg_agent;

@@ -28,8 +28,8 @@ struct pg_kube_src {
 	struct pg_podset set;
 	struct pg_pods pods; /* what applies see, through a->o->pods */
 	char names_path[PATH_MAX];
-	bool synced;  /* the first list is in */
-	bool changed; /* since the last apply was asked for */
+	bool synced;	   /* the first list is in */
+	bool changed;	   /* since the last apply was asked for */
 	unsigned nchanges; /* pod changes in the burst being coalesced */
 	char why[64];	   /* the apply's trigger */
 };
@@ -93,8 +93,8 @@ static void on_conn(void *ud, enum kube_conn state, const char *why, const char 
 		pg_warn("kube: disconnected from %s: %s; the last known pods (%zu) stay enforced",
 			a->kube->cfg.server, why, a->kube->set.n);
 	else if (state == KUBE_CONNECTED && !was)
-		pg_info("kube: watching node %s's pods on %s (resourceVersion %s)",
-			a->st.kube_node, a->kube->cfg.server, rv);
+		pg_info("kube: watching node %s's pods on %s (resourceVersion %s)", a->st.kube_node,
+			a->kube->cfg.server, rv);
 	pg_agent_write_state(a);
 }
 

@@ -33,6 +33,7 @@ protect 1-1023
 default kernel
 allow pod:web/app=web tcp/80
 allow pod:kube-system/k8s-app=kube-dns tcp,udp/53
+deny pod:other any/1-1023
 """
 
 
@@ -203,6 +204,41 @@ class Changes(Base):
         for u in uids[:5]:
             self.assertEqual(bind_as_nobody(self.node, self.node.start_pod(u, "Burstable")), 0)
         self.assertGreater(g2, g)
+
+
+class Names(Base):
+    def test_events_and_explain_name_pods(self):
+        """A refused bind in a pod's container cgroup names ns/pod in the
+        agent's log and in monitor; explain pod finds the pod's cgroup."""
+        a = self.started()
+        mon = subprocess.Popen([agenttest.PORTGATE, "monitor", "-j", "--pin-dir", self.node.pin],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            g = self.gen(a)
+            other = self.add("intruder-1", ns="other", labels={"app": "web"}, qos="BestEffort")
+            web = self.add("web-1", labels={"app": "web"}, qos="Guaranteed")
+            self.applied(a, g)
+            while self.kube(a)["pods"] < 2:
+                time.sleep(0.02)
+            time.sleep(0.3)  # monitor subscribed
+            self.assertNotEqual(bind_as_nobody(self.node, self.node.start_pod(other, "BestEffort")), 0)
+            a.wait(r"deny: .* pod other/intruder-1 ")
+        finally:
+            time.sleep(0.3)
+            mon.terminate()
+            out, err = mon.communicate(timeout=10)
+        self.assertIn('"pod":"other/intruder-1"', out.replace(" ", ""), err)
+        self.node.start_pod(web, "Guaranteed")  # explain asks the kernel state of a cgroup made
+        ex = subprocess.run([agenttest.PORTGATE, "explain", "pod", "web/web-1", "tcp/80", "-j",
+                             "--pin-dir", self.node.pin], capture_output=True, text=True)
+        self.assertEqual(ex.returncode, 0, ex.stderr)
+        self.assertIn(self.node.pod_cg(web, "Guaranteed"), ex.stdout)
+        self.assertIn('"verdict":"grant"', ex.stdout)
+        self.assertIn('"text":"allow pod:web/app=web tcp/80"', ex.stdout)
+        ex = subprocess.run([agenttest.PORTGATE, "explain", "pod", "web/nope", "tcp/80",
+                             "--pin-dir", self.node.pin], capture_output=True, text=True)
+        self.assertNotEqual(ex.returncode, 0)
+        self.assertIn("cannot find pod web/nope", ex.stderr)
 
 
 class Outage(Base):
