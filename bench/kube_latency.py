@@ -46,7 +46,7 @@ def pct(v, p):
 def wait_gen(agent, before, timeout=60):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        ag = agent.status().get("agent") or {}
+        ag = agent.state()
         if ag.get("generation", 0) > before and ag.get("last_attempt_ok"):
             return ag["generation"]
         time.sleep(0.01)

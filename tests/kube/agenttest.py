@@ -272,6 +272,19 @@ class Agent:
                 self.lines.append(line)
                 got.append(line)
 
+    def state(self):
+        """The agent's state file (agent.h), read directly: cheaper than
+        status when polled."""
+        if not getattr(self, "state_file", None):
+            self.state_file = self.status()["agent"]["state_file"]
+        for _ in range(100):
+            try:
+                with open(self.state_file) as f:
+                    return json.load(f)
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.01)
+        raise AssertionError(f"cannot read {self.state_file}")
+
     def status(self):
         out = subprocess.run([PORTGATE, "status", "-j", "--pin-dir", self.node.pin],
                              capture_output=True, text=True)

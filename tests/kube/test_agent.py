@@ -96,7 +96,7 @@ class Base(unittest.TestCase):
         """Until the agent has put a generation after gen_before in force."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            ag = a.status().get("agent") or {}
+            ag = a.state()
             if ag.get("generation", 0) > gen_before and ag.get("last_attempt_ok"):
                 return ag["generation"]
             time.sleep(0.005)
@@ -104,7 +104,7 @@ class Base(unittest.TestCase):
                   + "\n".join(a.lines[-30:]))
 
     def gen(self, a):
-        return (a.status().get("agent") or {}).get("generation", 0)
+        return a.state().get("generation", 0)
 
     def started(self):
         a = self.agent()
@@ -239,6 +239,45 @@ class Names(Base):
                              "--pin-dir", self.node.pin], capture_output=True, text=True)
         self.assertNotEqual(ex.returncode, 0)
         self.assertIn("cannot find pod web/nope", ex.stderr)
+
+
+class Flags(Base):
+    def run_once(self, *args, env=None):
+        return subprocess.run([agenttest.PORTGATE, "run", self.policy, "--pin-dir", self.node.pin,
+                               "--attach", self.node.base] + list(args), capture_output=True,
+                              text=True, timeout=60, env=env)
+
+    def test_clear_errors(self):
+        env = {k: v for k, v in os.environ.items() if k not in ("NODE_NAME",
+                                                                "KUBERNETES_SERVICE_HOST")}
+        r = self.run_once("--kubeconfig", self.kc, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("give --node-name or set NODE_NAME", r.stderr)
+        r = self.run_once("--kubeconfig", self.kc, "--node-name", "n", "--kube-cgroup-driver",
+                          "docker", env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--kube-cgroup-driver docker: give systemd or cgroupfs", r.stderr)
+        r = self.run_once("--kubeconfig", os.path.join(TMP, "missing.kubeconfig"), "--node-name",
+                          "n", env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"kube: .*missing\.kubeconfig")
+
+    def test_pod_rules_without_source_warn(self):
+        env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+        p = subprocess.Popen([agenttest.PORTGATE, "run", self.policy, "--pin-dir", self.node.pin,
+                              "--attach", self.node.base], stderr=subprocess.PIPE, text=True,
+                             env=env)
+        try:
+            for line in p.stderr:
+                if "pod: rules select no pod" in line:
+                    break
+            else:
+                self.fail("no warning about pod: rules without a Kubernetes source")
+        finally:
+            p.terminate()
+            p.wait(timeout=20)
+            p.stderr.close()
+        self.assertEqual(p.returncode, 0)
 
 
 class Outage(Base):
