@@ -97,7 +97,7 @@ def run(rounds):
             if t1 is None or t3 is None:
                 raise SystemExit(f"bench: round {r}: the event was not enforced within 10 s")
             if os.environ.get("BENCH_TRACE") and r == rounds - 1:
-                print("\n".join(agent.drain()), file=sys.stderr)
+                print("\n".join(agent.drain(0.1)), file=sys.stderr)
             grant.append((t1 - t0) * 1000)
             revoke.append((t3 - t2) * 1000)
         return grant, revoke

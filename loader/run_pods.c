@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_uid.h"
 #include "run_pods.h"
 
 static int by_key(const void *a, const void *b)
@@ -80,23 +81,7 @@ static bool pod_differs(const struct pg_pod *a, const struct pg_pod *b)
 /* Index of uid in s, or where it would go (*found false). */
 static size_t find(const struct pg_podset *s, const char *uid, bool *found)
 {
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid].uid, uid);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return kube_uid_find(s->v, s->n, sizeof(*s->v), offsetof(struct pg_pod, uid), uid, found);
 }
 
 int pg_podset_upsert(struct pg_podset *s, const struct kube_pod *k)

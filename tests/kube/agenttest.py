@@ -222,8 +222,10 @@ while True:
         self.proc.stdout.close()
 
 
-class Agent:
-    """`portgate run` with the Kubernetes source; its stderr lines kept."""
+class Agent(kubetest.Watch):
+    """`portgate run` with the Kubernetes source; its stderr lines kept, and
+    waited for as kubetest.Watch waits for kubewatch's (its own start and
+    stop: another process, another stream)."""
 
     def __init__(self, node, server, kc, policy, extra=(), name="node-1"):
         self.node = node
@@ -234,43 +236,13 @@ class Agent:
         self.lines = []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.proc.stderr:
             self.q.put(line.rstrip("\n"))
         self.q.put(None)
-
-    def wait(self, pattern, timeout=20.0):
-        """The next stderr line matching pattern; fails after timeout."""
-        rx = re.compile(pattern)
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            try:
-                line = self.q.get(timeout=max(0.01, left))
-            except queue.Empty:
-                line = ""
-            if line is None or (left <= 0 and not line):
-                raise AssertionError(f"agent: no line matching {pattern!r} within {timeout} s;"
-                                     " got:\n  " + "\n  ".join(self.lines[-40:]))
-            if line:
-                self.lines.append(line)
-                if rx.search(line):
-                    return line
-
-    def drain(self):
-        """The lines that came so far and were not read yet."""
-        got = []
-        while True:
-            try:
-                line = self.q.get_nowait()
-            except queue.Empty:
-                return got
-            if line:
-                self.lines.append(line)
-                got.append(line)
 
     def state(self):
         """The agent's state file (agent.h), read directly: cheaper than
@@ -298,7 +270,7 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.t.join(timeout=5)
+        self.reader.join(timeout=5)
         while True:
             try:
                 line = self.q.get_nowait()

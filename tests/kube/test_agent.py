@@ -108,8 +108,8 @@ class Base(unittest.TestCase):
 
     def started(self):
         a = self.agent()
-        a.wait(r"kube: first list of node \S+'s pods in")
-        a.wait(r"applied .*generation")
+        a.wait(r"kube: first list of node \S+'s pods in", timeout=30)
+        a.wait(r"applied .*generation", timeout=30)
         return a
 
     def kube(self, a):
