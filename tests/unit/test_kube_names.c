@@ -27,7 +27,8 @@ static void test_path_beside_the_state_file(void **state)
 	assert_string_equal(pods, "/run/portgate/pods.json");
 	assert_int_equal(pg_agent_state_path("/tmp/x/pins", st, sizeof(st)), 0);
 	assert_int_equal(pg_podnames_path("/tmp/x/pins", pods, sizeof(pods)), 0);
-	assert_string_equal(pods + strlen("/run/portgate/pods"), st + strlen("/run/portgate/agent"));
+	assert_string_equal(pods + strlen("/run/portgate/pods"),
+			    st + strlen("/run/portgate/agent"));
 	assert_int_equal(pg_podnames_path("/tmp/x/pins", pods, 20), -ENAMETOOLONG);
 }
 
@@ -37,7 +38,10 @@ static void test_written_then_named(void **state)
 	struct pg_kube_layout l;
 	struct pg_podnames pn = { 0 };
 	const struct pg_pod v[] = {
-		{ .ns = "kube-system", .name = "coredns-1", .uid = "0a1b-2c", .qos = PG_KUBE_BURSTABLE },
+		{ .ns = "kube-system",
+		  .name = "coredns-1",
+		  .uid = "0a1b-2c",
+		  .qos = PG_KUBE_BURSTABLE },
 		{ .ns = "shop", .name = "web-1", .uid = "99-ff", .qos = PG_KUBE_GUARANTEED },
 		{ .ns = "shop", .name = "pending", .uid = "77", .qos = 0 }, /* no cgroup known */
 	};

@@ -20,8 +20,13 @@ static const struct kube_label canary[] = { { "app", "web" }, { "tier", "canary"
 static struct kube_pod pod(const char *uid, const char *qos, const char *phase,
 			   const struct kube_label *l, size_t n)
 {
-	return (struct kube_pod){ .ns = "shop", .name = "web-1", .uid = uid, .qos_class = qos,
-				  .phase = phase, .labels = l, .nlabels = n };
+	return (struct kube_pod){ .ns = "shop",
+				  .name = "web-1",
+				  .uid = uid,
+				  .qos_class = qos,
+				  .phase = phase,
+				  .labels = l,
+				  .nlabels = n };
 }
 
 static void test_what_changes_the_policy(void **state)
