@@ -127,6 +127,10 @@ static int labels_of(json_object *meta, struct kube_label **out, size_t *n)
 		v[i].key = key;
 		v[i++].value = json_object_get_string(val);
 	}
+	if (!i) { /* none was a string: none, as the header promises (NULL) */
+		free(v);
+		return 0;
+	}
 	*out = v;
 	*n = i;
 	return 0;
