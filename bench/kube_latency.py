@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -126,7 +127,6 @@ def run(rounds):
     finally:
         if agent:
             agent.stop()
-        import subprocess
         subprocess.run([agenttest.PORTGATE, "stop", "--pin-dir", node.pin], capture_output=True)
         node.close()
         server.close()

@@ -13,8 +13,6 @@ started (by pid), the cgroups (bottom up), the namespaces with the process.
 import json
 import os
 import queue
-import re
-import signal
 import socket
 import subprocess
 import sys
@@ -263,20 +261,7 @@ class Agent(kubetest.Watch):
         return json.loads(out.stdout)
 
     def stop(self):
-        """SIGTERM; the exit status and the sanitizers' verdict on stderr."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(timeout=5)
-        while True:
-            try:
-                line = self.q.get_nowait()
-            except queue.Empty:
-                break
-            if line:
-                self.lines.append(line)
+        """SIGTERM; the exit status and its stderr (the sanitizers' verdict in it)."""
+        self.end(timeout=20)
         self.proc.stderr.close()
         return self.proc.returncode, "\n".join(self.lines)
