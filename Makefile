@@ -170,23 +170,23 @@ GEN_HDRS := $(SKELS) $(B)/version.h
 $(B)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(KUBE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/portgate: $(LOADER_SRCS:%.c=$(B)/%.o) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) $(KUBE_LIBS) -lelf -lz
 
 # Sanitised build of the same sources, used by the tests.
 # Test sources (tests/*/) are compiled by this rule too.
 $(T)/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) \
+	$(Q)$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(LIBBPF_CFLAGS) $(JSONC_CFLAGS) $(KUBE_CFLAGS) $(CMOCKA_CFLAGS) -O1 -g $(SAN) \
 		$(DEPFLAGS) -c $< -o $@
 
 $(T)/portgate: $(LOADER_SRCS:%.c=$(T)/%.o) $(POLICY_SRCS:%.c=$(T)/%.o)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) -lelf -lz
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBBPF_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) $(HTTP_LIBS) $(KUBE_LIBS) -lelf -lz
 
 $(B):
 	@mkdir -p $@

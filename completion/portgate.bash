@@ -22,7 +22,8 @@ _portgate_flags() {
 	stop) echo "--pin-dir $common" ;;
 	run)
 		echo "--attach --pin-dir --detach-on-exit --metrics-file" \
-			"--metrics-interval --ready-file --listen $common"
+			"--metrics-interval --ready-file --listen --kubeconfig --node-name" \
+			"--kube-cgroup-driver --kube-cgroup-root --kube-watch-timeout $common"
 		;;
 	reload) echo "--pin-dir --timeout $common" ;;
 	esac
@@ -34,11 +35,15 @@ _portgate_flag_arg() {
 	case $1:$2 in
 	apply:-a | apply:--attach | run:-a | run:--attach) echo cgroup ;;
 	*:-p | *:--pin-dir) echo dir ;;
-	explain:--policy | run:--metrics-file | run:--ready-file) echo file ;;
+	explain:--policy | run:--metrics-file | run:--ready-file | run:--kubeconfig) echo file ;;
+	run:--kube-cgroup-root) echo cgroup ;;
+	run:--kube-cgroup-driver) echo driver ;;
 	explain:-u | explain:--user) echo user ;;
 	explain:-g | explain:--group) echo group ;;
 	explain:-a | explain:--addr | monitor:-c | monitor:--count | run:--metrics-interval | \
-		run:--listen | reload:-t | reload:--timeout) echo other ;;
+		run:--listen | run:--node-name | run:--kube-watch-timeout | reload:-t | reload:--timeout)
+		echo other
+		;;
 	esac
 }
 
@@ -70,7 +75,7 @@ _portgate_reply() {
 
 _portgate() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=''
-	local i w cmd='' nargs=0 arg
+	local i w cmd='' nargs=0 arg pod=''
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	COMPREPLY=()
 
@@ -87,7 +92,11 @@ _portgate() {
 		-*) ;;
 		*)
 			arg=$(_portgate_flag_arg "$cmd" "${COMP_WORDS[i - 1]}")
-			[ -n "$arg" ] || nargs=$((nargs + 1))
+			if [ -z "$arg" ] && [ -z "$pod" ] && [ "$cmd:$nargs:$w" = explain:0:pod ]; then
+				pod=1 # explain pod NS/NAME: the two stand for one cgroup
+			elif [ -z "$arg" ]; then
+				nargs=$((nargs + 1))
+			fi
 			;;
 		esac
 	done
@@ -125,6 +134,10 @@ _portgate() {
 		_portgate_reply -g -- "$cur"
 		return 0
 		;;
+	driver)
+		_portgate_reply -W "systemd cgroupfs" -- "$cur"
+		return 0
+		;;
 	other) return 0 ;;
 	esac
 
@@ -142,8 +155,15 @@ _portgate() {
 		_portgate_reply -f -- "$cur"
 		;;
 	explain:0)
-		compopt -o nospace 2>/dev/null
-		_portgate_cgroups "$cur"
+		# NAMESPACE/NAME after pod: not completed
+		[ -n "$pod" ] && return 0
+		case $cur in
+		'' | /*)
+			compopt -o nospace 2>/dev/null
+			_portgate_cgroups "$cur"
+			;;
+		*) _portgate_reply -W "pod" -- "$cur" ;;
+		esac
 		;;
 	explain:1)
 		compopt -o nospace 2>/dev/null

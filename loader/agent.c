@@ -137,6 +137,13 @@ static const struct pg_json_field state_fields[] = {
 	AF(reloads_failed, U64),
 	AF(last_error_at, U64),
 	AF(last_error, STR),
+	AF(kube, BOOL),
+	AF(kube_node, STR),
+	AF(kube_state, STR),
+	AF(kube_reason, STR),
+	AF(kube_rv, STR),
+	AF(kube_pods, U64),
+	AF(kube_reconnects, U64),
 };
 #undef AF
 
@@ -280,6 +287,13 @@ static void set_field(struct pg_agent_state *s, const char *key, const char *v, 
 		NUM(reloads_failed),
 		NUM(last_error_at),
 		STR(last_error),
+		BOOL(kube),
+		STR(kube_node),
+		STR(kube_state),
+		STR(kube_reason),
+		STR(kube_rv),
+		NUM(kube_pods),
+		NUM(kube_reconnects),
 #undef NUM
 #undef BOOL
 #undef STR
@@ -353,7 +367,7 @@ static int parse_state(const char *p, struct pg_agent_state *s)
 
 int pg_agent_state_read(const char *path, struct pg_agent_state *s)
 {
-	static char buf[PATH_MAX * 3 + PG_AGENT_ERR_MAX * 7 + 4096];
+	static char buf[PATH_MAX * 3 + PG_AGENT_ERR_MAX * 7 + 8192];
 	ssize_t n = pg_read_file(path, buf, sizeof(buf));
 
 	if (n < 0)

@@ -44,6 +44,13 @@ struct pg_agent_state {
 	uint64_t reloads_ok, reloads_failed; /* after the first apply */
 	uint64_t last_error_at;
 	char last_error[PG_AGENT_ERR_MAX + 1];
+	/* the Kubernetes source (run --kubeconfig, or in a cluster) */
+	bool kube;
+	char kube_node[256];
+	char kube_state[16];   /* connecting, connected, disconnected */
+	char kube_reason[512]; /* why disconnected */
+	char kube_rv[64];      /* the last resourceVersion */
+	uint64_t kube_pods, kube_reconnects;
 };
 
 /* The state file for a pin directory; 0 or -ENAMETOOLONG. */

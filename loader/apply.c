@@ -120,13 +120,16 @@ static void make_transitional(struct pg_policy *p, enum pg_def *saved_def, bool 
 /* Compile p into img, with its metadata; 0 or -errno, *fail set when the policy is at fault. */
 static int build(const struct pg_policy *p, const struct pg_cgroup *tree, size_t ntree,
 		 const struct plan *pl, uint8_t slot, uint64_t gen, const char *file,
-		 const char *attach, bool transitional, struct pg_image *img, enum apply_fail *fail)
+		 const struct pg_opts *o, bool transitional, struct pg_image *img,
+		 enum apply_fail *fail)
 {
+	const char *attach = o->attach;
 	struct pg_compile_opts co = { .mode = pl->mode,
 				      .bypass = pl->bypass,
 				      .slot = slot,
 				      .gen = gen,
-				      .seed = (uint32_t)(gen * 2654435761u) | 1 };
+				      .seed = (uint32_t)(gen * 2654435761u) | 1,
+				      .pods = o->pods };
 	struct pg_meta_in mi = { .gen = gen,
 				 .time = (uint64_t)time(NULL),
 				 .source = file,
@@ -406,8 +409,8 @@ static int apply_compile(struct apply *a)
 		bool e0;
 
 		make_transitional(a->p, &d0, &e0);
-		err = build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o->attach,
-			    true, &a->trans, &a->fail);
+		err = build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o, true,
+			    &a->trans, &a->fail);
 		a->p->def = d0;
 		a->p->exempt_root = e0;
 		if (err)
@@ -415,7 +418,7 @@ static int apply_compile(struct apply *a)
 		a->slot = !a->slot;
 		a->gen++;
 	}
-	return build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o->attach, false,
+	return build(a->p, a->tree, a->ntree, &a->pl, a->slot, a->gen, a->file, a->o, false,
 		     &a->img, &a->fail);
 }
 

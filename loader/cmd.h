@@ -9,11 +9,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct pg_pods;
+
 struct pg_opts {
 	bool json;
 	const char *pin_dir;
 	const char *attach;
 	bool quiet; /* pg_apply(): no line on stdout; res says what it did */
+	/* pg_apply(): the pods pod: selectors choose from (the agent's
+	 * Kubernetes source), or NULL when no source knows any */
+	const struct pg_pods *pods;
 };
 
 /* The commands (opt.h), each defined in its own file, listed in main.c. */

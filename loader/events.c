@@ -204,7 +204,25 @@ int pg_evfmt_init(struct pg_evfmt *f, const char *pin_dir)
 		pg_err("cannot open %s: %s", f->mount, strerror(errno));
 		return err;
 	}
+	/* read at the first event in a cgroup (pod_of()); none is fine */
+	if (pg_podnames_path(pin_dir, f->pods.path, sizeof(f->pods.path)))
+		f->pods.path[0] = 0;
 	return 0;
+}
+
+/* "NS/NAME" of the pod whose cgroup is, or holds, cg, into buf; NULL if none. */
+static const char *pod_of(struct pg_evfmt *f, const char *cg, char *buf, size_t len)
+{
+	const struct pg_podname *p;
+
+	if (!cg || !f->pods.path[0])
+		return NULL;
+	(void)pg_podnames_refresh(&f->pods); /* no pod file: no names */
+	p = pg_podnames_by_path(&f->pods, cg);
+	if (!p)
+		return NULL;
+	snprintf(buf, len, "%s/%s", p->ns, p->name);
+	return buf;
 }
 
 void pg_evfmt_free(struct pg_evfmt *f)
@@ -215,6 +233,7 @@ void pg_evfmt_free(struct pg_evfmt *f)
 	if (f->mountfd >= 0)
 		close(f->mountfd);
 	f->mountfd = -1;
+	pg_podnames_free(&f->pods);
 }
 
 /* cgroup2 file handles are the cgroup id (FILEID_KERNFS). */
@@ -342,7 +361,8 @@ static bool denied(int v)
 
 /* One event as one JSON document (a line of monitor -j); where: its rule, or NULL. */
 static void event_json(FILE *out, const struct pg_event *ev, const char *when, const char *cg,
-		       const char *comm, const char *addr, const char *where, const char *text)
+		       const char *pod, const char *comm, const char *addr, const char *where,
+		       const char *text)
 {
 	struct json_object *doc = pg_json_doc();
 
@@ -351,6 +371,7 @@ static void event_json(FILE *out, const struct pg_event *ev, const char *when, c
 	pg_json_set_bool(doc, "denied", denied(ev->verdict));
 	pg_json_set_str(doc, "cgroup", cg);
 	pg_json_set_u64(doc, "cgroup_id", ev->cgid);
+	pg_json_set_str(doc, "pod", pod);
 	pg_json_set_u64(doc, "pid", ev->pid);
 	pg_json_set_u64(doc, "uid", ev->uid);
 	pg_json_set_u64(doc, "gid", ev->gid);
@@ -368,8 +389,9 @@ static void event_json(FILE *out, const struct pg_event *ev, const char *when, c
 
 void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FILE *out)
 {
-	char when[80], addr[INET6_ADDRSTRLEN] = "?", comm[17], where[4200];
+	char when[80], addr[INET6_ADDRSTRLEN] = "?", comm[17], where[4200], podbuf[512];
 	const char *cg = pg_evfmt_cgroup(f, ev->cgid), *file = NULL;
+	const char *pod = pod_of(f, cg, podbuf, sizeof(podbuf));
 	const struct pg_meta_rule *r = rule_of(f, ev->gen, ev->rule, &file);
 	size_t i;
 
@@ -389,14 +411,14 @@ void pg_evfmt_print(struct pg_evfmt *f, const struct pg_event *ev, bool json, FI
 	else
 		snprintf(where, sizeof(where), "-");
 	if (!json) {
-		fprintf(out, "%s %s %s/%u %s%s%s%s cgroup %s pid %u uid %u comm %s rule %s\n", when,
-			pg_verdict_name(ev->verdict), proto_name(ev->proto), ev->port,
+		fprintf(out, "%s %s %s/%u %s%s%s%s cgroup %s%s%s pid %u uid %u comm %s rule %s\n",
+			when, pg_verdict_name(ev->verdict), proto_name(ev->proto), ev->port,
 			ev->family == 6 ? "[" : "", addr, ev->family == 6 ? "]" : "",
-			ev->family == 6 ? " (ipv6)" : " (ipv4)", cg ? cg : "(removed)", ev->pid,
-			ev->uid, comm, where);
+			ev->family == 6 ? " (ipv6)" : " (ipv4)", cg ? cg : "(removed)",
+			pod ? " pod " : "", pod ? pod : "", ev->pid, ev->uid, comm, where);
 		return;
 	}
-	event_json(out, ev, when, cg, comm, addr, r ? where : NULL, r ? r->text : NULL);
+	event_json(out, ev, when, cg, pod, comm, addr, r ? where : NULL, r ? r->text : NULL);
 }
 
 void pg_evfmt_lost_json(uint64_t n, FILE *out)

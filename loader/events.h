@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kube_names.h"
 #include "meta.h"
 #include "pg_abi.h"
 
@@ -60,6 +61,8 @@ struct pg_evfmt {
 		char path[512];
 	} cache[64];
 	unsigned int next;
+	/* the agent's pod file (kube_names.h): events in a pod's cgroup name it */
+	struct pg_podnames pods;
 };
 
 int pg_evfmt_init(struct pg_evfmt *f, const char *pin_dir);

@@ -19,6 +19,7 @@
 #include "state.h"
 #include "compile.h"
 #include "explain.h"
+#include "kube_names.h"
 #include "opt.h"
 
 int pg_parse_protoport(const char *s, uint32_t *protos, uint32_t *port)
@@ -527,15 +528,66 @@ static int ask(const struct explain_args *e, char **arg, struct pg_ask *a)
 	return 0;
 }
 
+/*
+ * explain pod NS/NAME: the pod's cgroup from the pod file of the agent of
+ * pin_dir (kube_names.h), into buf; 0 or an exit status after saying why.
+ */
+static int pod_cgroup(const char *pin_dir, const char *nsname, char *buf, size_t len)
+{
+	struct pg_podnames pn = { 0 };
+	const struct pg_podname *p;
+	char path[PATH_MAX], ns[256];
+	const char *slash = strchr(nsname, '/');
+	int err;
+
+	if (!slash || slash == nsname || !slash[1] || (size_t)(slash - nsname) >= sizeof(ns)) {
+		pg_err("invalid pod '%s': give NAMESPACE/NAME, like kube-system/coredns-x", nsname);
+		return PG_EXIT_USAGE;
+	}
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - nsname), nsname);
+	if ((err = pg_podnames_path(pin_dir, path, sizeof(path))) ||
+	    (err = pg_podnames_load(&pn, path))) {
+		pg_err("cannot find pod %s: %s", nsname,
+		       err == -ENOENT ? "no agent with a Kubernetes source (run --kubeconfig, or "
+					"in a cluster) writes its pods for this pin dir"
+				      : strerror(-err));
+		return PG_EXIT_FAIL;
+	}
+	p = pg_podnames_by_name(&pn, ns, slash + 1);
+	err = p ? pg_kube_pod_path(&pn.layout, p->uid, p->qos, buf, len) : -ENOENT;
+	if (err)
+		pg_err("cannot find pod %s: %s", nsname,
+		       err == -ENOENT ? "the agent does not know it (not on this node, or no QoS "
+					"class yet); its pods are in the pod file"
+				      : strerror(-err));
+	pg_podnames_free(&pn);
+	return err ? PG_EXIT_FAIL : 0;
+}
+
 static int cmd_explain(int argc, char **argv, struct pg_opts *o)
 {
 	struct explain_args e = { .o = *o };
 	struct pg_ask a = { 0 };
-	char **arg;
+	char **arg, podcg[PG_KUBE_MAX_ROOT + 128];
+	bool pod = argc > 1 && !strcmp(argv[1], "pod");
 	int status;
 
+	/* explain pod NS/NAME PROTO/PORT: the operand after "pod" stands for a cgroup */
+	if (pod) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (!pg_opt_parse(&pg_cmd_explain, argc, argv, &e, &arg, &status))
 		return status;
+	if (pod && e.policy) {
+		pg_err("explain pod asks the policy in force, which knows the pods; not --policy");
+		return PG_EXIT_USAGE;
+	}
+	if (pod && (status = pod_cgroup(e.o.pin_dir, arg[0], podcg, sizeof(podcg))))
+		return status;
+	if (pod)
+		arg[0] = podcg;
 	if ((status = ask(&e, arg, &a)))
 		return status;
 	if (e.policy)
@@ -546,7 +598,7 @@ static int cmd_explain(int argc, char **argv, struct pg_opts *o)
 const struct pg_cmd pg_cmd_explain = {
 	.name = "explain",
 	.fn = cmd_explain,
-	.synopsis = "CGROUP PROTO/PORT [--user U] [--group G] [--addr A] "
+	.synopsis = "{CGROUP | pod NAMESPACE/NAME} PROTO/PORT [--user U] [--group G] [--addr A] "
 		    "[--policy FILE | --pin-dir DIR] [-j]",
 	.help = "which rule decides a bind, from the live kernel state or a policy file",
 	.opts = opts,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kube_pods.h"
+#include "kube_uid.h"
 
 static int fail(char *why, size_t whylen, int ret, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -41,23 +42,8 @@ static const char *str_at(json_object *obj, const char *k1, const char *k2)
 /* Index of uid in the sorted set, or where it would go (*found false). */
 static size_t find(const struct kube_pods *p, const char *uid, bool *found)
 {
-	size_t lo = 0, hi = p->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->v[mid].uid, uid);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return kube_uid_find(p->v, p->n, sizeof(*p->v), offsetof(struct kube_known, uid), uid,
+			     found);
 }
 
 /* Remember uid at rv; 1 if it is new or changed, 0 if unchanged. */
@@ -140,6 +126,10 @@ static int labels_of(json_object *meta, struct kube_label **out, size_t *n)
 			continue;
 		v[i].key = key;
 		v[i++].value = json_object_get_string(val);
+	}
+	if (!i) { /* none was a string: none, as the header promises (NULL) */
+		free(v);
+		return 0;
 	}
 	*out = v;
 	*n = i;

@@ -163,6 +163,7 @@ struct run_args {
 	bool detach_on_exit;
 	const char *metrics_file, *ready_file, *listen;
 	uint64_t metrics_interval;
+	struct pg_kube_args kube;
 };
 
 static const struct pg_optdef opts[] = {
@@ -200,6 +201,40 @@ static const struct pg_optdef opts[] = {
 		  "\"127.0.0.1:9464\")",
 	  .def = "none",
 	  .off = offsetof(struct run_args, listen) },
+	{ .name = "kubeconfig",
+	  .kind = PG_OPT_STR,
+	  .arg = "FILE",
+	  .help = "follow this node's pods on the API server FILE names, for pod: rules",
+	  .def = "in-cluster when KUBERNETES_SERVICE_HOST is set, else none",
+	  .off = offsetof(struct run_args, kube.kubeconfig) },
+	{ .name = "node-name",
+	  .kind = PG_OPT_STR,
+	  .arg = "NAME",
+	  .help = "the node whose pods to follow",
+	  .def = "$NODE_NAME",
+	  .off = offsetof(struct run_args, kube.node) },
+	{ .name = "kube-cgroup-driver",
+	  .kind = PG_OPT_STR,
+	  .arg = "DRIVER",
+	  .help = "the kubelet's cgroup driver: systemd or cgroupfs",
+	  .def = "found in the cgroup tree",
+	  .off = offsetof(struct run_args, kube.driver) },
+	{ .name = "kube-cgroup-root",
+	  .kind = PG_OPT_STR,
+	  .arg = "PATH",
+	  .help = "the kubepods cgroup, from the cgroup2 root (\"/kubepods.slice\")",
+	  .def = "found in the cgroup tree",
+	  .off = offsetof(struct run_args, kube.root) },
+	{ .name = "kube-watch-timeout",
+	  .kind = PG_OPT_U64,
+	  .arg = "SEC",
+	  .help = "seconds a watch of the pods stays open; one silent for longer (plus a "
+		  "tenth, at least 2 s) is given up and made again, 5-3600",
+	  .num = 300,
+	  .min = 5,
+	  .max = 3600,
+	  .give = "give seconds, 5 to 3600",
+	  .off = offsetof(struct run_args, kube.watch_timeout) },
 	{ 0 },
 };
 
@@ -347,14 +382,25 @@ static int leave(struct pg_agent *a, int status)
  * loop, the exit; an exit status. */
 static int serve(struct pg_agent *a)
 {
-	char why[256];
+	char why[256], hash[65];
+	uint64_t gen;
 	int status;
 
 	/* not ready until this agent's first apply succeeds */
 	pg_agent_remove_ready(a);
 	pg_info("start: following %s (pin dir %s, attach %s, state file %s)", a->file,
 		a->o->pin_dir, a->o->attach, a->state_path);
-	status = pg_agent_look(a, "start", true);
+	if (pg_agent_kube_hold(a) && !pg_status_in_force(a->o->pin_dir, &gen, hash)) {
+		/* an agent restart: what is pinned keeps the pods' grants until
+		 * the first list of pods is in (run_kube.c) */
+		pg_info("start: generation %llu (sha256 %s) keeps enforcing until the first list "
+			"of pods is in",
+			(unsigned long long)gen, hash);
+		pg_watch_look(&a->watch, a->file, &(bool){ false });
+		status = PG_EXIT_OK;
+	} else {
+		status = pg_agent_look(a, "start", true);
+	}
 	if (status) {
 		snprintf(why, sizeof(why), "the first apply failed with exit status %d (%s)",
 			 status, pg_exit_word(status));
@@ -398,7 +444,8 @@ static int cmd_run(int argc, char **argv, struct pg_opts *given)
 	}
 	pg_log_agent_form();
 	r.o.quiet = true; /* the agent says what an apply did, in its own form */
-	status = setup(a) ? PG_EXIT_FAIL : serve(a);
+	status = setup(a) || pg_agent_kube_init(a, &r.kube) ? PG_EXIT_FAIL : serve(a);
+	pg_agent_kube_free(a);
 	if (a->sfd >= 0)
 		close(a->sfd);
 	pg_agent_http_stop(a);
@@ -412,7 +459,8 @@ const struct pg_cmd pg_cmd_run = {
 	.fn = cmd_run,
 	.synopsis = "FILE [--attach CGROUP] [--pin-dir DIR] [--detach-on-exit] "
 		    "[--metrics-file PATH] [--metrics-interval SEC] [--ready-file PATH] [--listen "
-		    "ADDR:PORT]",
+		    "ADDR:PORT] [--kubeconfig FILE] [--node-name NAME] [--kube-cgroup-driver "
+		    "DRIVER] [--kube-cgroup-root PATH] [--kube-watch-timeout SEC]",
 	.help = "the agent: apply, then follow FILE and apply it again when it changes",
 	.opts = opts,
 	.nargs = 1,

@@ -15,10 +15,13 @@
 #include "agent.h"
 #include "watch.h"
 
-#define PG_AGENT_MAX_FDS 16
+#define PG_AGENT_MAX_FDS      16
+#define PG_AGENT_MAX_KUBE_FDS 8 /* the API-server client's sockets */
 
 struct pg_agent;
 struct pg_opts;
+struct pg_kube_src;
+struct pollfd;
 
 /*
  * Called from the loop when fd has revents (poll(2) bits). Return 0 to keep
@@ -56,6 +59,8 @@ struct pg_agent {
 
 	const char *listen;   /* --listen ADDR:PORT, or NULL */
 	struct pg_http *http; /* serving it */
+
+	struct pg_kube_src *kube; /* the Kubernetes source, or NULL (run_kube.c) */
 };
 
 /* --- run_loop.c */
@@ -98,6 +103,29 @@ int pg_agent_look(struct pg_agent *a, const char *why, bool forced);
 /* 0, or -errno after saying why. */
 int pg_agent_start_sources(struct pg_agent *a);
 void pg_agent_stop_sources(void);
+
+/* --- run_kube.c: the pods of this node, from the Kubernetes API server */
+
+/* What `run` was told: each NULL when not given. */
+struct pg_kube_args {
+	const char *kubeconfig, *node, *driver, *root;
+	uint64_t watch_timeout; /* seconds */
+};
+/*
+ * Set up the source when a kubeconfig or the in-cluster configuration is
+ * given (nothing otherwise): the config, the node, where pod cgroups are;
+ * applies then take the pods through a->o->pods. 0 or -errno (said).
+ */
+int pg_agent_kube_init(struct pg_agent *a, const struct pg_kube_args *k);
+/* Must applies wait (the first pod list is not in yet)? */
+bool pg_agent_kube_hold(const struct pg_agent *a);
+/* The client's fds (at most max) and its timeout (ms, -1: none), for poll(2). */
+int pg_agent_kube_pollfds(struct pg_agent *a, struct pollfd *fds, int max);
+int pg_agent_kube_timeout(struct pg_agent *a);
+/* Let the client work on its fds as poll(2) left them; asks for one apply
+ * (pg_agent_reload()) when the pods changed in a way that can alter the policy. */
+void pg_agent_kube_perform(struct pg_agent *a, const struct pollfd *fds, int n);
+void pg_agent_kube_free(struct pg_agent *a);
 
 /* --- run_output.c: what the agent keeps current for others to read. */
 

@@ -173,6 +173,28 @@ static int on_ring(struct pg_agent *a, int fd, short revents, void *ud)
 	return 0;
 }
 
+/* pod: rules in the policy in force, and no Kubernetes source to fill them: say so once. */
+static void warn_pod_rules(const struct pg_agent *a)
+{
+	struct pg_evfmt *f = &ev_src.fmt;
+	size_t i;
+
+	if (a->kube || pg_evfmt_meta(f) < 0)
+		return;
+	for (i = 0; i < f->meta.nrules; i++) {
+		char action[16], sel[4096];
+		const char *t = f->meta.rules[i].text;
+
+		if (pg_meta_token(&t, action, sizeof(action)) &&
+		    pg_meta_token(&t, sel, sizeof(sel)) && !strncmp(sel, "pod:", 4)) {
+			pg_warn("%s: its pod: rules select no pod: the agent has no Kubernetes "
+				"source (give --kubeconfig, or run it in a cluster)",
+				a->file);
+			return;
+		}
+	}
+}
+
 static int start_events(struct pg_agent *a)
 {
 	const struct pg_opts *o = a->o;
@@ -200,6 +222,7 @@ static int start_events(struct pg_agent *a)
 		pg_err("cannot add the timer of new cgroups to the loop: %s", strerror(-err));
 		return err;
 	}
+	warn_pod_rules(a);
 	/* Cgroups made between the first apply's look at the tree and this
 	 * subscription sent no event (seen under emulation: a pod made then
 	 * stayed without its glob grant): apply once more to catch them. */

@@ -114,56 +114,86 @@ int pg_agent_listen(struct pg_agent *a)
 	return 0;
 }
 
-int pg_agent_loop(struct pg_agent *a)
+/*
+ * When the loop must turn at the latest (monotonic ms), or UINT64_MAX.
+ * While applies wait for the first pod list, neither a request nor the
+ * files are due: they are looked at once the list is in.
+ */
+static uint64_t next_due(struct pg_agent *a, uint64_t now)
 {
-	struct pollfd pfd[PG_AGENT_MAX_FDS];
+	uint64_t due = UINT64_MAX, settle;
+	int kt = pg_agent_kube_timeout(a);
+	bool hold = pg_agent_kube_hold(a);
+
+	if (a->force && !hold)
+		due = now;
+	if (!hold && pg_watch_due(&a->watch, &settle) && settle < due)
+		due = settle;
+	if (a->metrics_file && a->next_metrics < due)
+		due = a->next_metrics;
+	if (pg_notify_watchdog_due() < due)
+		due = pg_notify_watchdog_due();
+	if (pg_agent_http_due(a, now) < due)
+		due = pg_agent_http_due(a, now);
+	if (kt >= 0 && now + (uint64_t)kt < due)
+		due = now + (uint64_t)kt;
+	return due;
+}
+
+/* The registered fds' callbacks, for those poll(2) marked in pfd[0..n). */
+static void run_ready(struct pg_agent *a, const struct pollfd *pfd, size_t n)
+{
 	struct fdreg ready[PG_AGENT_MAX_FDS];
 	short rev[PG_AGENT_MAX_FDS];
-	size_t i, n, nready;
+	size_t i, nready;
+
+	/* Callbacks may add or remove fds: work from a copy. */
+	for (i = 0, nready = 0; i < n; i++)
+		if (pfd[i].revents) {
+			ready[nready] = a->fds[i];
+			rev[nready++] = pfd[i].revents;
+		}
+	for (i = 0; i < nready; i++)
+		if (ready[i].cb(a, ready[i].fd, rev[i], ready[i].ud)) {
+			pg_agent_del_fd(a, ready[i].fd);
+		} else if (rev[i] & (POLLNVAL | POLLERR | POLLHUP) && !(rev[i] & POLLIN)) {
+			pg_err("fd %d left the loop: poll reports %s", ready[i].fd,
+			       rev[i] & POLLNVAL ? "it is not open" : "an error or hang-up");
+			pg_agent_del_fd(a, ready[i].fd);
+		}
+}
+
+int pg_agent_loop(struct pg_agent *a)
+{
+	/* the registered fds, then the Kubernetes client's */
+	struct pollfd pfd[PG_AGENT_MAX_FDS + PG_AGENT_MAX_KUBE_FDS];
+	size_t i, n;
+	int nk;
 
 	while (!a->stop_sig) {
-		uint64_t now = pg_now_ms(), due = UINT64_MAX, settle;
+		uint64_t now = pg_now_ms(), due = next_due(a, now), settle;
 		int timeout, r;
 
-		if (a->force)
-			due = now;
-		if (pg_watch_due(&a->watch, &settle) && settle < due)
-			due = settle;
-		if (a->metrics_file && a->next_metrics < due)
-			due = a->next_metrics;
-		if (pg_notify_watchdog_due() < due)
-			due = pg_notify_watchdog_due();
-		if (pg_agent_http_due(a, now) < due)
-			due = pg_agent_http_due(a, now);
 		timeout = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
 		n = a->nfds;
 		for (i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ a->fds[i].fd, a->fds[i].events, 0 };
-		r = poll(pfd, n, timeout);
+		nk = pg_agent_kube_pollfds(a, pfd + n, PG_AGENT_MAX_KUBE_FDS);
+		r = poll(pfd, n + (size_t)nk, timeout);
 		if (r < 0 && errno != EINTR) {
 			r = -errno;
 			pg_err("poll failed: %s", strerror(-r));
 			return r;
 		}
-		/* Callbacks may add or remove fds: work from a copy. */
-		for (i = 0, nready = 0; r > 0 && i < n; i++)
-			if (pfd[i].revents) {
-				ready[nready] = a->fds[i];
-				rev[nready++] = pfd[i].revents;
-			}
-		for (i = 0; i < nready; i++)
-			if (ready[i].cb(a, ready[i].fd, rev[i], ready[i].ud)) {
-				pg_agent_del_fd(a, ready[i].fd);
-			} else if (rev[i] & (POLLNVAL | POLLERR | POLLHUP) && !(rev[i] & POLLIN)) {
-				pg_err("fd %d left the loop: poll reports %s", ready[i].fd,
-				       rev[i] & POLLNVAL ? "it is not open"
-							 : "an error or hang-up");
-				pg_agent_del_fd(a, ready[i].fd);
-			}
+		if (r > 0)
+			run_ready(a, pfd, n);
+		pg_agent_kube_perform(a, pfd + n, r > 0 ? nk : 0);
 		if (a->stop_sig)
 			break;
 		now = pg_now_ms();
-		if (a->force || (pg_watch_due(&a->watch, &settle) && settle <= now)) {
+		/* while applies wait for the pods, files and SIGHUP wait too */
+		if (!pg_agent_kube_hold(a) &&
+		    (a->force || (pg_watch_due(&a->watch, &settle) && settle <= now))) {
 			const char *why = a->force ? a->force : "file change";
 
 			pg_watch_settled(&a->watch);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "agent.h"
 #include "meta.h"
@@ -70,5 +71,11 @@ void view_features(bool *out);
 void status_text(const struct view *v, const char *pin_dir);
 /* The same as a JSON document on stdout: 0 or -errno. */
 int status_json(const struct view *v, const char *pin_dir);
+
+/* status_kube.c: the agent's Kubernetes source, when it has one */
+struct json_object;
+void status_kube_text(const struct view *v);
+void status_kube_json(struct json_object *doc, const struct view *v);
+void status_kube_prom(FILE *f, const struct view *v);
 
 #endif

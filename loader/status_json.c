@@ -224,6 +224,7 @@ int status_json(const struct view *v, const char *pin_dir)
 	pg_json_set_u64(doc, "map_memory_bytes", v->mem);
 	pg_json_set_u64(doc, "image_bytes", (uint64_t)v->nimg * PG_BLOCK_SIZE);
 	pg_json_set(doc, "agent", agent_json(v));
+	status_kube_json(doc, v);
 	return pg_json_print(stdout, doc);
 }
 

@@ -170,6 +170,7 @@ static void status_prometheus(FILE *f, const struct view *v)
 	pg_prom_head(f, "portgate_map_memory_bytes", "gauge", "Kernel memory of the pinned maps.");
 	pg_prom_sample(f, "portgate_map_memory_bytes", v->mem, NULL);
 	prom_agent(f, v);
+	status_kube_prom(f, v);
 	prom_hooks(f, v);
 }
 

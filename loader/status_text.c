@@ -184,6 +184,7 @@ void status_text(const struct view *v, const char *pin_dir)
 	print_features();
 	if (!v->active && !pg_state_any(&v->st)) {
 		agent_text(v);
+		status_kube_text(v);
 		return;
 	}
 	policy_text(v, h);
@@ -193,4 +194,5 @@ void status_text(const struct view *v, const char *pin_dir)
 	printf("memory:     %llu bytes in pinned maps, %llu in the policy image\n",
 	       (unsigned long long)v->mem, (unsigned long long)v->nimg * PG_BLOCK_SIZE);
 	agent_text(v);
+	status_kube_text(v);
 }

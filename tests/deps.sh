@@ -10,7 +10,7 @@ qemu-system-x86 busybox-static cpio zstd xz-utils kmod file
 libsystemd-dev debootstrap"
 # make cross-arm64: Debian's cross compiler, the arm64 libraries to link
 # against, and qemu-user to run the result.
-cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 libjson-c-dev:arm64 libsystemd-dev:arm64 libmicrohttpd-dev:arm64 zlib1g-dev:arm64 qemu-user"
+cross="gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 libjson-c-dev:arm64 libsystemd-dev:arm64 libmicrohttpd-dev:arm64 libcurl4-openssl-dev:arm64 libyaml-dev:arm64 zlib1g-dev:arm64 qemu-user"
 # make deb and its test: debhelper and lintian (the test installs the
 # package with the host's dpkg, in an overlay root).
 deb="debhelper dpkg-dev fakeroot lintian"

@@ -92,6 +92,11 @@ expect "/system.slice/ /user.slice/" explain ""
 expect "tcp/" explain /system.slice t
 expect "any/ other/ tcp/ udp/" explain /x ""
 expect "" explain /x tcp/80 ""
+expect "pod" explain p
+expect "" explain pod ""
+expect "any/ other/ tcp/ udp/" explain pod web/x ""
+expect "cgroupfs systemd" run --kube-cgroup-driver ""
+expect "" run --node-name ""
 expect "--help --json --no-resolve --strict --verbose" check a.conf --
 
 if [ "$failed" -ne 0 ]; then

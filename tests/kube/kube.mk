@@ -1,9 +1,11 @@
-# The Kubernetes API client (issue 11): loader/kube_*.c, tested on its own
-# against tests/kube/apiserver.py until the agent links it.
+# The Kubernetes API client (issue 11): loader/kube_*.c, linked into
+# portgate (the agent's Kubernetes source, loader/run_kube.c), and tested on
+# its own against tests/kube/apiserver.py.
 #
 #   make test-kube    install what is missing (as root), build the sanitised
 #                     driver build/test/kube/kubewatch, run tests/kube/test_kube.py,
-#                     then fuzz-kube-short
+#                     then fuzz-kube-short, then the agent against the stand-in
+#                     (tests/kube/test_agent.py: real BPF, root)
 #
 # Included right after LOADER_SRCS is set, before the Makefile's first rule:
 # the default goal is saved and restored around the rules below.
@@ -13,8 +15,6 @@ kube_goal := $(.DEFAULT_GOAL)
 
 KUBE_SRCS := loader/kube_client.c loader/kube_pods.c loader/kube_config.c
 KUBE_HDRS := $(KUBE_SRCS:.c=.h)
-# Not in portgate yet: the agent takes them with issue 11.
-LOADER_SRCS := $(filter-out $(KUBE_SRCS),$(LOADER_SRCS))
 KUBE_PKGS := libcurl json-c yaml-0.1
 KUBE_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(KUBE_PKGS) 2>/dev/null)
 KUBE_LIBS = $(shell $(PKG_CONFIG) --libs $(KUBE_PKGS) 2>/dev/null || echo -lcurl -ljson-c -lyaml)
@@ -57,5 +57,8 @@ test-kube: kube-deps
 		KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) KUBE_TMPDIR=$(abspath $(T)/kube) \
 		$(KUBE_PYTHON) tests/kube/test_kube.py
 	$(Q)$(MAKE) --no-print-directory fuzz-kube-short
+	$(Q)$(MAKE) --no-print-directory $(T)/portgate
+	$(Q)PORTGATE=$(abspath $(T)/portgate) KUBE_TMPDIR=$(abspath $(T)/kube) \
+		$(KUBE_PYTHON) tests/kube/test_agent.py
 
 .DEFAULT_GOAL := $(kube_goal)

@@ -158,11 +158,11 @@ class Watch:
             got.append(line)
         return got
 
-    def stop(self):
-        """SIGTERM, then the sanitizers' verdict: (exit status, EXIT line, stderr)."""
+    def end(self, timeout=15):
+        """SIGTERM (SIGKILL after timeout), then every line it wrote kept."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -174,6 +174,10 @@ class Watch:
                 break
             if line:
                 self.lines.append(line)
+
+    def stop(self):
+        """SIGTERM, then the sanitizers' verdict: (exit status, EXIT line, stderr)."""
+        self.end()
         err = self.proc.stderr.read()
         self.proc.stderr.close()
         self.proc.stdout.close()
