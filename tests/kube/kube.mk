@@ -5,7 +5,8 @@
 #   make test-kube    install what is missing (as root), build the sanitised
 #                     driver build/test/kube/kubewatch, run tests/kube/test_kube.py,
 #                     then fuzz-kube-short, then the agent against the stand-in
-#                     (tests/kube/test_agent.py: real BPF, root)
+#                     (tests/kube/test_agent.py: real BPF, root), then the
+#                     Kubernetes README's examples (tests/kube/test_readme_examples.py)
 #
 # Included right after LOADER_SRCS is set, before the Makefile's first rule:
 # the default goal is saved and restored around the rules below.
@@ -60,5 +61,7 @@ test-kube: kube-deps
 	$(Q)$(MAKE) --no-print-directory $(T)/portgate
 	$(Q)PORTGATE=$(abspath $(T)/portgate) KUBE_TMPDIR=$(abspath $(T)/kube) \
 		$(KUBE_PYTHON) tests/kube/test_agent.py
+	$(Q)PORTGATE=$(abspath $(T)/portgate) KUBE_DEBIAN_KUBECTL=$(abspath $(KUBE_DEBIAN_KUBECTL)) \
+		$(KUBE_PYTHON) tests/kube/test_readme_examples.py
 
 .DEFAULT_GOAL := $(kube_goal)

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 """deploy/kubernetes/README.md's worked examples, run as an operator would.
 
-From the README it takes the pods (its ```yaml Pod objects), the policy of
-"Every other pod" (the ```conf block with the pod: rules and the deny on the
+From the README it takes the pods (its ```yaml Pod objects), the two
+policies of "Every other pod" (the ```conf blocks with the pod: rules: one
+whose catch-all is `deny pod:*`, one whose catch-all is the deny on the
 kubepods cgroup) and the one-line rules it shows on their own, so the README
 cannot drift from what is tested. Then:
 
@@ -17,9 +18,8 @@ cannot drift from what is tested. Then:
    cgroups bind: ingress-nginx tcp/80 and 443, CoreDNS tcp and udp 53 are
    granted; the same ports from a pod the policy does not grant, and other
    privileged ports from the granted pods, are refused (EPERM);
-3. the README's `deny pod:* any/1-1023` beside those rules: the agent refuses
-   that policy (a conflict) and keeps enforcing the last one, as the README
-   says.
+3. the agent reloads the other policy (the kubepods cgroup's deny instead of
+   `deny pod:*`), and the same binds give the same answers.
 
 Root, real BPF, in a mount and network namespace of its own (re-executed
 under unshare(1)); the test cgroups are removed at the end. A portgate
@@ -93,7 +93,8 @@ def readme_examples():
                          "labels": {k: str(v) for k, v in md.get("labels", {}).items()},
                          "qos": obj.get("status", {}).get("qosClass", "BestEffort")})
     policies = [b for b in re.findall(r"^```conf\n(.*?)^```", text, re.S | re.M)
-                if re.search(r"^allow pod:", b, re.M) and re.search(r"^deny /kubepods", b, re.M)]
+                if re.search(r"^allow pod:", b, re.M) and
+                re.search(r"^deny +(?:/kubepods|pod:\*)", b, re.M)]
     shown = re.findall(r"^    ((?:allow|deny) +pod:\S+ +\S+)\s*$", text, re.M)
     return pods, policies, shown
 
@@ -263,16 +264,28 @@ def wait_bind(agent, cg2, cgroup, proto, port):
     return False
 
 
-def run_driver(driver, server, kc, tmp, cg2, pods, policy, conflict_rule, expect):
-    """One driver: the tree, the agent, the binds. pods: name -> stand-in pod."""
+def write_policy(conf, policy, top):
+    """The README's kubepods paths are the node's; here the tree sits in the test cgroup."""
+    with open(conf + ".new", "w") as f:
+        f.write(re.sub(r"^(\s*(?:allow|deny)\s+)(/kubepods(?:\.slice)?)(?=[\s/])",
+                       lambda m: m.group(1) + top + m.group(2), policy, flags=re.M))
+    os.rename(conf + ".new", conf)
+
+
+def check_binds(driver, cg2, ctr, expect, which):
+    for name, proto, port, addr, want in expect:
+        got = bind_in(cg2, ctr[name], proto, port, addr)
+        check(got == want, "%s, %s: %s binds %s/%d on %s as nobody: %s (want %s)" %
+              (driver, which, name, proto, port, addr, got, want))
+
+
+def run_driver(driver, server, kc, tmp, cg2, pods, policies, expect):
+    """One driver: the tree, the agent, the binds under each policy. pods: name -> stand-in pod."""
     top = "/portgate-readme.%d.%s" % (os.getpid(), driver)
     root = top + ("/kubepods.slice" if driver == "systemd" else "/kubepods")
     pin = os.path.join(tmp, "bpffs", driver)
     conf = os.path.join(tmp, "%s.conf" % driver)
-    # The README's kubepods paths are the node's; here the tree sits in the test cgroup.
-    with open(conf, "w") as f:
-        f.write(re.sub(r"^(\s*(?:allow|deny)\s+)(/kubepods(?:\.slice)?)(?=[\s/])",
-                       lambda m: m.group(1) + top + m.group(2), policy, flags=re.M))
+    write_policy(conf, policies[0], top)
     os.mkdir(cg2 + top)
     agent = None
     try:
@@ -289,22 +302,14 @@ def run_driver(driver, server, kc, tmp, cg2, pods, policy, conflict_rule, expect
         first, fproto, fport, _, _ = next(e for e in expect if e[4] == "ok")
         if not wait_bind(agent, cg2, ctr[first], fproto, fport):
             return
-        for name, proto, port, addr, want in expect:
-            got = bind_in(cg2, ctr[name], proto, port, addr)
-            check(got == want, "%s: %s binds %s/%d on %s as nobody: %s (want %s)" %
-                  (driver, name, proto, port, addr, got, want))
-        # The README: deny pod:* beside the allows is a conflict; the last policy stays.
-        with open(conf, "a") as f:
-            f.write(conflict_rule + "\n")
+        check_binds(driver, cg2, ctr, expect, "deny pod:*")
+        # The other catch-all: the deny on the kubepods cgroup.
+        write_policy(conf, policies[1], top)
         r = subprocess.run([PORTGATE, "reload", "--pin-dir", pin], capture_output=True, text=True,
                            timeout=120)
-        check(r.returncode == 1 and "conflict" in r.stderr,
-              "%s: the agent refuses %r beside the allows (reload exit %d: %s)" %
-              (driver, conflict_rule, r.returncode, r.stderr.strip()))
-        name, proto, port, addr, want = next(e for e in expect if e[4] == "ok")
-        got = bind_in(cg2, ctr[name], proto, port, addr)
-        check(got == "ok", "%s: after the refused policy %s still binds %s/%d: %s" %
-              (driver, name, proto, port, got))
+        if check(r.returncode == 0, "%s: reload of the kubepods-cgroup policy (exit %d: %s)" %
+                 (driver, r.returncode, r.stderr.strip())):
+            check_binds(driver, cg2, ctr, expect, "deny on the kubepods cgroup")
     finally:
         if agent:
             agent.stop()
@@ -319,19 +324,17 @@ def run_driver(driver, server, kc, tmp, cg2, pods, policy, conflict_rule, expect
 
 def inner():
     pods_md, policies, shown = readme_examples()
-    if not check(len(policies) == 1, "README.md has one policy with pod: rules and a deny on "
-                 "the kubepods cgroup (found %d)" % len(policies)):
+    policies.sort(key=lambda b: 0 if re.search(r"^deny +pod:\*", b, re.M) else 1)
+    if not check(len(policies) == 2 and re.search(r"^deny +pod:\*", policies[0], re.M) and
+                 re.search(r"^deny +/kubepods", policies[1], re.M),
+                 "README.md has two policies with pod: rules, one denying pod:*, one the "
+                 "kubepods cgroup (found %d)" % len(policies)):
         return
-    policy = policies[0]
-    rules = pod_rules(policy)
+    rules = pod_rules(policies[0])
+    tested = [re.sub(r"\s+", " ", x) for b in policies for x in b.splitlines()]
     for line in shown:
-        if line.startswith("deny pod:*"):
-            continue
-        check(re.sub(r"\s+", " ", line) in [re.sub(r"\s+", " ", x) for x in policy.splitlines()],
-              "the README's rule %r is in the tested policy" % line)
-    conflict = [x for x in shown if x.startswith("deny pod:*")]
-    if not check(len(conflict) == 1, "the README shows deny pod:* once: %s" % conflict):
-        return
+        check(re.sub(r"\s+", " ", line) in tested,
+              "the README's rule %r is in a tested policy" % line)
     by_ns = {p["namespace"]: p for p in pods_md}
     if not check({"ingress-nginx", "kube-system"} <= set(by_ns),
                  "README.md's pods: %s" % ", ".join("%s/%s" % (p["namespace"], p["name"])
@@ -375,7 +378,7 @@ def inner():
             (n_ing, "tcp", 443, "::", "ok"),
             (n_dns, "udp", 53, "0.0.0.0", "ok"), (n_dns, "tcp", 53, "0.0.0.0", "ok"),
             (n_dns, "udp", 53, "::", "ok"),
-            # the deny on the kubepods cgroup decides the ports a pod's own rules do not name
+            # the catch-all decides the ports a pod's own rules do not name
             (n_ing, "tcp", 53, "0.0.0.0", "EPERM"), (n_ing, "udp", 53, "0.0.0.0", "EPERM"),
             (n_dns, "tcp", 80, "0.0.0.0", "EPERM"), (n_dns, "tcp", 443, "0.0.0.0", "EPERM"),
             (n_dec, "tcp", 80, "0.0.0.0", "EPERM"), (n_dec, "tcp", 443, "0.0.0.0", "EPERM"),
@@ -384,7 +387,7 @@ def inner():
             (n_web, "tcp", 8080, "0.0.0.0", "ok"),
         ]
         for driver in ("systemd", "cgroupfs"):
-            run_driver(driver, server, kc, tmp, cg2, pods, policy, conflict[0], expect)
+            run_driver(driver, server, kc, tmp, cg2, pods, policies, expect)
     finally:
         server.close()
         subprocess.run(["umount", "-l", os.path.join(tmp, "bpffs")], capture_output=True)
