@@ -115,7 +115,7 @@ static int compile_paths(struct pg_compiler *c)
 	int err;
 
 	if ((err = path_index_build(&tpi, c->tree, c->ntree)) ||
-	    (err = pgc_trie_paths(c->p, c->pod_path, c->pod_path ? c->o->pods->n : 0, &c->tp,
+	    (err = pgc_trie_paths(c->p, c->pod_path, c->pod_path ? c->o->pods->n + 1 : 0, &c->tp,
 				  &c->ntp)) ||
 	    (err = pgc_grow((void **)&c->all, &c->allcap, c->ntree + c->ntp + 1, sizeof(*c->all))))
 		goto out;

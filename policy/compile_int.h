@@ -64,7 +64,7 @@ struct pg_compiler {
 
 	/* pods (compile_pod.c): the pod-level cgroup of each pod a pod: rule
 	 * selects (NULL for the others), and the (rule, pod) pairs, by rule */
-	char **pod_path; /* per pod of o->pods */
+	char **pod_path; /* per pod of o->pods, then the kubepods cgroup (pod:*) */
 	struct pod_pick *picks;
 	size_t npicks, picks_cap;
 	size_t *pick_first; /* per rule, nrules + 1: its first pair in picks */

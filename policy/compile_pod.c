@@ -10,6 +10,14 @@
  * Cost: one label match per (pod rule, pod), and one path per selected pod,
  * made once however many rules select it: the agent compiles again on every
  * pod event.
+ *
+ * "pod:*" alone selects every pod, known or not yet: it stands for the
+ * kubepods cgroup itself (the layout's root), every pod's ancestor, rather
+ * than for each pod's cgroup. By nearest cgroup, a pod's own rules then
+ * decide the ports they name and pod:* the rest, which is the order of
+ * specificity (entries.c, rule_rank()), at the cost of one node instead of
+ * one per pod: "deny pod:* any/1-1023" would otherwise put 3069 entries on
+ * every pod of the node into the image, and into each compile.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,7 +57,13 @@ static void bad_pod(struct pg_compiler *c, size_t k, uint32_t rule, bool *told)
 		     pod->name, pod->uid);
 }
 
-/* The pods rule i selects, into c->picks. */
+/* Does the pod selector select every pod, whatever its namespace and labels? */
+static bool every_pod(const struct pg_kube_sel *sel)
+{
+	return !sel->ns && !sel->nreqs;
+}
+
+/* The pods rule i selects, into c->picks; pod:* picks the kubepods cgroup. */
 static int pick_rule(struct pg_compiler *c, uint32_t i, bool *told)
 {
 	const struct pg_pods *pods = c->o->pods;
@@ -57,6 +71,15 @@ static int pick_rule(struct pg_compiler *c, uint32_t i, bool *told)
 	size_t k;
 	int err;
 
+	if (every_pod(sel)) {
+		if (!c->pod_path[pods->n] && !(c->pod_path[pods->n] = strdup(pods->layout->root)))
+			return -ENOMEM;
+		if ((err = pgc_grow((void **)&c->picks, &c->picks_cap, c->npicks + 1,
+				    sizeof(*c->picks))))
+			return err;
+		c->picks[c->npicks++] = (struct pod_pick){ i, (uint32_t)pods->n };
+		return 0;
+	}
 	for (k = 0; k < pods->n; k++) {
 		const struct pg_pod *pod = &pods->v[k];
 
@@ -86,9 +109,10 @@ int pgc_pods(struct pg_compiler *c)
 	c->pick_first = calloc(c->p->nrules + 1, sizeof(*c->pick_first));
 	if (!c->pick_first)
 		return -ENOMEM;
-	if (pods && pods->n) {
-		c->pod_path = calloc(pods->n, sizeof(*c->pod_path));
-		told = calloc(pods->n, sizeof(*told));
+	if (pods) {
+		/* one more: [pods->n] is the kubepods cgroup, for pod:* */
+		c->pod_path = calloc(pods->n + 1, sizeof(*c->pod_path));
+		told = calloc(pods->n + 1, sizeof(*told));
 		if (!c->pod_path || !told)
 			err = -ENOMEM;
 	}
@@ -124,7 +148,7 @@ void pgc_pods_free(struct pg_compiler *c)
 {
 	size_t k;
 
-	for (k = 0; c->pod_path && k < c->o->pods->n; k++)
+	for (k = 0; c->pod_path && k <= c->o->pods->n; k++)
 		free(c->pod_path[k]);
 	free(c->pod_path);
 	free(c->picks);

@@ -154,8 +154,14 @@ static void decode_pods(struct input *in, char *s)
 	}
 }
 
+/* pod:* alone: every pod, known or not; it names the kubepods cgroup. */
+static bool every_pod(const struct pg_rule *r)
+{
+	return r->pod && !r->pod->ns && !r->pod->nreqs;
+}
+
 /* Does rule r name the cgroup at path: a path rule matching it, a pod rule
- * selecting a pod whose cgroup it is? */
+ * selecting a pod whose cgroup it is, pod:* and the kubepods cgroup? */
 static bool names(const struct input *in, const struct pg_rule *r, const char *path)
 {
 	size_t k;
@@ -163,6 +169,8 @@ static bool names(const struct input *in, const struct pg_rule *r, const char *p
 	if (!r->pod)
 		return pg_selector_is_exact(r->selector) ? !strcmp(r->selector, path)
 							 : pg_selector_match(r->selector, path);
+	if (every_pod(r))
+		return !strcmp(in->layout.root, path);
 	for (k = 0; k < in->npods; k++)
 		if (in->path[k] && !strcmp(in->path[k], path) &&
 		    pg_kube_sel_match(r->pod, in->pods[k].ns, in->pods[k].labels,
@@ -268,6 +276,11 @@ static bool present(const struct input *in, const struct pg_policy *p, const cha
 				return true;
 			continue;
 		}
+		if (every_pod(r)) {
+			if (at_or_below(in->layout.root, path))
+				return true;
+			continue;
+		}
 		for (k = 0; k < in->npods; k++)
 			if (in->path[k] && at_or_below(in->path[k], path) &&
 			    pg_kube_sel_match(r->pod, in->pods[k].ns, in->pods[k].labels,
@@ -311,19 +324,22 @@ static bool conflict_at(const struct input *in, const struct pg_policy *p, const
 }
 
 /*
- * The reference: two rules that disagree at a pod's cgroup, or at one of
- * its ancestors (which the pod's path brings into the compile, so globs
- * meet them even before the kubelet makes them).
+ * The reference: two rules that disagree at a pod's cgroup, at the kubepods
+ * cgroup, or at one of their ancestors (which the pod's path brings into
+ * the compile, so globs meet them even before the kubelet makes them).
  */
 static bool ref_conflict(const struct input *in, const struct pg_policy *p)
 {
 	char buf[PG_KUBE_MAX_ROOT + 128], *sl;
 	size_t k;
 
-	for (k = 0; k < in->npods; k++) {
-		if (!in->path[k])
+	for (k = 0; k <= in->npods; k++) {
+		/* [npods]: the kubepods cgroup, which pod:* names */
+		const char *start = k < in->npods ? in->path[k] : in->layout.root;
+
+		if (!start)
 			continue;
-		snprintf(buf, sizeof(buf), "%s", in->path[k]);
+		snprintf(buf, sizeof(buf), "%s", start);
 		for (;;) {
 			if (conflict_at(in, p, buf))
 				return true;

@@ -293,7 +293,7 @@ static void test_specificity(void **state)
 	char pg[512], pe[512], po[512];
 	struct pg_pods pods = { &l, four_pods, ARRAY_SIZE(four_pods) };
 	struct pg_compile_opts o = grant_opts;
-	uint32_t g[1], e[1], d[1];
+	uint32_t g[2], e[2], d[2];
 	struct fx f;
 
 	layout(&l, PG_KUBE_SYSTEMD);
@@ -313,19 +313,23 @@ static void test_specificity(void **state)
 	g[0] = node_of(&f.img, pg);
 	e[0] = node_of(&f.img, pe);
 	d[0] = node_of(&f.img, po);
+	/* pod:* is the kubepods cgroup, every pod's ancestor (the QoS cgroup
+	 * between them carries no rule) */
+	g[1] = e[1] = d[1] = node_of(&f.img, "/kubepods.slice");
 	assert_int_not_equal(g[0], 0);
 	assert_int_not_equal(e[0], 0);
-	assert_int_not_equal(d[0], 0);
+	assert_int_equal(d[0], 0); /* db-0: only pod:* names it */
+	assert_int_not_equal(g[1], 0);
 	/* web-g (tier=front): rank 3 grants 80, rank 2 denies 81, rank 0 the rest */
 	EXPECT(&f, g, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_GRANT, 3, 0);
 	EXPECT(&f, g, 81, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 2, 0);
-	EXPECT(&f, g, 443, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
+	EXPECT(&f, g, 443, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 1);
 	/* web-e (the canary): rank 2 denies 80, the path rule grants 81 */
 	EXPECT(&f, e, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 2, 0);
 	EXPECT(&f, e, 81, PG_P_TCP, 1000, 1000, NULL, PG_V_GRANT, 4, 0);
-	EXPECT(&f, e, 53, PG_P_UDP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
+	EXPECT(&f, e, 53, PG_P_UDP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 1);
 	/* db-0 (app=db, namespace data): only the catch-all */
-	EXPECT(&f, d, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 0);
+	EXPECT(&f, d, 80, PG_P_TCP, 1000, 1000, NULL, PG_V_DENY_RULE, 0, 1);
 	fx_free(&f);
 }
 
@@ -352,8 +356,9 @@ static void test_bad_uid(void **state)
 }
 
 /*
- * 250 pods in 25 namespaces, 5 pod rules: every selected pod has its node
- * and path, every other pod neither, counted against pg_kube_sel_match().
+ * 250 pods in 25 namespaces, 5 pod rules: every pod a rule other than
+ * pod:* selects has its node and path, every other pod neither, counted
+ * against pg_kube_sel_match(); pod:* is one node, the kubepods cgroup.
  */
 static void test_many_pods(void **state)
 {
@@ -391,15 +396,17 @@ static void test_many_pods(void **state)
 		bool sel = false;
 
 		for (k = 0; k < f.p->nrules; k++)
-			sel = sel || pg_kube_sel_match(f.p->rules[k].pod, v[i].ns, v[i].labels,
-						       v[i].nlabels);
+			sel = sel || (k != 3 && pg_kube_sel_match(f.p->rules[k].pod, v[i].ns,
+								  v[i].labels, v[i].nlabels));
 		pod_path(&l, &v[i], path, sizeof(path));
 		want += sel;
 		assert_int_equal(node_of(&f.img, path) != 0, sel);
 		assert_int_equal(mkdir_node(&f.img, path), node_of(&f.img, path));
 	}
-	assert_int_equal(f.img.nnodes, want);
-	assert_int_equal(want, NPODS); /* pod:* selects them all */
+	assert_int_not_equal(node_of(&f.img, "/kubepods.slice"), 0); /* pod:*, rule 3 */
+	assert_int_equal(mkdir_node(&f.img, "/kubepods.slice"), node_of(&f.img, "/kubepods.slice"));
+	assert_int_equal(f.img.nnodes, want + 1);
+	assert_true(want > NPODS / 2 && want < NPODS);
 	fx_free(&f);
 	free(v);
 	free(lab);
