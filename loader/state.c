@@ -119,6 +119,13 @@ static bool is_bpffs(const char *path)
 	return !statfs(path, &sf) && sf.f_type == BPF_FS_MAGIC;
 }
 
+static bool is_bpffs_fd(int fd)
+{
+	struct statfs sf;
+
+	return !fstatfs(fd, &sf) && sf.f_type == BPF_FS_MAGIC;
+}
+
 /* bpffs must be mounted; systemd does it at boot, a bare container may not. */
 static int ensure_bpffs(const char *dir, bool create)
 {
@@ -168,7 +175,8 @@ static int lock_dir(struct pg_state *st, const char *dir, bool create, bool excl
 				pg_err("cannot open pin directory %s: %s", dir, strerror(errno));
 			return err;
 		}
-		if (!is_bpffs(dir)) {
+		/* by the fd: the path may be gone already (see below) */
+		if (!is_bpffs_fd(st->dirfd)) {
 			pg_err("cannot use pin directory %s: not on a bpf file system", dir);
 			pg_close_fd(&st->dirfd);
 			return -ENOTDIR;
