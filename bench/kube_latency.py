@@ -36,7 +36,9 @@ POLICY = """mode grant
 protect 1-1023
 default kernel
 allow pod:web/app=web tcp/80
+allow pod:ingress-nginx/app.kubernetes.io/name=ingress-nginx tcp/80,443
 allow pod:kube-system/k8s-app=kube-dns tcp,udp/53
+deny  pod:* any/1-1023
 """
 
 

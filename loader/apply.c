@@ -543,6 +543,33 @@ static int apply_sysctls(struct apply *a)
 	return pg_netns_restore(&a->st, a->keep, a->nkeep);
 }
 
+/*
+ * Has the list of selectors that match no cgroup changed since the last
+ * apply of this process? The agent applies again on every pod event, and
+ * on most nodes some pod: rules select no pod: it says so once, and again
+ * when the list changes, not on every apply. A command applies once.
+ */
+static bool unmatched_changed(const struct pg_image *img)
+{
+	static uint64_t last;
+	static bool said;
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+	const char *c;
+
+	for (i = 0; i < img->nunmatched; i++)
+		for (c = img->unmatched[i];; c++) {
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+			if (!*c)
+				break;
+		}
+	if (said && h == last)
+		return false;
+	said = true;
+	last = h;
+	return true;
+}
+
 static void apply_report(const struct apply *a, struct pg_apply_result *res)
 {
 	const struct pg_policy *p = a->p;
@@ -565,8 +592,9 @@ static void apply_report(const struct apply *a, struct pg_apply_result *res)
 		    a->file, (unsigned long long)img->blocks[0].hdr.gen, p->nrules,
 		    p->nrules == 1 ? "" : "s", img->nnodes, img->nnodes == 1 ? "" : "s",
 		    a->pl.mode == PG_MODE_GRANT ? "grant" : "sysctl", hash);
-	for (i = 0; i < img->nunmatched; i++)
-		pg_note("selector %s matches no cgroup yet", img->unmatched[i]);
+	if (unmatched_changed(img))
+		for (i = 0; i < img->nunmatched; i++)
+			pg_note("selector %s matches no cgroup yet", img->unmatched[i]);
 }
 
 static void apply_free(struct apply *a, bool failed)
