@@ -67,6 +67,8 @@ static __always_inline void pg_count(__u32 slot, __u32 stride, int verdict, __u3
 		return;
 	if (rule != ~0u && PG_CNT_RULE0 + rule < stride)
 		idx = PG_CNT_RULE0 + rule;
+	else if (idx >= PG_V_COUNTED)
+		return; /* a rule's verdict whose rule a torn cache pair lost */
 	idx += bpf_get_smp_processor_id() * stride;
 	c = bpf_map_lookup_elem(cnt, &idx);
 	if (c)
@@ -143,15 +145,45 @@ struct pg_bind {
 	struct pg_node_val *nv; /* the socket cgroup's pg_nodes entry, or NULL */
 	__u64 live;		/* pg_ctl.live, read once */
 	__u32 evmask;		/* pg_ctl.evmask, read once */
+	__u32 native_lo;	/* pg_ctl.native_lo, read once */
 	__u32 dci;		/* the decision cache slot of this proto and port */
 };
+
+/*
+ * An audited decision against the kernel's own (pg_abi.h, "Verdicts"): the
+ * native outcome is estimated as port >= the threshold portgate found, or
+ * uid 0 (the capability estimate: the programs do not read capabilities).
+ * Returns the counter's verdict and rule.
+ */
+static __always_inline int pg_audit(struct bpf_sock_addr *ctx, struct pg_bind *b, __u32 *rule,
+				    int v6)
+{
+	int enforce_ok = b->d.verdict == PG_V_AUDIT_GRANT, native_ok;
+
+	pg_who(ctx, &b->rq, v6);
+	native_ok = b->rq.port >= b->native_lo || b->rq.uid == 0;
+	if (enforce_ok == native_ok) {
+		b->d.verdict = PG_V_AUDIT_SAME;
+		*rule = ~0u;
+		return PG_V_KERNEL;
+	}
+	b->d.verdict = enforce_ok ? PG_V_WOULD_ALLOW : PG_V_WOULD_DENY;
+	return b->d.verdict;
+}
 
 /* Count a decision and report it to the subscribers that asked; who_read:
  * pg_who() has already filled in who and where. */
 static __always_inline void pg_account(struct bpf_sock_addr *ctx, struct pg_bind *b, __u32 slot,
 				       __u32 stride, int who_read, int v6)
 {
-	pg_count(slot, stride, b->d.verdict, b->d.rule);
+	__u32 rule = b->d.rule;
+	int cv = b->d.verdict;
+
+	if (cv == PG_V_AUDIT_GRANT || cv == PG_V_AUDIT_DENY) {
+		cv = pg_audit(ctx, b, &rule, v6);
+		who_read = 1;
+	}
+	pg_count(slot, stride, cv, rule);
 	if (!b->evmask)
 		return;
 	if (!who_read)
@@ -272,6 +304,7 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	b.d = (struct pg_dec){ .rule = ~0u };
 	b.live = ctl->live;
 	b.evmask = ctl->evmask;
+	b.native_lo = ctl->native_lo;
 	if (pg_whose(ctx, &b.c, &kern))
 		return 0;
 	if (kern) {

@@ -146,7 +146,7 @@ static struct json_object *verdicts_json(const struct view *v)
 	struct json_object *o = pg_json_obj();
 	int k;
 
-	for (k = 0; k < PG_V__NR; k++)
+	for (k = 0; k < PG_V_SHOWN; k++)
 		pg_json_set_u64(o, pg_verdict_name(k), view_verdict_count(v, k));
 	return o;
 }

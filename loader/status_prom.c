@@ -143,7 +143,7 @@ static void status_prometheus(FILE *f, const struct view *v)
 		pg_prom_head(
 		    f, "portgate_binds_total", "counter",
 		    "Binds to protected ports by verdict, while portgate's maps stay pinned.");
-		for (k = 0; k < PG_V__NR; k++)
+		for (k = 0; k < PG_V_SHOWN; k++)
 			pg_prom_sample(f, "portgate_binds_total", view_verdict_count(v, k),
 				       "verdict", pg_verdict_name(k), NULL);
 	}

@@ -133,7 +133,7 @@ static void counts_text(const struct view *v, const struct pg_hdr *h)
 
 	if (h) {
 		printf("verdicts:  ");
-		for (k = 0; k < PG_V__NR; k++)
+		for (k = 0; k < PG_V_SHOWN; k++)
 			printf(" %s %llu", pg_verdict_name(k),
 			       (unsigned long long)view_verdict_count(v, k));
 		printf("\n");

@@ -116,6 +116,16 @@ const char *pg_verdict_name(int v)
 		return "no-policy";
 	case PG_V_KERN_SOCK:
 		return "kernel-socket";
+	case PG_V_WOULD_DENY:
+		return "would-deny";
+	case PG_V_WOULD_ALLOW:
+		return "would-allow";
+	case PG_V_AUDIT_SAME:
+		return "audit";
+	case PG_V_AUDIT_GRANT:
+		return "audit-grant";
+	case PG_V_AUDIT_DENY:
+		return "audit-deny";
 	default:
 		return "?";
 	}
