@@ -132,6 +132,34 @@ uint64_t view_verdict_count(const struct view *v, int k)
 	return n;
 }
 
+bool view_rule_audited(const struct view *v, uint32_t i)
+{
+	return i < v->img[0].hdr.nrules && PG_RULE_OFF + i / 4 < v->nimg &&
+	       (v->img[PG_RULE_OFF + i / 4].rule[i % 4].rflags & PG_RF_AUDIT);
+}
+
+void view_rollout(const struct view *v, struct view_rollout *r)
+{
+	const struct pg_hdr *h = &v->img[0].hdr;
+	uint32_t i;
+
+	*r = (struct view_rollout){ .audit = h->flags & PG_HF_AUDIT,
+				    .native_lo = v->st.ctl ? v->st.ctl->native_lo : 0 };
+	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++) {
+		if (view_rule_audited(v, i))
+			r->naudit++;
+		else
+			r->nenforce++;
+	}
+}
+
+const char *view_rollout_word(const struct view_rollout *r)
+{
+	if (r->audit)
+		return r->nenforce ? "audit, some rules enforce" : "audit";
+	return r->naudit ? "enforce, some rules audit" : "enforce";
+}
+
 const char *view_bypass_word(const struct view *v)
 {
 	if (!v->st.ctl || !v->st.ctl->bypass)

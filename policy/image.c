@@ -130,3 +130,20 @@ const char *pg_verdict_name(int v)
 		return "?";
 	}
 }
+
+bool pg_verdict_audited(int v)
+{
+	return v == PG_V_AUDIT_GRANT || v == PG_V_AUDIT_DENY;
+}
+
+const char *pg_verdict_phrase(int v)
+{
+	switch (v) {
+	case PG_V_AUDIT_GRANT:
+		return "would grant (audit: the kernel's own check decides)";
+	case PG_V_AUDIT_DENY:
+		return "would refuse (audit: the kernel's own check decides)";
+	default:
+		return pg_verdict_name(v);
+	}
+}
