@@ -10,7 +10,8 @@
 # - 6.1, 6.12, 7.2 (grant mode): test_enforce and test_events in full,
 #   test_mkdir with fewer iterations (MKDIR_* knobs). Together they cover
 #   every family and protocol, both modes, both program variants where the
-#   kernel has them, the mkdir path and events.
+#   kernel has them, the mkdir path and events. test_audit in full: audit
+#   rollout in both modes, whose programs differ per kernel (the verifier).
 # - Host only, since software emulation runs them about 17 times slower
 #   (test_enforce: 12 s on the host, 205 s in the 6.1 guest) and the whole
 #   of `make test` must stay under an hour on 2 cores: test_storm (300
@@ -21,8 +22,8 @@
 # - 5.10 has no bypass bit (Linux 5.12), so grant mode is refused there as
 #   documented, and the suites written for it cannot run: the sysctl mode
 #   cases of test_enforce and test_mkdir (default deny: sysctl mode) run,
-#   and a grant-mode apply must be refused with exit status 4 naming the
-#   kernel it needs.
+#   and test_audit's sysctl mode cases; a grant-mode apply must be refused
+#   with exit status 4 naming the kernel it needs.
 set -u
 
 # the kernel line (5.10, 6.1, ...) from uname -r unless given
@@ -73,6 +74,7 @@ echo "kernel $(uname -r), line $kline"
 case $kline in
 5.10)
 	run test_enforce HX_ONLY='sysctl_mode_*'
+	run test_audit HX_ONLY='sysctl_mode_*'
 	# grant mode: refused with status 4, naming the kernel it needs
 	cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 	mkdir -p "$cg/tk-grant"
@@ -95,6 +97,7 @@ case $kline in
 *)
 	run test_enforce
 	run test_events
+	run test_audit
 	# glob_grant_latency runs here too: emulation's timing is what showed
 	# the agent missing a cgroup whose mkdir event came before kernfs made
 	# it visible (loader/newcg.h)
