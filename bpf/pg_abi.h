@@ -47,6 +47,11 @@
  * or 1, default KERNEL returns 1, default DENY returns 0 unless
  * PG_HF_EXEMPT_ROOT is set and uid is 0, then 1.
  *
+ * Audit rollout: a rule record with PG_RF_AUDIT (an UNCOND entry with
+ * PG_EF_AUDIT), and the default under PG_HF_AUDIT, decide PG_V_AUDIT_GRANT or
+ * PG_V_AUDIT_DENY instead: the bind returns 1 (the kernel's own check) and
+ * is reported by what enforcement would change ("Verdicts" below).
+ *
  * Worked example, policy
  *     allow /system.slice/web.service  tcp/80 user=www-data
  *     deny  /system.slice              any/1-1023
