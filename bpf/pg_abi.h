@@ -359,8 +359,8 @@ struct pg_ctl {
 	__u32 ev_pid[PG_EV_SLOTS];   /* subscriber of each pg_ev slot, 0 free */
 	__u64 ev_start[PG_EV_SLOTS]; /* its start time (/proc/PID/stat field 22) */
 	__u32 variant;		     /* the programs' variant (loader/probe.h) */
-	__u32 native_lo;	     /* audit: the kernel's own threshold, the
-				      * ip_unprivileged_port_start portgate found */
+	__u32 audit;		     /* pg_audit(): the kernel's own threshold, and
+				      * whether the programs read capabilities */
 };
 
 /*
@@ -447,6 +447,40 @@ PG_ABI_FN __u32 pg_live_stride(__u64 live)
 PG_ABI_FN __u32 pg_live_bypass(__u64 live)
 {
 	return (__u32)(live >> PG_LIVE_BYPASS_SHIFT) & 1;
+}
+
+/*
+ * pg_ctl.audit, one store: the ip_unprivileged_port_start the kernel's own
+ * check uses (as portgate found it, before any lowering); whether the
+ * loaded programs read the binding task's capabilities (pg_caps.h) or
+ * estimate them as uid 0; and whether audited decisions return the native
+ * outcome themselves (sysctl mode with a lowered threshold, where the
+ * kernel's check no longer gives it) instead of 1. Written by apply before
+ * an audited image is swapped in.
+ */
+#define PG_AUDIT_LO_MASK      0xffffu /* the sysctl's largest value is 65535 */
+#define PG_AUDIT_CAPS_SHIFT   16
+#define PG_AUDIT_NATIVE_SHIFT 17
+
+PG_ABI_FN __u32 pg_audit(__u32 lo, __u32 caps, __u32 native)
+{
+	return (lo & PG_AUDIT_LO_MASK) | (__u32) !!caps << PG_AUDIT_CAPS_SHIFT |
+	       (__u32) !!native << PG_AUDIT_NATIVE_SHIFT;
+}
+
+PG_ABI_FN __u32 pg_audit_lo(__u32 audit)
+{
+	return audit & PG_AUDIT_LO_MASK;
+}
+
+PG_ABI_FN __u32 pg_audit_caps(__u32 audit)
+{
+	return (audit >> PG_AUDIT_CAPS_SHIFT) & 1;
+}
+
+PG_ABI_FN __u32 pg_audit_native(__u32 audit)
+{
+	return (audit >> PG_AUDIT_NATIVE_SHIFT) & 1;
 }
 
 /* pg_node_val.chain[i]: node | low 32 bits of the image generation << 32.
@@ -660,7 +694,7 @@ PG_ABI_CHECK(sizeof(struct pg_ctl) == 120);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, hull) == 0 && PG_OFF(struct pg_ctl, evmask) == 8);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, live) == 32 && PG_OFF(struct pg_ctl, next_gen) == 40);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, ev_start) % 8 == 0 && PG_OFF(struct pg_ctl, variant) == 112);
-PG_ABI_CHECK(PG_OFF(struct pg_ctl, native_lo) == 116);
+PG_ABI_CHECK(PG_OFF(struct pg_ctl, audit) == 116);
 PG_ABI_CHECK(sizeof(struct pg_saved) == 256);
 
 /* Packed fields hold their largest values; loops' index masks need powers of 2. */

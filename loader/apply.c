@@ -104,7 +104,7 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 		*fail = FAIL_POLICY;
 		return -EINVAL;
 	}
-	if ((err = pg_audit_check(p, pl->mode, pl->reason)))
+	if ((err = pg_audit_check(p, pl->mode, pl->reason, pg_probe_caps())))
 		*fail = FAIL_POLICY;
 	return err;
 }
@@ -484,7 +484,7 @@ static int apply_audit(struct apply *a)
 		pg_err("nothing swapped: audit needs the kernel's own threshold back first");
 		return err;
 	}
-	return pg_audit_publish(&a->st);
+	return pg_audit_publish(&a->st, a->p, a->pl.mode);
 }
 
 static int apply_install(struct apply *a)

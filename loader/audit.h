@@ -21,16 +21,26 @@
 bool pg_audit_keeps_threshold(const struct pg_policy *p, enum pg_mode mode);
 
 /*
- * Refuse what cannot stay native: in sysctl mode with a lowered threshold
- * an audited bind would pass the kernel's check at the lowered value.
- * reason: why this mode. 0, or -EINVAL with a message at the policy line.
+ * Whether audited decisions must return the native outcome themselves:
+ * sysctl mode with a lowered threshold, where the kernel's own check no
+ * longer gives it. That needs the programs to read capabilities.
  */
-int pg_audit_check(const struct pg_policy *p, enum pg_mode mode, const char *reason);
+bool pg_audit_needs_caps(const struct pg_policy *p, enum pg_mode mode);
 
 /*
- * Tell the programs the kernel's own threshold (of portgate's network
- * namespace, as saved before any lowering) before the swap; 0 or -errno.
+ * Refuse what cannot stay native: audited decisions that need the
+ * capability read (pg_audit_needs_caps()) where caps says the kernel does
+ * not allow it. reason: why this mode. 0, or -EINVAL with a message at
+ * the policy line.
  */
-int pg_audit_publish(struct pg_state *st);
+int pg_audit_check(const struct pg_policy *p, enum pg_mode mode, const char *reason, bool caps);
+
+/*
+ * Before the swap: tell the programs the kernel's own threshold (of
+ * portgate's network namespace, as saved before any lowering) and whether
+ * audited decisions return the native outcome; 0 or -errno. -ENOTSUP with a
+ * message when that needs the capability read the loaded programs lack.
+ */
+int pg_audit_publish(struct pg_state *st, const struct pg_policy *p, enum pg_mode mode);
 
 #endif

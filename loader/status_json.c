@@ -88,7 +88,7 @@ static struct json_object *rollout_json(const struct view *v)
 	pg_json_set_u64(o, "rules_audit", r.naudit);
 	pg_json_set_u64(o, "rules_enforce", r.nenforce);
 	pg_json_set_u64(o, "native_threshold", r.native_lo);
-	pg_json_set_str(o, "capability_estimate", VIEW_CAP_ESTIMATE);
+	pg_json_set_str(o, "capability", r.caps ? "read" : "uid 0");
 	return o;
 }
 

@@ -79,8 +79,8 @@ static void rollout_text(const struct view *v)
 	printf("rollout:    %s (%u rule%s audit, %u enforce)", view_rollout_word(&r), r.naudit,
 	       r.naudit == 1 ? "" : "s", r.nenforce);
 	if (r.audit || r.naudit)
-		printf("; the kernel's own check: port >= %u, capability estimate: %s", r.native_lo,
-		       VIEW_CAP_ESTIMATE);
+		printf("; the kernel's own check: port >= %u, capability %s", r.native_lo,
+		       view_caps_word(&r));
 	printf("\n");
 }
 

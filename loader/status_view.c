@@ -144,13 +144,19 @@ void view_rollout(const struct view *v, struct view_rollout *r)
 	uint32_t i;
 
 	*r = (struct view_rollout){ .audit = h->flags & PG_HF_AUDIT,
-				    .native_lo = v->st.ctl ? v->st.ctl->native_lo : 0 };
+				    .native_lo = v->st.ctl ? pg_audit_lo(v->st.ctl->audit) : 0,
+				    .caps = v->st.ctl && pg_audit_caps(v->st.ctl->audit) };
 	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++) {
 		if (view_rule_audited(v, i))
 			r->naudit++;
 		else
 			r->nenforce++;
 	}
+}
+
+const char *view_caps_word(const struct view_rollout *r)
+{
+	return r->caps ? "read from the task" : "estimate: uid 0";
 }
 
 const char *view_rollout_word(const struct view_rollout *r)
