@@ -47,10 +47,7 @@
  * or 1, default KERNEL returns 1, default DENY returns 0 unless
  * PG_HF_EXEMPT_ROOT is set and uid is 0, then 1.
  *
- * Audit rollout: a rule record with PG_RF_AUDIT (an UNCOND entry with
- * PG_EF_AUDIT), and the default under PG_HF_AUDIT, decide PG_V_AUDIT_GRANT or
- * PG_V_AUDIT_DENY instead: the bind returns 1 (the kernel's own check) and
- * is reported by what enforcement would change ("Verdicts" below).
+ * Audit rollout (PG_RF_AUDIT, PG_EF_AUDIT, PG_HF_AUDIT): see "Verdicts".
  *
  * Worked example, policy
  *     allow /system.slice/web.service  tcp/80 user=www-data
@@ -137,14 +134,11 @@
 
 /*
  * Verdicts, also the first counter indexes of the per-policy counters.
- *
- * Audit (rollout audit, rollout=audit): an audited decision leaves the bind
- * to the kernel's own check (return 1) and is resolved per bind against
- * the native outcome (port >= the netns's ip_unprivileged_port_start, or
- * the task may bind below it): WOULD_ALLOW when enforcement would grant
- * what the kernel refuses, WOULD_DENY when it would refuse what the kernel
- * allows, AUDIT_SAME when both agree. A rule's counter counts its
- * would-be changes; AUDIT_SAME and the default's WOULD_DENY count here.
+ * Audit: an audited rule (or the default, PG_HF_AUDIT) decides AUDIT_GRANT
+ * or AUDIT_DENY; the bind gets the kernel's own outcome, and is reported
+ * as WOULD_ALLOW (enforcement grants what the kernel refuses), WOULD_DENY
+ * (the reverse) or AUDIT_SAME. A rule's counter counts its would-be
+ * changes; AUDIT_SAME counts as KERNEL, the default's WOULD_DENY here.
  */
 enum pg_verdict {
 	PG_V_GRANT = 0,	   /* an allow rule matched */
@@ -450,13 +444,10 @@ PG_ABI_FN __u32 pg_live_bypass(__u64 live)
 }
 
 /*
- * pg_ctl.audit, one store: the ip_unprivileged_port_start the kernel's own
- * check uses (as portgate found it, before any lowering); whether the
- * loaded programs read the binding task's capabilities (pg_caps.h) or
- * estimate them as uid 0; and whether audited decisions return the native
- * outcome themselves (sysctl mode with a lowered threshold, where the
- * kernel's check no longer gives it) instead of 1. Written by apply before
- * an audited image is swapped in.
+ * pg_ctl.audit, one store by apply: the kernel's own threshold (before any
+ * lowering); whether the programs read capabilities (pg_caps.h) or take
+ * uid 0 for them; whether audited binds return the native outcome (over a
+ * lowered threshold) instead of 1.
  */
 #define PG_AUDIT_LO_MASK      0xffffu /* the sysctl's largest value is 65535 */
 #define PG_AUDIT_CAPS_SHIFT   16
@@ -551,12 +542,8 @@ PG_ABI_FN int pg_dcr_gen_is(__u32 dcr, __u64 gen)
 	return dcr >> PG_DCR_RULE_BITS == ((__u32)gen & (~0u >> PG_DCR_RULE_BITS));
 }
 
-/*
- * Userspace only: the counter after the rules' holds would-allow counts
- * carried from audited allow rules that an apply removed or enforced (the
- * programs count would-allow on its rule). Images before audit have it 0
- * or beyond their stride.
- */
+/* Userspace only: the counter after the rules' holds would-allow counts
+ * carried from audited allow rules an apply removed or enforced. */
 PG_ABI_FN __u32 pg_cnt_carried_wa(__u32 nrules)
 {
 	return PG_CNT_RULE0 + nrules;

@@ -4,7 +4,8 @@
 # The integration tests as a guest of `make test-kernels` runs them (cwd:
 # the project, built on the host). One line per test binary on stdout:
 #   TK-RESULT NAME pass|fail|refused|host-only CASES SECONDS NOTE
-# and the output of every failing binary. Exit status 0 when nothing failed.
+# (a passing binary's NOTE: the first line it printed as "note: ..."), and
+# the output of every failing binary. Exit status 0 when nothing failed.
 #
 # What runs where, and why (the host runs everything, in full):
 # - 6.1, 6.12, 7.2 (grant mode): test_enforce and test_events in full,
@@ -51,7 +52,7 @@ run() {
 			grep -B2 '^\[  SKIPPED \]' "$log"
 			failed=1
 		else
-			echo "TK-RESULT $name pass $cases $secs"
+			echo "TK-RESULT $name pass $cases $secs$(sed -n 's/^note: / /p' "$log" | head -n 1)"
 		fi
 	else
 		secs=$(($(date +%s) - start))
