@@ -47,6 +47,8 @@
  * or 1, default KERNEL returns 1, default DENY returns 0 unless
  * PG_HF_EXEMPT_ROOT is set and uid is 0, then 1.
  *
+ * Audit rollout (PG_RF_AUDIT, PG_EF_AUDIT, PG_HF_AUDIT): see "Verdicts".
+ *
  * Worked example, policy
  *     allow /system.slice/web.service  tcp/80 user=www-data
  *     deny  /system.slice              any/1-1023
@@ -119,14 +121,25 @@
 #define PG_HF_BYPASS	    (1u << 2) /* a grant returns 3, else 1 */
 #define PG_HF_SYSCTL	    (1u << 3) /* image was built for sysctl mode */
 #define PG_HF_GLOBS	    (1u << 4) /* some selector is a glob: the agent follows mkdir */
+#define PG_HF_AUDIT	    (1u << 5) /* rollout audit: the default's refusals are observe-only */
 
 #define PG_EF_UNCOND (1u << 0)
+#define PG_EF_AUDIT  (1u << 1) /* UNCOND: the rule is audited (rollout) */
+
+#define PG_RF_AUDIT (1u << 0) /* pg_rule_rec.rflags: the rule is audited */
 
 #define PG_C_UID  (1u << 0)
 #define PG_C_GID  (1u << 1)
 #define PG_C_ADDR (1u << 2)
 
-/* Verdicts, also the first counter indexes of the per-policy counters. */
+/*
+ * Verdicts, also the first counter indexes of the per-policy counters.
+ * Audit: an audited rule (or the default, PG_HF_AUDIT) decides AUDIT_GRANT
+ * or AUDIT_DENY; the bind gets the kernel's own outcome, and is reported
+ * as WOULD_ALLOW (enforcement grants what the kernel refuses), WOULD_DENY
+ * (the reverse) or AUDIT_SAME. A rule's counter counts its would-be
+ * changes; AUDIT_SAME counts as KERNEL, the default's WOULD_DENY here.
+ */
 enum pg_verdict {
 	PG_V_GRANT = 0,	   /* an allow rule matched */
 	PG_V_DENY_RULE,	   /* a deny rule matched */
@@ -139,6 +152,17 @@ enum pg_verdict {
 };
 #define PG_CNT_RULE0	 8 /* counter index of rule 0 */
 #define PG_V_UNPROTECTED 7 /* decision cache only: not protected, not counted */
+/* Audit: counted at PG_V_UNPROTECTED's index, which the cache's value never
+ * reaches the counters with; older images leave it 0 (no ABI change). */
+#define PG_V_WOULD_DENY	 7 /* counters and events: audited, would refuse */
+#define PG_V_WOULD_ALLOW 8 /* events only (counted on its rule): would grant */
+#define PG_V_AUDIT_SAME	 9 /* events only (counted as PG_V_KERNEL): both agree */
+/* Decisions of an audited rule or default, before the per-bind resolution;
+ * cached and returned by pg_decide.h, never counted or reported as such. */
+#define PG_V_AUDIT_GRANT 10 /* enforcement would grant */
+#define PG_V_AUDIT_DENY	 11 /* enforcement would refuse (rule, or the default) */
+#define PG_V_COUNTED	 8  /* counter indexes of verdicts: 0..PG_V_COUNTED-1 */
+#define PG_V_SHOWN	 9  /* verdicts status and metrics show: 0..PG_V_SHOWN-1 */
 #define PG_MAX_CPUS	 4096
 
 struct pg_hdr {
@@ -204,7 +228,8 @@ struct pg_ent {
 struct pg_rule_rec {
 	__u8 act;
 	__u8 cflags; /* PG_C_* */
-	__u16 pad;
+	__u8 rflags; /* PG_RF_* */
+	__u8 pad;
 	__u32 uid;
 	__u32 gid;
 	__u32 addr; /* index of a pg_addr_rec when PG_C_ADDR */
@@ -328,7 +353,8 @@ struct pg_ctl {
 	__u32 ev_pid[PG_EV_SLOTS];   /* subscriber of each pg_ev slot, 0 free */
 	__u64 ev_start[PG_EV_SLOTS]; /* its start time (/proc/PID/stat field 22) */
 	__u32 variant;		     /* the programs' variant (loader/probe.h) */
-	__u32 pad;
+	__u32 audit;		     /* pg_audit(): the kernel's own threshold, and
+				      * whether the programs read capabilities */
 };
 
 /*
@@ -417,6 +443,37 @@ PG_ABI_FN __u32 pg_live_bypass(__u64 live)
 	return (__u32)(live >> PG_LIVE_BYPASS_SHIFT) & 1;
 }
 
+/*
+ * pg_ctl.audit, one store by apply: the kernel's own threshold (before any
+ * lowering); whether the programs read capabilities (pg_caps.h) or take
+ * uid 0 for them; whether audited binds return the native outcome (over a
+ * lowered threshold) instead of 1.
+ */
+#define PG_AUDIT_LO_MASK      0xffffu /* the sysctl's largest value is 65535 */
+#define PG_AUDIT_CAPS_SHIFT   16
+#define PG_AUDIT_NATIVE_SHIFT 17
+
+PG_ABI_FN __u32 pg_audit(__u32 lo, __u32 caps, __u32 native)
+{
+	return (lo & PG_AUDIT_LO_MASK) | (__u32) !!caps << PG_AUDIT_CAPS_SHIFT |
+	       (__u32) !!native << PG_AUDIT_NATIVE_SHIFT;
+}
+
+PG_ABI_FN __u32 pg_audit_lo(__u32 audit)
+{
+	return audit & PG_AUDIT_LO_MASK;
+}
+
+PG_ABI_FN __u32 pg_audit_caps(__u32 audit)
+{
+	return (audit >> PG_AUDIT_CAPS_SHIFT) & 1;
+}
+
+PG_ABI_FN __u32 pg_audit_native(__u32 audit)
+{
+	return (audit >> PG_AUDIT_NATIVE_SHIFT) & 1;
+}
+
 /* pg_node_val.chain[i]: node | low 32 bits of the image generation << 32.
  * node 0 ends the chain; PG_CHAIN_LONG: longer than the cache, walk every
  * time. */
@@ -483,6 +540,13 @@ PG_ABI_FN __u32 pg_dcr_rule(__u32 dcr)
 PG_ABI_FN int pg_dcr_gen_is(__u32 dcr, __u64 gen)
 {
 	return dcr >> PG_DCR_RULE_BITS == ((__u32)gen & (~0u >> PG_DCR_RULE_BITS));
+}
+
+/* Userspace only: the counter after the rules' holds would-allow counts
+ * carried from audited allow rules an apply removed or enforced. */
+PG_ABI_FN __u32 pg_cnt_carried_wa(__u32 nrules)
+{
+	return PG_CNT_RULE0 + nrules;
 }
 
 /* pg_ctl.evmask: one byte of PG_EVM_* bits per subscriber slot. */
@@ -600,7 +664,7 @@ PG_ABI_CHECK(PG_OFF(struct pg_hdr, levels) == 16 && PG_OFF(struct pg_hdr, gen) =
 PG_ABI_CHECK(PG_OFF(struct pg_hdr, cnt_stride) == 60);
 PG_ABI_CHECK(PG_OFF(struct pg_hdr2, trie_seed) == 16);
 PG_ABI_CHECK(PG_OFF(struct pg_ent, ref) == 8 && PG_OFF(struct pg_ent, act) == 12);
-PG_ABI_CHECK(PG_OFF(struct pg_rule_rec, addr) == 12);
+PG_ABI_CHECK(PG_OFF(struct pg_rule_rec, addr) == 12 && PG_OFF(struct pg_rule_rec, rflags) == 2);
 PG_ABI_CHECK((PG_BM_BLOCKS * PG_BLOCK_SIZE * 8) == 65536);
 
 PG_ABI_CHECK(sizeof(struct pg_node_val) == 128);
@@ -617,6 +681,7 @@ PG_ABI_CHECK(sizeof(struct pg_ctl) == 120);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, hull) == 0 && PG_OFF(struct pg_ctl, evmask) == 8);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, live) == 32 && PG_OFF(struct pg_ctl, next_gen) == 40);
 PG_ABI_CHECK(PG_OFF(struct pg_ctl, ev_start) % 8 == 0 && PG_OFF(struct pg_ctl, variant) == 112);
+PG_ABI_CHECK(PG_OFF(struct pg_ctl, audit) == 116);
 PG_ABI_CHECK(sizeof(struct pg_saved) == 256);
 
 /* Packed fields hold their largest values; loops' index masks need powers of 2. */
@@ -624,6 +689,8 @@ PG_ABI_CHECK(PG_CNT_RULE0 + PG_MAX_RULES < (1u << PG_LIVE_STRIDE_BITS));
 PG_ABI_CHECK(PG_LIVE_BYPASS_SHIFT < 64);
 PG_ABI_CHECK(PG_MAX_RULES - 1 <= PG_DCR_RULE_MASK);
 PG_ABI_CHECK(PG_V_UNPROTECTED < PG_CNT_RULE0 && PG_V__NR <= PG_V_UNPROTECTED);
+PG_ABI_CHECK(PG_V_WOULD_DENY < PG_CNT_RULE0 && PG_V_COUNTED == PG_CNT_RULE0);
+PG_ABI_CHECK(PG_V_AUDIT_DENY < (1u << 8)); /* pg_dc's verdict byte, pg_event.verdict */
 PG_ABI_CHECK(PG_NAME_MAX - 1 <= PG_TNAME_LEN_MASK);
 PG_ABI_CHECK((PG_EV_SLOTS * PG_EVM_SLOT_BITS) <= 32);
 PG_ABI_CHECK(PG_ST__NR == PG_ST_EV_DROP0 + PG_EV_SLOTS);

@@ -19,6 +19,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 pg_can_bypass = 0;
 /* See pg_events.h. */
 const volatile __u32 pg_has_pid = 0;
+/* See pg_caps.h. */
+const volatile __u32 pg_has_caps = 0;
 const volatile __u32 pg_has_comm = 0;
 
 /*
@@ -51,6 +53,7 @@ struct {
 #include "pg_decide.h"
 #include "pg_events.h"
 #include "pg_whose.h"
+#include "pg_caps.h"
 
 /*
  * One counter per bind: the deciding rule's, or the verdict's when no rule
@@ -67,6 +70,8 @@ static __always_inline void pg_count(__u32 slot, __u32 stride, int verdict, __u3
 		return;
 	if (rule != ~0u && PG_CNT_RULE0 + rule < stride)
 		idx = PG_CNT_RULE0 + rule;
+	else if (idx >= PG_V_COUNTED)
+		return; /* a rule's verdict whose rule a torn cache pair lost */
 	idx += bpf_get_smp_processor_id() * stride;
 	c = bpf_map_lookup_elem(cnt, &idx);
 	if (c)
@@ -82,6 +87,16 @@ static __always_inline int pg_ret(int bypass, int v)
 	if (!pg_can_bypass)
 		r &= 1;
 	return r;
+}
+
+/* What bind() gets for verdict v: an audited decision gets 1, the kernel's
+ * own check, or where that check runs at a lowered threshold the native
+ * outcome pg_audited() found (0 refuses with EPERM, not the kernel's EACCES). */
+static __always_inline int pg_bind_ret(int bypass, int v, __u32 audit, int native_ok)
+{
+	if ((v == PG_V_AUDIT_GRANT || v == PG_V_AUDIT_DENY) && pg_audit_native(audit))
+		return native_ok ? 1 : 0;
+	return pg_ret(bypass, v);
 }
 
 /* The binding task's ids and the address, for user=, group=, addr= and exempt root. */
@@ -143,15 +158,48 @@ struct pg_bind {
 	struct pg_node_val *nv; /* the socket cgroup's pg_nodes entry, or NULL */
 	__u64 live;		/* pg_ctl.live, read once */
 	__u32 evmask;		/* pg_ctl.evmask, read once */
+	__u32 audit;		/* pg_ctl.audit, read once */
+	int native_ok;		/* audited: the kernel's own outcome (pg_audited()) */
 	__u32 dci;		/* the decision cache slot of this proto and port */
 };
+
+/*
+ * An audited decision against the kernel's own (pg_abi.h, "Verdicts"): the
+ * native outcome is port >= the threshold portgate found, or the task may
+ * bind below it (pg_caps.h where the kernel lets the programs read that,
+ * else estimated as uid 0). Returns the counter's verdict and rule.
+ */
+static __always_inline int pg_audited(struct bpf_sock_addr *ctx, struct pg_bind *b, __u32 *rule,
+				      int v6)
+{
+	int enforce_ok = b->d.verdict == PG_V_AUDIT_GRANT, native_ok;
+
+	pg_who(ctx, &b->rq, v6);
+	native_ok =
+	    b->rq.port >= pg_audit_lo(b->audit) || (pg_has_caps ? pg_capable() : b->rq.uid == 0);
+	b->native_ok = native_ok;
+	if (enforce_ok == native_ok) {
+		b->d.verdict = PG_V_AUDIT_SAME;
+		*rule = ~0u;
+		return PG_V_KERNEL;
+	}
+	b->d.verdict = enforce_ok ? PG_V_WOULD_ALLOW : PG_V_WOULD_DENY;
+	return b->d.verdict;
+}
 
 /* Count a decision and report it to the subscribers that asked; who_read:
  * pg_who() has already filled in who and where. */
 static __always_inline void pg_account(struct bpf_sock_addr *ctx, struct pg_bind *b, __u32 slot,
 				       __u32 stride, int who_read, int v6)
 {
-	pg_count(slot, stride, b->d.verdict, b->d.rule);
+	__u32 rule = b->d.rule;
+	int cv = b->d.verdict;
+
+	if (cv == PG_V_AUDIT_GRANT || cv == PG_V_AUDIT_DENY) {
+		cv = pg_audited(ctx, b, &rule, v6);
+		who_read = 1;
+	}
+	pg_count(slot, stride, cv, rule);
 	if (!b->evmask)
 		return;
 	if (!who_read)
@@ -206,7 +254,7 @@ static __always_inline int pg_bind_repeat(struct bpf_sock_addr *ctx, struct pg_b
 	b->d.verdict = v;
 	b->d.gen = gen;
 	pg_account(ctx, b, pg_live_slot(b->live), pg_live_stride(b->live), 0, v6);
-	return pg_ret(pg_live_bypass(b->live), v);
+	return pg_bind_ret(pg_live_bypass(b->live), v, b->audit, b->native_ok);
 }
 
 /* The active image's table, with *h its header, or NULL if it has none
@@ -243,7 +291,7 @@ static __always_inline int pg_bind_decide(struct bpf_sock_addr *ctx, struct pg_b
 	pg_account(ctx, b, h->slot & 1, h->cnt_stride, !cacheable, v6);
 	if (cacheable)
 		pg_cache(b, h->gen, v);
-	return pg_ret(h->flags & PG_HF_BYPASS, v);
+	return pg_bind_ret(h->flags & PG_HF_BYPASS, v, b->audit, b->native_ok);
 }
 
 /*
@@ -270,8 +318,10 @@ static __always_inline int pg_bind(struct bpf_sock_addr *ctx, int v6)
 	if (b.rq.port < pg_hull_lo(hull) || b.rq.port > pg_hull_hi(hull))
 		return 1;
 	b.d = (struct pg_dec){ .rule = ~0u };
+	b.native_ok = 1;
 	b.live = ctl->live;
 	b.evmask = ctl->evmask;
+	b.audit = ctl->audit;
 	if (pg_whose(ctx, &b.c, &kern))
 		return 0;
 	if (kern) {

@@ -60,7 +60,7 @@ PG_INLINE int pg_default(const struct pg_hdr *h, const struct pg_req *rq)
 		return PG_V_KERNEL;
 	if ((h->flags & PG_HF_EXEMPT_ROOT) && rq->uid == 0)
 		return PG_V_EXEMPT;
-	return PG_V_DENY_DEFAULT;
+	return (h->flags & PG_HF_AUDIT) ? PG_V_AUDIT_DENY : PG_V_DENY_DEFAULT;
 }
 
 /*
@@ -139,6 +139,14 @@ PG_INLINE int pg_cond_match(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 	return 1;
 }
 
+/* A rule's verdict: its action, observe-only when audited. */
+PG_INLINE int pg_rule_verdict(__u32 act, int audit)
+{
+	if (audit)
+		return act == PG_ACT_ALLOW ? PG_V_AUDIT_GRANT : PG_V_AUDIT_DENY;
+	return act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+}
+
 /*
  * Decide by the entry found at the nearest rule-bearing level: a PG_V_*
  * verdict, with *rule set to the deciding rule (left alone for a default).
@@ -150,7 +158,7 @@ PG_INLINE int pg_decide_ent(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 
 	if (e->flags & PG_EF_UNCOND) {
 		*rule = e->ref;
-		return e->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+		return pg_rule_verdict(e->act, e->flags & PG_EF_AUDIT);
 	}
 	first = e->ref;
 	nalt = e->nalt;
@@ -171,7 +179,7 @@ PG_INLINE int pg_decide_ent(PG_CTX ctx, const struct pg_hdr *h, const struct pg_
 		r = &rb->rule[ri & 3];
 		if (pg_cond_match(ctx, h, r, rq)) {
 			*rule = ri;
-			return r->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+			return pg_rule_verdict(r->act, r->rflags & PG_RF_AUDIT);
 		}
 	}
 	return pg_default(h, rq);
@@ -186,6 +194,8 @@ PG_INLINE int pg_verdict_ret(int bypass, int v)
 	case PG_V_KERNEL:
 	case PG_V_EXEMPT:
 	case PG_V_KERN_SOCK:
+	case PG_V_AUDIT_GRANT: /* audited: the kernel's own check decides */
+	case PG_V_AUDIT_DENY:
 		return 1;
 	default:
 		return 0;

@@ -71,6 +71,13 @@ static __always_inline int pg_denied(int v)
 	return v == PG_V_DENY_RULE || v == PG_V_DENY_DEFAULT || v == PG_V_NO_POLICY;
 }
 
+/* Reported to the subscribers of refusals: refusals, and the binds whose
+ * outcome an audited policy would change (pg_abi.h, "Verdicts"). */
+static __always_inline int pg_refusal_like(int v)
+{
+	return pg_denied(v) || v == PG_V_WOULD_DENY || v == PG_V_WOULD_ALLOW;
+}
+
 /* A bind event's fields, from who and where (rq) and the decision (d). */
 static __always_inline void pg_bind_event_fill(struct pg_event *ev, const struct pg_req *rq,
 					       const struct pg_dec *d, __u64 now, __u32 pid)
@@ -105,7 +112,7 @@ static __always_inline void pg_bind_event_fill(struct pg_event *ev, const struct
 static __always_inline void pg_bind_event(const struct pg_req *rq, const struct pg_dec *d,
 					  __u32 mask)
 {
-	__u32 bit = pg_denied(d->verdict) ? PG_EVM_DENY : PG_EVM_GRANT;
+	__u32 bit = pg_refusal_like(d->verdict) ? PG_EVM_DENY : PG_EVM_GRANT;
 	__u64 now, pid;
 	int s;
 

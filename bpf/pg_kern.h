@@ -47,4 +47,51 @@ struct bpf_sock_addr_kern {
 	struct sock *sk;
 } PG_CORE;
 
+/*
+ * Audit's capability read (pg_caps.h): the binding task's effective
+ * capabilities and user namespace against its network namespace's owner,
+ * as cap_capable() walks them. kernel_cap_t is a u64 from Linux 6.3, two
+ * u32s before (struct kernel_cap_struct): cred___old reads that layout.
+ */
+typedef struct {
+	__u32 val;
+} PG_CORE kuid_t;
+
+struct user_namespace {
+	struct user_namespace *parent;
+	int level;
+	kuid_t owner;
+} PG_CORE;
+
+typedef struct {
+	__u64 val;
+} PG_CORE kernel_cap_t;
+
+struct kernel_cap_struct {
+	__u32 cap[2];
+} PG_CORE;
+
+struct cred {
+	kuid_t euid;
+	kernel_cap_t cap_effective;
+	struct user_namespace *user_ns;
+} PG_CORE;
+
+struct cred___old {
+	struct kernel_cap_struct cap_effective;
+} PG_CORE;
+
+struct net {
+	struct user_namespace *user_ns;
+} PG_CORE;
+
+struct nsproxy {
+	struct net *net_ns;
+} PG_CORE;
+
+struct task_struct {
+	const struct cred *cred;
+	struct nsproxy *nsproxy;
+} PG_CORE;
+
 #endif

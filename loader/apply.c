@@ -27,6 +27,7 @@
 #include "policy_src.h"
 #include "compile.h"
 #include "meta.h"
+#include "audit.h"
 #include "netns.h"
 #include "opt.h"
 #include "probe.h"
@@ -103,7 +104,9 @@ static int decide_mode(const struct pg_policy *p, struct pg_state *st, int attac
 		*fail = FAIL_POLICY;
 		return -EINVAL;
 	}
-	return 0;
+	if ((err = pg_audit_check(p, pl->mode, pl->reason, pg_probe_caps())))
+		*fail = FAIL_POLICY;
+	return err;
 }
 
 /* A copy of the policy whose default is deny with root exempt: the image that
@@ -433,8 +436,8 @@ static int apply_check_sysctls(struct apply *a)
 	int err;
 	size_t i;
 
-	if (a->pl.mode != PG_MODE_SYSCTL)
-		return 0;
+	if (a->pl.mode != PG_MODE_SYSCTL || pg_audit_keeps_threshold(p, a->pl.mode))
+		return 0; /* nothing is lowered */
 	if ((err = pg_netns_check(&a->st, p, PG_SELF_NETNS)) ||
 	    (err = pg_netns_confined(PG_SELF_NETNS, a->o->attach)))
 		return err;
@@ -470,6 +473,23 @@ static int apply_load(struct apply *a)
 }
 
 /* Swap the image in (the transitional one first), then attach. */
+/* Before an audited image is swapped in: the kernel's own threshold back
+ * where sysctl mode keeps it (a stricter moment under the old image, never
+ * a looser one), and told to the programs. */
+static int apply_audit(struct apply *a)
+{
+	int err;
+
+	if (!pg_policy_has_audit(a->p))
+		return 0;
+	if (!a->fresh && pg_audit_keeps_threshold(a->p, a->pl.mode) &&
+	    (err = pg_netns_restore(&a->st, NULL, 0))) {
+		pg_err("nothing swapped: audit needs the kernel's own threshold back first");
+		return err;
+	}
+	return pg_audit_publish(&a->st, a->p, a->pl.mode);
+}
+
 static int apply_install(struct apply *a)
 {
 	int err;
@@ -480,6 +500,8 @@ static int apply_install(struct apply *a)
 		pg_err("nothing swapped: the policy in force is unchanged");
 		return err;
 	}
+	if ((err = apply_audit(a)))
+		return err;
 	if (a->need_trans) {
 		pg_dbg("phase: transitional");
 		if ((err = pg_state_install(&a->st, &a->trans, a->mount, a->old, a->nold)))
@@ -536,7 +558,8 @@ static int apply_sysctls(struct apply *a)
 {
 	int err;
 
-	if (a->pl.mode == PG_MODE_SYSCTL && (err = apply_lower(a)))
+	if (a->pl.mode == PG_MODE_SYSCTL && !pg_audit_keeps_threshold(a->p, a->pl.mode) &&
+	    (err = apply_lower(a)))
 		return err;
 	/* Namespaces the policy no longer manages (or grant mode: all) get their value back. */
 	pg_dbg("phase: restore");

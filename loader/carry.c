@@ -8,6 +8,19 @@
 #include "carry.h"
 #include "meta.h"
 
+static bool audited(const struct pg_rule_rec *r)
+{
+	return r->rflags & PG_RF_AUDIT;
+}
+
+/* The verdict counter of the new image that counts what rule r counted. */
+static uint32_t rule_verdict_cnt(const struct pg_rule_rec *r, const struct pg_hdr *nh)
+{
+	if (audited(r))
+		return r->act == PG_ACT_ALLOW ? pg_cnt_carried_wa(nh->nrules) : PG_V_WOULD_DENY;
+	return r->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+}
+
 int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 		 const union pg_block *neu, uint32_t nneu, uint64_t *row)
 {
@@ -21,8 +34,10 @@ int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 	int err = 0;
 
 	memset(row, 0, (size_t)nh->cnt_stride * sizeof(*row));
-	for (k = 0; k < PG_V__NR && k < oh->cnt_stride && k < nh->cnt_stride; k++)
+	for (k = 0; k < PG_V_COUNTED && k < oh->cnt_stride && k < nh->cnt_stride; k++)
 		row[k] = sum[k];
+	if (pg_cnt_carried_wa(oh->nrules) < oh->cnt_stride)
+		row[pg_cnt_carried_wa(nh->nrules)] += sum[pg_cnt_carried_wa(oh->nrules)];
 	have_old = !pg_meta_parse(old, nold, &om);
 	have_new = !pg_meta_parse(neu, nneu, &nm);
 	if ((have_old && !(oids = pg_meta_rule_ids(&om))) ||
@@ -37,10 +52,13 @@ int pg_carry_row(const union pg_block *old, uint32_t nold, const uint64_t *sum,
 		j = oids && nkeys && i < om.nrules ? pg_rule_key_find(nkeys, nm.nrules, oids[i])
 						   : -1;
 		to = j >= 0 ? PG_CNT_RULE0 + (uint32_t)j : 0;
+		/* a rule moved between audit and enforce: its counts mean another verdict */
+		if (to && PG_RULE_OFF + (uint32_t)j / 4 < nneu &&
+		    audited(&neu[PG_RULE_OFF + j / 4].rule[j % 4]) !=
+			audited(&old[PG_RULE_OFF + i / 4].rule[i % 4]))
+			to = 0;
 		if (!to || to >= nh->cnt_stride)
-			to = old[PG_RULE_OFF + i / 4].rule[i % 4].act == PG_ACT_ALLOW
-				 ? PG_V_GRANT
-				 : PG_V_DENY_RULE;
+			to = rule_verdict_cnt(&old[PG_RULE_OFF + i / 4].rule[i % 4], nh);
 		row[to] += sum[PG_CNT_RULE0 + i];
 	}
 out:

@@ -359,6 +359,12 @@ static bool denied(int v)
 	return v == PG_V_DENY_RULE || v == PG_V_DENY_DEFAULT || v == PG_V_NO_POLICY;
 }
 
+/* An audited decision's report: the bind's outcome was the kernel's own. */
+static bool audit_report(int v)
+{
+	return v == PG_V_WOULD_ALLOW || v == PG_V_WOULD_DENY || v == PG_V_AUDIT_SAME;
+}
+
 /* One event as one JSON document (a line of monitor -j); where: its rule, or NULL. */
 static void event_json(FILE *out, const struct pg_event *ev, const char *when, const char *cg,
 		       const char *pod, const char *comm, const char *addr, const char *where,
@@ -369,6 +375,7 @@ static void event_json(FILE *out, const struct pg_event *ev, const char *when, c
 	pg_json_set_str(doc, "time", when);
 	pg_json_set_str(doc, "verdict", pg_verdict_name(ev->verdict));
 	pg_json_set_bool(doc, "denied", denied(ev->verdict));
+	pg_json_set_bool(doc, "audit", audit_report(ev->verdict));
 	pg_json_set_str(doc, "cgroup", cg);
 	pg_json_set_u64(doc, "cgroup_id", ev->cgid);
 	pg_json_set_str(doc, "pod", pod);

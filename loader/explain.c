@@ -115,7 +115,7 @@ void pg_why_text(const struct pg_ask *a, const struct pg_why *w, FILE *f)
 		return;
 	}
 	fprintf(f, "%s %s/%u by uid %u gid %u: %s (bind hook returns %d)\n", a->cg, pw, a->port,
-		a->uid, a->gid, pg_verdict_name(w->verdict), w->ret);
+		a->uid, a->gid, pg_verdict_phrase(w->verdict), w->ret);
 	if (w->text)
 		fprintf(f, "  rule %s:%u: %s\n", w->file ? w->file : "?", w->line, w->text);
 	if (w->at)
@@ -138,6 +138,7 @@ void pg_why_json(const struct pg_ask *a, const struct pg_why *w, struct json_obj
 	pg_json_set_str(o, "verdict",
 			w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected");
 	pg_json_set_i64(o, "returns", w->verdict >= 0 ? w->ret : 1);
+	pg_json_set_bool(o, "audit", pg_verdict_audited(w->verdict));
 	pg_json_set_str(o, "decided_at", w->at);
 	if (w->text) {
 		rule = pg_json_obj();
@@ -328,7 +329,7 @@ static void other_text(const struct pg_ask *a, const struct offline *s, const st
 		return;
 	}
 	printf("  mode auto: in sysctl mode (kernels before 5.12): %s (bind hook returns %d)",
-	       w->verdict >= 0 ? pg_verdict_name(w->verdict) : "unprotected", w->ret);
+	       w->verdict >= 0 ? pg_verdict_phrase(w->verdict) : "unprotected", w->ret);
 	if (w->text)
 		printf(", by rule %s:%u: %s\n", w->file, w->line, w->text);
 	else

@@ -143,7 +143,8 @@ static int cmd_monitor(int argc, char **argv, struct pg_opts *o)
 	}
 	if (!m.json)
 		pg_info("monitoring %s in %s (ctrl-c to stop)",
-			mask & PG_EVM_GRANT ? "every decision on protected ports" : "refused binds",
+			mask & PG_EVM_GRANT ? "every decision on protected ports"
+					    : "refused binds and audit's would-be changes",
 			o->pin_dir);
 	fflush(stderr);
 	status = follow(&m, &s);

@@ -107,6 +107,22 @@ int pg_netns_inspect(const char *path, struct pg_netns_info *out)
 	return in_netns(path, inspect_fn, out);
 }
 
+int pg_netns_native(const struct pg_state *st, const char *path, uint32_t *start)
+{
+	struct pg_netns_info in;
+	struct pg_saved sv;
+	int err;
+
+	if ((err = pg_netns_inspect(path, &in))) {
+		pg_err("cannot inspect network namespace %s: %s", path, strerror(-err));
+		return err;
+	}
+	*start = in.start;
+	if (st->map[PG_MAP_SAVED] >= 0 && !bpf_map_lookup_elem(st->map[PG_MAP_SAVED], &in.ino, &sv))
+		*start = sv.orig; /* lowered by portgate: the kernel's own is the saved one */
+	return 0;
+}
+
 struct write_arg {
 	uint32_t value;
 	uint32_t readback;

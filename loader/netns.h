@@ -26,6 +26,11 @@ struct pg_netns_info {
 /* Look at the namespace at path; 0 or -errno. */
 int pg_netns_inspect(const char *path, struct pg_netns_info *out);
 
+/* The threshold the kernel's own check uses in the namespace at path
+ * without portgate: the value saved before portgate lowered it, else the
+ * current one. 0, or -errno with a message. */
+int pg_netns_native(const struct pg_state *st, const char *path, uint32_t *start);
+
 /*
  * Lower the threshold in the namespace at path to the policy's lowest
  * protected port, after checking that doing so opens nothing the policy

@@ -149,14 +149,16 @@ static int open_obj(struct pg_state *st, int variant, bool bypass, bool reuse)
 	st->variant = variant;
 	{
 		enum bpf_prog_type t = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-		const char *names[] = { "pg_can_bypass", "pg_has_pid", "pg_has_comm" };
+		const char *names[] = { "pg_can_bypass", "pg_has_pid", "pg_has_comm",
+					"pg_has_caps" };
 		uint32_t vals[] = {
 			bypass,
 			libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_pid_tgid, NULL) == 1,
 			libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_comm, NULL) == 1,
+			st->caps,
 		};
 
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 4; i++)
 			if ((err = set_rodata_u32(st->obj, names[i], vals[i]))) {
 				pg_err("cannot set %s in the BPF object: %s", names[i],
 				       strerror(-err));
@@ -178,9 +180,11 @@ static int open_obj(struct pg_state *st, int variant, bool bypass, bool reuse)
 	verifier_reason(st->log, reason, sizeof(reason));
 	if (pg_verbose)
 		pg_log_text(PG_LOG_DEBUG, st->log);
-	pg_err("Linux %s refused the %s variant's program %s: %s: %s%s", pg_kernel_release(),
+	pg_log(st->quiet ? PG_LOG_DEBUG : PG_LOG_ERROR, NULL,
+	       "Linux %s refused the %s variant's program %s%s: %s: %s%s", pg_kernel_release(),
 	       pg_variant_name(variant), prog ? bpf_program__name(prog) : "(unknown)",
-	       strerror(-err), reason, pg_verbose ? "" : " (-v prints the whole verifier log)");
+	       st->caps ? " (reading capabilities)" : "", strerror(-err), reason,
+	       pg_verbose ? "" : " (-v prints the whole verifier log)");
 	return err;
 }
 
@@ -190,13 +194,44 @@ static void close_obj(struct pg_state *st)
 	st->obj = NULL;
 }
 
+/*
+ * open_obj(), with the capability read of audit (bpf/pg_caps.h) where the
+ * probe finds its helper, and once more without it if the verifier refuses
+ * that: audit then estimates capabilities as uid 0. st->caps says which.
+ */
+static int open_obj_caps(struct pg_state *st, int variant, bool bypass, bool reuse)
+{
+	int err;
+
+	st->caps = pg_probe_caps();
+	st->quiet = st->caps;
+	err = open_obj(st, variant, bypass, reuse);
+	st->quiet = false;
+	if (!err || !st->caps)
+		return err;
+	close_obj(st);
+	pg_dbg("loading the %s variant without reading capabilities: audit estimates them as "
+	       "uid 0",
+	       pg_variant_name(variant));
+	st->caps = false;
+	return open_obj(st, variant, bypass, reuse);
+}
+
+/* Say in pg_ctl whether the loaded programs read capabilities. */
+static void note_caps(struct pg_state *st)
+{
+	uint32_t a = st->ctl->audit;
+
+	st->ctl->audit = pg_audit(pg_audit_lo(a), st->caps, pg_audit_native(a));
+}
+
 int pg_state_load(struct pg_state *st, bool bypass, const int *variants)
 {
 	int err = -ENOTSUP, i, v;
 
 	/* The best variant the verifier takes: kernels of one version differ. */
 	for (v = 0; variants[v] != PG_VARIANT_NONE; v++) {
-		if (!(err = open_obj(st, variants[v], bypass, false)))
+		if (!(err = open_obj_caps(st, variants[v], bypass, false)))
 			break;
 		close_obj(st);
 		if (variants[v + 1] != PG_VARIANT_NONE)
@@ -218,6 +253,7 @@ int pg_state_load(struct pg_state *st, bool bypass, const int *variants)
 	st->ctl->abi = PG_ABI_VERSION;
 	st->ctl->variant = (uint32_t)st->variant;
 	st->ctl->build = pg_build_hash(st->variant);
+	note_caps(st);
 	for (i = 0; i < PG_NLINKS; i++) {
 		st->prog[i] = dup(bpf_program__fd(obj_prog(st, i)));
 		if (st->prog[i] < 0 || (err = pg_pin_replace(st, st->prog[i], pg_prog_names[i])))
@@ -234,7 +270,7 @@ int pg_state_upgrade(struct pg_state *st, bool bypass)
 	if (st->ctl->build == pg_build_hash(variant))
 		return 0;
 	pg_dbg("pinned programs come from another build: swapping in this build's");
-	if ((err = open_obj(st, variant, bypass, true)))
+	if ((err = open_obj_caps(st, variant, bypass, true)))
 		return err == -EACCES || err == -EINVAL ? -ENOTSUP : err;
 	for (i = 0; i < PG_NLINKS; i++) {
 		int fd = bpf_program__fd(obj_prog(st, i));
@@ -268,5 +304,6 @@ int pg_state_upgrade(struct pg_state *st, bool bypass)
 		st->prog[i] = dup(fd);
 	}
 	st->ctl->build = pg_build_hash(variant);
+	note_caps(st);
 	return 0;
 }

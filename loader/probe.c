@@ -69,6 +69,13 @@ void pg_probe_features(struct pg_features *f)
 	    libbpf_probe_bpf_helper(t, BPF_FUNC_get_current_ancestor_cgroup_id, NULL) == 1;
 }
 
+bool pg_probe_caps(void)
+{
+	return !access("/sys/kernel/btf/vmlinux", R_OK) &&
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+				       BPF_FUNC_get_current_task_btf, NULL) == 1;
+}
+
 int pg_probe_variants(int *out, char *why, size_t len)
 {
 	const char *want = getenv("PORTGATE_VARIANT");

@@ -35,6 +35,15 @@ struct pg_features {
 void pg_probe_features(struct pg_features *f);
 
 /*
+ * Whether bind programs may read the binding task's credentials, as audit
+ * rollout's capability read (bpf/pg_caps.h) does: BTF, and
+ * bpf_get_current_task_btf() allowed in cgroup sock_addr programs, which
+ * kernels decide by version and configuration. The load itself is the
+ * final word: a refused read is loaded again without it (object.c).
+ */
+bool pg_probe_caps(void);
+
+/*
  * The variants this kernel can run, best first, into out[PG_NVARIANTS]
  * (ends at PG_VARIANT_NONE), from what it has: cgroup sock_addr programs
  * and BTF for both; the kfunc bpf_cast_to_kern_ctx (6.2) and bpf_loop

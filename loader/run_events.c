@@ -145,7 +145,11 @@ static int on_event(void *ud, const struct pg_event *ev)
 		fclose(m);
 		if (len && line[len - 1] == '\n')
 			line[len - 1] = 0;
-		pg_log(PG_LOG_NOTICE, "deny", "%s", line);
+		/* audit's would-be changes come on the refusals' subscription */
+		pg_log(PG_LOG_NOTICE,
+		       ev->verdict == PG_V_WOULD_ALLOW || ev->verdict == PG_V_WOULD_DENY ? "audit"
+											 : "deny",
+		       "%s", line);
 		free(line);
 	}
 	return 0;

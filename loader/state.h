@@ -65,6 +65,8 @@ struct pg_state {
 	struct bpf_object *obj; /* while loading */
 	int variant;		/* PG_VARIANT_* of obj */
 	char *log;		/* the verifier's log of obj's load */
+	bool caps;		/* obj reads the binding task's capabilities (bpf/pg_caps.h) */
+	bool quiet;		/* a refusal of obj is expected: say it at debug level */
 };
 
 /* Open (and with create, make) the pin directory, mounting bpffs on

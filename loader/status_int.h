@@ -57,6 +57,23 @@ void view_free(struct view *v);
 uint64_t view_cnt(const struct view *v, uint32_t idx);
 /* Binds with verdict k (PG_V_*). */
 uint64_t view_verdict_count(const struct view *v, int k);
+/* Audit rollout of the policy in force: whether the policy's rollout is
+ * audit, and how many rules are audited and enforced. */
+struct view_rollout {
+	bool audit;
+	uint32_t naudit, nenforce;
+	uint32_t native_lo; /* the kernel's own threshold the programs compare with */
+	bool caps;	    /* the programs read capabilities; else uid 0 stands for them */
+};
+void view_rollout(const struct view *v, struct view_rollout *r);
+/* Whether rule i is audited: its counter counts would-be changes, not hits. */
+bool view_rule_audited(const struct view *v, uint32_t i);
+/* "audit" or "enforce", the policy's, with ", some rules enforce" (audit) or
+ * ", some rules audit" (enforce) when rules say otherwise. */
+const char *view_rollout_word(const struct view_rollout *r);
+/* How the programs know the binding task's CAP_NET_BIND_SERVICE. */
+const char *view_caps_word(const struct view_rollout *r);
+
 /* "yes", "no" or "unknown": whether the bypass bit is in use. */
 const char *view_bypass_word(const struct view *v);
 /* PG_VARIANT_* of the loaded programs, PG_VARIANT_NONE without them. */

@@ -77,6 +77,21 @@ static struct json_object *kernel_json(const struct view *v)
 	return o;
 }
 
+/* "rollout": the policy's, the rules audited and enforced, what audit compares with. */
+static struct json_object *rollout_json(const struct view *v)
+{
+	struct json_object *o = pg_json_obj();
+	struct view_rollout r;
+
+	view_rollout(v, &r);
+	pg_json_set_str(o, "policy", r.audit ? "audit" : "enforce");
+	pg_json_set_u64(o, "rules_audit", r.naudit);
+	pg_json_set_u64(o, "rules_enforce", r.nenforce);
+	pg_json_set_u64(o, "native_threshold", r.native_lo);
+	pg_json_set_str(o, "capability", r.caps ? "read" : "uid 0");
+	return o;
+}
+
 /* What the pinned metadata and the image's header say of the policy in force. */
 static void policy_json(struct json_object *o, const struct view *v, const struct pg_hdr *h)
 {
@@ -98,6 +113,7 @@ static void policy_json(struct json_object *o, const struct view *v, const struc
 	pg_json_set_u64(prot, "hi", h->prot_hi);
 	pg_json_set_bool(prot, "contiguous", h->flags & PG_HF_PROTECT_RANGE);
 	pg_json_set(o, "protect", prot);
+	pg_json_set(o, "rollout", rollout_json(v));
 }
 
 static struct json_object *links_json(const struct view *v)
@@ -146,7 +162,7 @@ static struct json_object *verdicts_json(const struct view *v)
 	struct json_object *o = pg_json_obj();
 	int k;
 
-	for (k = 0; k < PG_V__NR; k++)
+	for (k = 0; k < PG_V_SHOWN; k++)
 		pg_json_set_u64(o, pg_verdict_name(k), view_verdict_count(v, k));
 	return o;
 }
@@ -167,6 +183,7 @@ static void meta_json(struct json_object *o, const struct view *v)
 		pg_json_set_u64(e, "line", r->line);
 		pg_json_set_str(e, "text", r->text);
 		pg_json_set_u64(e, "hits", view_cnt(v, PG_CNT_RULE0 + (uint32_t)i));
+		pg_json_set_bool(e, "audit", view_rule_audited(v, (uint32_t)i));
 		pg_json_push(rules, e);
 	}
 	pg_json_set(o, "rules", rules);

@@ -10,6 +10,21 @@
 #include "status_int.h"
 #include "util.h"
 
+/* Audit rollout: whether the policy's rollout is audit, and its audited rules. */
+static void prom_rollout(FILE *f, const struct view *v)
+{
+	struct view_rollout r;
+
+	view_rollout(v, &r);
+	pg_prom_head(f, "portgate_policy_audit", "gauge",
+		     "1 when the policy in force says rollout audit: its default only observes.");
+	pg_prom_sample(f, "portgate_policy_audit", r.audit, NULL);
+	pg_prom_head(f, "portgate_policy_audit_rules", "gauge",
+		     "Rules of the policy in force that only observe (rollout audit or "
+		     "rollout=audit); their rule_hits count would-be changes.");
+	pg_prom_sample(f, "portgate_policy_audit_rules", r.naudit, NULL);
+}
+
 /*
  * One series per rule id (prom.h), labelled with what the rule says and
  * nothing that moves with an edit elsewhere (index, file, line): an apply
@@ -135,6 +150,7 @@ static void status_prometheus(FILE *f, const struct view *v)
 		pg_prom_sample(f, "portgate_policy_applied_timestamp_seconds", v->meta.time, NULL);
 		pg_prom_head(f, "portgate_policy_rules", "gauge", "Rules in the policy in force.");
 		pg_prom_sample(f, "portgate_policy_rules", v->meta.nrules, NULL);
+		prom_rollout(f, v);
 		pg_prom_head(f, "portgate_unmatched_selectors", "gauge",
 			     "Selectors of the policy in force that match no cgroup.");
 		pg_prom_sample(f, "portgate_unmatched_selectors", v->meta.nunmatched, NULL);
@@ -143,7 +159,7 @@ static void status_prometheus(FILE *f, const struct view *v)
 		pg_prom_head(
 		    f, "portgate_binds_total", "counter",
 		    "Binds to protected ports by verdict, while portgate's maps stay pinned.");
-		for (k = 0; k < PG_V__NR; k++)
+		for (k = 0; k < PG_V_SHOWN; k++)
 			pg_prom_sample(f, "portgate_binds_total", view_verdict_count(v, k),
 				       "verdict", pg_verdict_name(k), NULL);
 	}

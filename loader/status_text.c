@@ -70,6 +70,20 @@ static void print_features(void)
 		       i < 4 ? "," : "\n");
 }
 
+/* Which decisions are observe-only, and what the programs compare with. */
+static void rollout_text(const struct view *v)
+{
+	struct view_rollout r;
+
+	view_rollout(v, &r);
+	printf("rollout:    %s (%u rule%s audit, %u enforce)", view_rollout_word(&r), r.naudit,
+	       r.naudit == 1 ? "" : "s", r.nenforce);
+	if (r.audit || r.naudit)
+		printf("; the kernel's own check: port >= %u, capability %s", r.native_lo,
+		       view_caps_word(&r));
+	printf("\n");
+}
+
 static void policy_text(const struct view *v, const struct pg_hdr *h)
 {
 	char t[32];
@@ -89,6 +103,7 @@ static void policy_text(const struct view *v, const struct pg_hdr *h)
 	       (h->flags & PG_HF_EXEMPT_ROOT) ? ", root exempt" : "");
 	printf("protect:    %u-%u%s\n", h->prot_lo, h->prot_hi,
 	       (h->flags & PG_HF_PROTECT_RANGE) ? "" : " (not contiguous)");
+	rollout_text(v);
 }
 
 /* The links, and the cgroup programs' and events' counters. */
@@ -133,7 +148,7 @@ static void counts_text(const struct view *v, const struct pg_hdr *h)
 
 	if (h) {
 		printf("verdicts:  ");
-		for (k = 0; k < PG_V__NR; k++)
+		for (k = 0; k < PG_V_SHOWN; k++)
 			printf(" %s %llu", pg_verdict_name(k),
 			       (unsigned long long)view_verdict_count(v, k));
 		printf("\n");
@@ -145,9 +160,11 @@ static void counts_text(const struct view *v, const struct pg_hdr *h)
 	for (i = 0; i < v->meta.nrules; i++) {
 		const struct pg_meta_rule *r = &v->meta.rules[i];
 
-		printf("  %8llu  %s:%u  %s\n",
+		printf("  %8llu  %s:%u  %s%s\n",
 		       (unsigned long long)view_cnt(v, PG_CNT_RULE0 + (uint32_t)i),
-		       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line, r->text);
+		       r->file < v->meta.nfiles ? v->meta.files[r->file] : "?", r->line, r->text,
+		       view_rule_audited(v, (uint32_t)i) ? "  (audit: counts would-be changes)"
+							 : "");
 	}
 	printf("cgroups:    %zu carry rules\n", v->meta.nnodes);
 	for (i = 0; i < v->meta.nnodes; i++)

@@ -104,25 +104,66 @@ uint64_t view_cnt(const struct view *v, uint32_t idx)
 	return v->cnt && idx < v->img[0].hdr.cnt_stride ? v->cnt[idx] : 0;
 }
 
+/* The verdict a rule's counter counts: its action, or its would-be change when audited. */
+static int rule_verdict(const struct pg_rule_rec *r)
+{
+	if (r->rflags & PG_RF_AUDIT)
+		return r->act == PG_ACT_ALLOW ? PG_V_WOULD_ALLOW : PG_V_WOULD_DENY;
+	return r->act == PG_ACT_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+}
+
 /*
- * Binds per verdict. The programs count a bind once: on its deciding rule,
- * or on the verdict when no rule decided; a rule's binds go to its action.
+ * Binds per verdict (0..PG_V_SHOWN-1). The programs count a bind once: on
+ * its deciding rule, or on the verdict when no rule decided; a rule's binds
+ * go to its action, or to its would-be change when it is audited.
  */
 uint64_t view_verdict_count(const struct view *v, int k)
 {
 	const struct pg_hdr *h = &v->img[0].hdr;
-	uint64_t n = view_cnt(v, (uint32_t)k);
+	uint64_t n = k == PG_V_WOULD_ALLOW ? view_cnt(v, pg_cnt_carried_wa(h->nrules))
+					   : view_cnt(v, (uint32_t)k);
 	uint32_t i;
 
-	if (k != PG_V_GRANT && k != PG_V_DENY_RULE)
+	if (k != PG_V_GRANT && k != PG_V_DENY_RULE && k != PG_V_WOULD_ALLOW && k != PG_V_WOULD_DENY)
 		return n;
-	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++) {
-		uint8_t act = v->img[PG_RULE_OFF + i / 4].rule[i % 4].act;
-
-		if ((act == PG_ACT_ALLOW) == (k == PG_V_GRANT))
+	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++)
+		if (rule_verdict(&v->img[PG_RULE_OFF + i / 4].rule[i % 4]) == k)
 			n += view_cnt(v, PG_CNT_RULE0 + i);
-	}
 	return n;
+}
+
+bool view_rule_audited(const struct view *v, uint32_t i)
+{
+	return i < v->img[0].hdr.nrules && PG_RULE_OFF + i / 4 < v->nimg &&
+	       (v->img[PG_RULE_OFF + i / 4].rule[i % 4].rflags & PG_RF_AUDIT);
+}
+
+void view_rollout(const struct view *v, struct view_rollout *r)
+{
+	const struct pg_hdr *h = &v->img[0].hdr;
+	uint32_t i;
+
+	*r = (struct view_rollout){ .audit = h->flags & PG_HF_AUDIT,
+				    .native_lo = v->st.ctl ? pg_audit_lo(v->st.ctl->audit) : 0,
+				    .caps = v->st.ctl && pg_audit_caps(v->st.ctl->audit) };
+	for (i = 0; i < h->nrules && PG_RULE_OFF + i / 4 < v->nimg; i++) {
+		if (view_rule_audited(v, i))
+			r->naudit++;
+		else
+			r->nenforce++;
+	}
+}
+
+const char *view_caps_word(const struct view_rollout *r)
+{
+	return r->caps ? "read from the task" : "estimate: uid 0";
+}
+
+const char *view_rollout_word(const struct view_rollout *r)
+{
+	if (r->audit)
+		return r->nenforce ? "audit, some rules enforce" : "audit";
+	return r->naudit ? "enforce, some rules audit" : "enforce";
 }
 
 const char *view_bypass_word(const struct view *v)

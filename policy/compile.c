@@ -282,7 +282,7 @@ static void emit_header(const struct pg_compiler *c)
 	h->flags = (p->exempt_root ? PG_HF_EXEMPT_ROOT : 0) | (o->bypass ? PG_HF_BYPASS : 0) |
 		   (p->nprotect == 1 ? PG_HF_PROTECT_RANGE : 0) |
 		   (o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0) |
-		   (pg_policy_has_globs(p) ? PG_HF_GLOBS : 0);
+		   (pg_policy_has_globs(p) ? PG_HF_GLOBS : 0) | (p->audit ? PG_HF_AUDIT : 0);
 	h->prot_lo = p->nprotect ? p->protect[0].lo : 1;
 	h->prot_hi = p->nprotect ? p->protect[p->nprotect - 1].hi : 0;
 	h->levels = c->levels;
@@ -294,7 +294,8 @@ static void emit_header(const struct pg_compiler *c)
 	h->seed = c->seed;
 	h->meta_off = c->meta_off;
 	h->nrules = (uint32_t)p->nrules;
-	h->cnt_stride = (PG_CNT_RULE0 + (uint32_t)p->nrules + 7) & ~7u;
+	/* + 1: pg_cnt_carried_wa() */
+	h->cnt_stride = (pg_cnt_carried_wa((uint32_t)p->nrules) + 1 + 7) & ~7u;
 }
 
 static void emit_protect(const struct pg_compiler *c)
@@ -340,6 +341,7 @@ static void emit_rules(const struct pg_compiler *c)
 		struct pg_rule_rec *rr = &blocks[PG_RULE_OFF + i / 4].rule[i % 4];
 
 		rr->act = r->action == PG_ALLOW ? PG_ACT_ALLOW : PG_ACT_DENY;
+		rr->rflags = pg_rule_audited(p, r) ? PG_RF_AUDIT : 0;
 		if (r->cond.has_user) {
 			rr->cflags |= PG_C_UID;
 			rr->uid = r->cond.uid;

@@ -299,6 +299,8 @@ static int add_entry(struct pg_compiler *c, uint32_t node, const struct pend *pd
 
 	if (g->uncond >= 0) {
 		e.flags = PG_EF_UNCOND;
+		if (pg_rule_audited(c->p, &c->p->rules[g->uncond]))
+			e.flags |= PG_EF_AUDIT;
 		e.ref = (uint32_t)g->uncond;
 	} else {
 		if ((err = alts_add(&c->alts, g->list, g->nl, &e.ref)))

@@ -141,7 +141,34 @@ const char *pg_verdict_name(int v)
 		return "no-policy";
 	case PG_V_KERN_SOCK:
 		return "kernel-socket";
+	case PG_V_WOULD_DENY:
+		return "would-deny";
+	case PG_V_WOULD_ALLOW:
+		return "would-allow";
+	case PG_V_AUDIT_SAME:
+		return "audit";
+	case PG_V_AUDIT_GRANT:
+		return "audit-grant";
+	case PG_V_AUDIT_DENY:
+		return "audit-deny";
 	default:
 		return "?";
+	}
+}
+
+bool pg_verdict_audited(int v)
+{
+	return v == PG_V_AUDIT_GRANT || v == PG_V_AUDIT_DENY;
+}
+
+const char *pg_verdict_phrase(int v)
+{
+	switch (v) {
+	case PG_V_AUDIT_GRANT:
+		return "would grant (audit: the kernel's own check decides)";
+	case PG_V_AUDIT_DENY:
+		return "would refuse (audit: the kernel's own check decides)";
+	default:
+		return pg_verdict_name(v);
 	}
 }

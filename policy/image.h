@@ -46,6 +46,13 @@ bool pg_image_protects(const union pg_block *blocks, uint32_t nblocks, uint32_t 
 
 /* PG_V_* as a word, and bind()'s return for it under an image header. */
 const char *pg_verdict_name(int v);
+
+/* Whether verdict v is an audited decision (PG_V_AUDIT_GRANT, _DENY). */
+bool pg_verdict_audited(int v);
+
+/* What a decision means, in words: the verdict's name, or for an audited
+ * one what enforcement would do and that the kernel's own check decides. */
+const char *pg_verdict_phrase(int v);
 int pg_image_ret(const union pg_block *blocks, uint32_t nblocks, int v);
 
 #endif

@@ -284,6 +284,25 @@ static void st_exempt(struct parser *ps)
 	p->exempt_loc = pol_tok_loc(ps, &ps->tok[0], 0);
 }
 
+/* rollout audit | enforce: whether the policy's decisions are observe-only. */
+static void st_rollout(struct parser *ps)
+{
+	struct pg_policy *p = ps->p;
+	const char *v;
+
+	if (!pol_need_args(ps, 1, 1, "audit or enforce") ||
+	    !once(ps, p->rollout_set, p->rollout_loc, "rollout"))
+		return;
+	v = ps->tok[1].s;
+	if (strcmp(v, "audit") && strcmp(v, "enforce")) {
+		pol_err_at(ps, &ps->tok[1], 0, "unknown rollout '%s': use audit or enforce", v);
+		return;
+	}
+	p->audit = !strcmp(v, "audit");
+	p->rollout_set = true;
+	p->rollout_loc = pol_tok_loc(ps, &ps->tok[0], 0);
+}
+
 static void st_netns(struct parser *ps)
 {
 	struct pg_policy *p = ps->p;
@@ -323,7 +342,7 @@ static void st_netns(struct parser *ps)
 }
 
 static const char *const keywords[] = {
-	"mode", "protect", "default", "exempt", "netns", "allow", "deny", "include",
+	"mode", "protect", "default", "exempt", "netns", "allow", "deny", "include", "rollout",
 };
 
 /* Optimal string alignment distance; both strings are short here. */
@@ -386,6 +405,8 @@ void pol_statement(struct parser *ps)
 		st_exempt(ps);
 	else if (!strcmp(kw->s, "netns"))
 		st_netns(ps);
+	else if (!strcmp(kw->s, "rollout"))
+		st_rollout(ps);
 	else if (!strcmp(kw->s, "allow"))
 		pol_st_rule(ps, PG_ALLOW);
 	else if (!strcmp(kw->s, "deny"))

@@ -359,3 +359,34 @@ void pg_policy_resolve(struct pg_policy *p, const struct pg_id_ops *ops, struct 
 			resolve_one(diags, "group", ops, false, c->group, c->group_loc, &c->gid);
 	}
 }
+
+bool pg_rule_audited(const struct pg_policy *p, const struct pg_rule *r)
+{
+	if (r->rollout != PG_ROLLOUT_UNSET)
+		return r->rollout == PG_ROLLOUT_AUDIT;
+	return p->audit;
+}
+
+size_t pg_policy_naudited(const struct pg_policy *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nrules; i++)
+		n += pg_rule_audited(p, &p->rules[i]);
+	return n;
+}
+
+bool pg_policy_has_audit(const struct pg_policy *p)
+{
+	return p->audit || pg_policy_naudited(p);
+}
+
+bool pg_policy_enforces_grant(const struct pg_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].action == PG_ALLOW && !pg_rule_audited(p, &p->rules[i]))
+			return true;
+	return false;
+}

@@ -28,6 +28,8 @@
 enum pg_mode { PG_MODE_AUTO = 0, PG_MODE_GRANT, PG_MODE_SYSCTL };
 enum pg_def { PG_DEFAULT_UNSET = 0, PG_DEFAULT_DENY, PG_DEFAULT_KERNEL };
 enum pg_action { PG_ALLOW = 1, PG_DENY = 2 };
+/* A rule's rollout= option: unset follows the policy's rollout statement. */
+enum pg_rollout { PG_ROLLOUT_UNSET = 0, PG_ROLLOUT_AUDIT, PG_ROLLOUT_ENFORCE };
 
 /* Protocol bits of a rule; "any" is all three. */
 #define PG_PROTO_TCP   0x1u
@@ -89,6 +91,8 @@ struct pg_rule {
 	size_t nports;
 	struct pg_loc ports_loc;
 	struct pg_cond cond;
+	enum pg_rollout rollout; /* rollout=, or UNSET */
+	struct pg_loc rollout_loc;
 	char *text; /* the statement, whitespace-normalised, no comment */
 };
 
@@ -115,6 +119,10 @@ struct pg_policy {
 
 	bool exempt_root;
 	struct pg_loc exempt_loc;
+
+	bool audit; /* rollout audit: decisions are observe-only */
+	struct pg_loc rollout_loc;
+	bool rollout_set;
 
 	struct pg_netns *netns;
 	size_t nnetns;
@@ -194,6 +202,20 @@ bool pg_selector_is_glob(const char *selector);
 
 /* Does any rule of the policy use a glob selector? */
 bool pg_policy_has_globs(const struct pg_policy *p);
+
+/* Is rule r's decision observe-only (its rollout=, else the policy's rollout)? */
+bool pg_rule_audited(const struct pg_policy *p, const struct pg_rule *r);
+
+/* How many of the policy's rules are audited. */
+size_t pg_policy_naudited(const struct pg_policy *p);
+
+/* Is some decision of the policy observe-only (rollout audit, or a rule's
+ * rollout=audit)? */
+bool pg_policy_has_audit(const struct pg_policy *p);
+
+/* Does some enforced allow rule grant? Sysctl mode needs a lowered
+ * threshold only for those. */
+bool pg_policy_enforces_grant(const struct pg_policy *p);
 
 /* Number of components ("/" is 0, "/a/b" is 2); for exact selectors the level. */
 int pg_selector_depth(const char *selector);

@@ -488,6 +488,25 @@ static bool parse_cond(struct parser *ps, const struct tok *t, struct pg_cond *c
 	return true;
 }
 
+/* rollout=audit or rollout=enforce; t holds "rollout=". */
+static bool parse_rollout(struct parser *ps, const struct tok *t, struct pg_rule *r)
+{
+	const char *v = t->s + strlen("rollout=");
+
+	if (r->rollout != PG_ROLLOUT_UNSET) {
+		pol_err_at(ps, t, 0, "'rollout=' given twice");
+		return false;
+	}
+	if (strcmp(v, "audit") && strcmp(v, "enforce")) {
+		pol_err_at(ps, t, strlen("rollout="), "unknown rollout '%s': use audit or enforce",
+			   v);
+		return false;
+	}
+	r->rollout = strcmp(v, "audit") ? PG_ROLLOUT_ENFORCE : PG_ROLLOUT_AUDIT;
+	r->rollout_loc = pol_tok_loc(ps, t, 0);
+	return true;
+}
+
 /* The statement's tokens as written, one space apart. */
 static char *join_tokens(const struct parser *ps)
 {
@@ -534,7 +553,10 @@ void pol_st_rule(struct parser *ps, enum pg_action action)
 			ok = false;
 			break;
 		}
-		if (!parse_cond(ps, t, &r.cond))
+		if (!strncmp(t->s, "rollout=", strlen("rollout="))) {
+			if (!parse_rollout(ps, t, &r))
+				ok = false;
+		} else if (!parse_cond(ps, t, &r.cond))
 			ok = false;
 	}
 	if (ok && p->nrules >= PG_POL_MAX_RULES) {

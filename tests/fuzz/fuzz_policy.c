@@ -1666,6 +1666,8 @@ static bool ref_cond(const struct ref *R, size_t i, const struct query *q)
 	return prefix_eq(q->addr, c->addr, c->plen);
 }
 
+/* portgate.conf(5), "AUDIT ROLLOUT": under rollout audit, the default's
+ * refusal is observe-only; exempt root and default kernel are as they were. */
 static int ref_default(const struct pg_policy *p, enum pg_mode mode, uint32_t uid)
 {
 	enum pg_def def = p->def;
@@ -1674,7 +1676,20 @@ static int ref_default(const struct pg_policy *p, enum pg_mode mode, uint32_t ui
 		def = mode == PG_MODE_GRANT ? PG_DEFAULT_KERNEL : PG_DEFAULT_DENY;
 	if (def == PG_DEFAULT_KERNEL)
 		return PG_V_KERNEL;
-	return p->exempt_root && uid == 0 ? PG_V_EXEMPT : PG_V_DENY_DEFAULT;
+	if (p->exempt_root && uid == 0)
+		return PG_V_EXEMPT;
+	return p->audit ? PG_V_AUDIT_DENY : PG_V_DENY_DEFAULT;
+}
+
+/* A rule's decision: its action, observe-only when its rollout= (else the
+ * policy's rollout statement) says audit. */
+static int ref_rule_verdict(const struct pg_policy *p, const struct pg_rule *r)
+{
+	bool audit = r->rollout == PG_ROLLOUT_UNSET ? p->audit : r->rollout == PG_ROLLOUT_AUDIT;
+
+	if (r->action == PG_ALLOW)
+		return audit ? PG_V_AUDIT_GRANT : PG_V_GRANT;
+	return audit ? PG_V_AUDIT_DENY : PG_V_DENY_RULE;
 }
 
 /*
@@ -1719,7 +1734,7 @@ static struct answer ref_decide(const struct ref *R, enum pg_mode mode, const st
 		if (uncond >= 0 || cond >= 0) {
 			a.how = uncond >= 0 ? BY_UNCOND : BY_COND;
 			a.rule = (uint32_t)(uncond >= 0 ? uncond : cond);
-			a.v = p->rules[a.rule].action == PG_ALLOW ? PG_V_GRANT : PG_V_DENY_RULE;
+			a.v = ref_rule_verdict(p, &p->rules[a.rule]);
 			return a;
 		}
 		a.v = ref_default(p, mode, q->uid);
@@ -1937,10 +1952,13 @@ static int want_ret(const struct pg_compile_opts *o, int v)
 {
 	if (v == PG_V_GRANT)
 		return o->bypass ? 3 : 1;
-	return v == PG_V_KERNEL || v == PG_V_EXEMPT ? 1 : 0;
+	return v == PG_V_KERNEL || v == PG_V_EXEMPT || v == PG_V_AUDIT_GRANT || v == PG_V_AUDIT_DENY
+		   ? 1
+		   : 0;
 }
 
-static unsigned int nverdicts[PG_V__NR + 1];
+#define NV_UNPROTECTED (PG_V_AUDIT_DENY + 1) /* nverdicts[]: not protected */
+static unsigned int nverdicts[NV_UNPROTECTED + 1];
 
 static void check_query(const struct image_ctx *X, const struct query *q)
 {
@@ -1962,7 +1980,7 @@ static void check_query(const struct image_ctx *X, const struct query *q)
 		     "pg_image_protects() the opposite",
 		     mode_str(X->o->mode), b, want.v >= 0 ? "" : "not ");
 	}
-	nverdicts[want.v < 0 ? PG_V__NR : want.v]++;
+	nverdicts[want.v < 0 ? NV_UNPROTECTED : want.v]++;
 	if (want.v < 0)
 		return;
 
@@ -2228,7 +2246,8 @@ static void check_image(struct image_ctx *X)
 		def = X->o->mode == PG_MODE_GRANT ? PG_DEFAULT_KERNEL : PG_DEFAULT_DENY;
 	flags = (p->exempt_root ? PG_HF_EXEMPT_ROOT : 0) | (X->o->bypass ? PG_HF_BYPASS : 0) |
 		(p->nprotect == 1 ? PG_HF_PROTECT_RANGE : 0) |
-		(X->o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0) | (R->globs ? PG_HF_GLOBS : 0);
+		(X->o->mode == PG_MODE_SYSCTL ? PG_HF_SYSCTL : 0) | (R->globs ? PG_HF_GLOBS : 0) |
+		(p->audit ? PG_HF_AUDIT : 0);
 	if (img->nblocks < 2)
 		fail("image of %u blocks", img->nblocks);
 	if (h->magic != PG_MAGIC || h->abi != PG_ABI_VERSION || h->slot != (X->o->slot & 1) ||
@@ -2337,7 +2356,8 @@ static void check_meta(struct image_ctx *X, struct pg_image *img)
 {
 	const struct pg_policy *p = X->R->p;
 	uint32_t stride = img->blocks[0].hdr.cnt_stride, off = img->blocks[0].hdr.meta_off;
-	uint32_t ncpus = below(5), want = (PG_CNT_RULE0 + (uint32_t)p->nrules + 7) / 8 * 8;
+	/* the verdicts, the rules, the carried would-allow count; whole cache lines */
+	uint32_t ncpus = below(5), want = (PG_CNT_RULE0 + (uint32_t)p->nrules + 1 + 7) / 8 * 8;
 	char meta[300];
 	size_t len = below(sizeof(meta) + 1), i;
 	const uint8_t *mb;
@@ -2561,11 +2581,12 @@ static void differential(const struct pg_policy *p)
 			fprintf(stderr,
 				"  %s: %zu nodes (%zu not made yet), %zu paths, %u entries, %zu "
 				"binds: %u grant, %u deny, %u deny-default, %u kernel, %u exempt, "
-				"%u unprotected\n",
+				"%u audit-grant, %u audit-deny, %u unprotected\n",
 				mode_str(o.mode), img.nnodes, R.nvnodes, img.npaths, img.nents, nq,
 				nverdicts[PG_V_GRANT], nverdicts[PG_V_DENY_RULE],
 				nverdicts[PG_V_DENY_DEFAULT], nverdicts[PG_V_KERNEL],
-				nverdicts[PG_V_EXEMPT], nverdicts[PG_V__NR]);
+				nverdicts[PG_V_EXEMPT], nverdicts[PG_V_AUDIT_GRANT],
+				nverdicts[PG_V_AUDIT_DENY], nverdicts[NV_UNPROTECTED]);
 		pg_image_free(&img);
 		pg_diags_free(&d);
 		free(X.node_of);

@@ -14,11 +14,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <bpf/bpf.h>
 
 #include "cgroup.h"
@@ -464,6 +467,18 @@ static int drop_to(uid_t uid)
 	return 0;
 }
 
+/* To uid (not 0) with CAP_NET_BIND_SERVICE alone kept, effective. */
+static int drop_to_bind_cap(uid_t uid)
+{
+	struct __user_cap_header_struct hd = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { 0 } };
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || drop_to(uid))
+		return -1;
+	d[0].effective = d[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+	return syscall(SYS_capset, &hd, d) ? -1 : 0;
+}
+
 static int child_wait(pid_t pid)
 {
 	int status;
@@ -495,7 +510,7 @@ static int bind_child(struct hx *h, const struct hx_bind *b)
 	    setsockopt(s, b->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
 		       b->family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one)))
 		_exit(255);
-	if (drop_to(b->uid))
+	if (b->bind_cap ? drop_to_bind_cap(b->uid) : drop_to(b->uid))
 		_exit(255);
 	if (b->family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;

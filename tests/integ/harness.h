@@ -85,6 +85,7 @@ struct hx_bind {
 	const char *addr;    /* NULL: the wildcard */
 	int port;
 	uid_t uid;     /* 0 keeps root's capabilities; others drop them */
+	bool bind_cap; /* uid (not 0) keeps CAP_NET_BIND_SERVICE alone */
 	bool unspec;   /* AF_INET socket, sockaddr family AF_UNSPEC */
 	bool dual;     /* AF_INET6 with IPV6_V6ONLY off */
 	bool freebind; /* bind addresses not configured locally */

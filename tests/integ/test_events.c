@@ -29,10 +29,9 @@
 #include "pg_abi.h"
 
 #include "harness.h"
+#include "harness_mon.h"
 
 static struct hx H;
-static pid_t started[16]; /* monitors of the running test, ended in teardown */
-
 static int setup(void **state)
 {
 	return hx_setup(&H, *state) ? -1 : 0;
@@ -40,144 +39,23 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
-		if (started[i] > 0) {
-			kill(started[i], SIGKILL);
-			waitpid(started[i], NULL, 0);
-			started[i] = 0;
-		}
+	hx_mon_reap();
 	hx_teardown(&H);
 	return 0;
 }
 
 #define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)#fn)
 
-/* Has pid subscribed: a slot owned by it, with its wishes in evmask? */
-static bool subscribed(pid_t pid)
-{
-	char path[2048];
-	struct pg_ctl ctl = { 0 };
-	__u32 zero = 0;
-	int fd, s;
-
-	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return false;
-	bpf_map_lookup_elem(fd, &zero, &ctl);
-	close(fd);
-	for (s = 0; s < PG_EV_SLOTS; s++)
-		if (ctl.ev_pid[s] == (__u32)pid && ((ctl.evmask >> (8 * s)) & 0xff))
-			return true;
-	return false;
-}
-
-static uint32_t evmask(void)
-{
-	char path[2048];
-	struct pg_ctl ctl = { 0 };
-	__u32 zero = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/pg_ctl", H.pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	bpf_map_lookup_elem(fd, &zero, &ctl);
-	close(fd);
-	return ctl.evmask;
-}
-
-struct mon {
-	pid_t pid;
-	int out; /* read end of its stdout */
-	int err; /* read end of its stderr */
-};
-
 /* Start portgate monitor ARGS... and wait until it has subscribed. */
-static void mon_start(struct mon *m, ...)
-{
-	char *argv[32];
-	int o[2], e[2], argc;
-	va_list ap;
-	size_t k;
-	int i;
-
-	va_start(ap, m);
-	argc = hx_argv(&H, argv, 32, "monitor", ap);
-	va_end(ap);
-	(void)argc;
-	assert_int_equal(pipe(o), 0);
-	assert_int_equal(pipe(e), 0);
-	m->pid = fork();
-	assert_true(m->pid >= 0);
-	if (m->pid == 0) {
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		close(o[0]);
-		close(e[0]);
-		hx_exec(&H, argv);
-	}
-	for (k = 0; k < sizeof(started) / sizeof(started[0]) && started[k] > 0; k++)
-		;
-	if (k < sizeof(started) / sizeof(started[0]))
-		started[k] = m->pid;
-	close(o[1]);
-	close(e[1]);
-	m->out = o[0];
-	m->err = e[0];
-	/* subscribed: a slot is its own, with its wishes in pg_ctl.evmask (poll;
-	 * no time limit on the test, only a bound against hanging forever) */
-	for (i = 0; i < 6000 && !subscribed(m->pid); i++)
-		usleep(10000);
-	if (!subscribed(m->pid))
-		fail_msg("monitor %d did not subscribe within a minute", (int)m->pid);
-}
-
-/* Read everything the monitor wrote to fd until EOF. */
-static char *slurp(int fd)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	ssize_t r;
-
-	assert_non_null(buf);
-	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
-		n += (size_t)r;
-		if (n + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-	}
-	buf[n] = 0;
-	return buf;
-}
-
-static int mon_wait(struct mon *m, char **out, char **err)
-{
-	int st;
-
-	*out = slurp(m->out);
-	*err = slurp(m->err);
-	close(m->out);
-	close(m->err);
-	assert_int_equal(waitpid(m->pid, &st, 0), m->pid);
-	for (size_t k = 0; k < sizeof(started) / sizeof(started[0]); k++)
-		if (started[k] == m->pid)
-			started[k] = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define MON_START(m, ...) assert_int_equal(hx_mon_start(&H, (m), __VA_ARGS__), 0)
 
 /* ------------------------------------------------------------------ tests */
 
 static void refused_bind_event(void **state)
 {
 	const char *pol;
-	struct mon m;
+	struct hx_mon m;
 	char *out, *err, want[2048];
 
 	(void)state;
@@ -186,10 +64,10 @@ static void refused_bind_event(void **state)
 	pol = hx_policy(&H, "p.conf", "default kernel\nallow @/web tcp/80\ndeny @/x tcp/81\n");
 	if (hx_run(&H, "apply", "--attach", H.cg, pol, NULL))
 		fail_msg("apply: %s", H.out);
-	mon_start(&m, "-j", "--count", "1", NULL);
+	MON_START(&m, "-j", "--count", "1", NULL);
 	EXPECT_BIND(0, .cg = "web", .port = 80, .uid = NOBODY); /* a grant: not shown */
 	EXPECT_BIND(EPERM, .cg = "x", .port = 81, .uid = NOBODY);
-	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	assert_int_equal(hx_mon_wait(&m, &out, &err), 0);
 	print_message("monitor: %s", out);
 	snprintf(want, sizeof(want), "\"cgroup\":\"%s\"", hx_path(&H, "x"));
 	assert_non_null(strstr(out, want));
@@ -208,9 +86,9 @@ static void refused_bind_event(void **state)
 	free(err);
 
 	/* --all: the grant too, as text */
-	mon_start(&m, "--all", "--count", "1", NULL);
+	MON_START(&m, "--all", "--count", "1", NULL);
 	EXPECT_BIND(0, .cg = "web", .family = AF_INET6, .port = 80, .uid = NOBODY);
-	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	assert_int_equal(hx_mon_wait(&m, &out, &err), 0);
 	print_message("monitor --all: %s", out);
 	assert_non_null(strstr(out, "grant tcp/80 [::] (ipv6)"));
 	assert_non_null(strstr(out, hx_path(&H, "web")));
@@ -218,7 +96,7 @@ static void refused_bind_event(void **state)
 	free(out);
 	free(err);
 	/* gone: its slot is free again */
-	assert_int_equal(evmask(), 0);
+	assert_int_equal(hx_evmask(&H), 0);
 }
 
 /* A child that binds port 81 n times as nobody in cgroup rel, refused each time. */
@@ -260,20 +138,20 @@ static void flood_is_bounded_and_counted(void **state)
 	int n = 20000, got = 0;
 	unsigned long long lost = 0;
 	bool said;
-	struct mon m;
+	struct hx_mon m;
 	char *out, *err, *p;
 
 	(void)state;
 	assert_int_equal(hx_mkcg(&H, "x"), 0);
 	APPLY_OK("default kernel\ndeny @/x tcp/81\n");
-	mon_start(&m, "-j", NULL);
+	MON_START(&m, "-j", NULL);
 	assert_int_equal(kill(m.pid, SIGSTOP), 0);
 	flood("x", n);
 	assert_int_equal(kill(m.pid, SIGCONT), 0);
 	/* let it drain, then stop it: it reports what was lost on the way out */
 	sleep(1);
 	assert_int_equal(kill(m.pid, SIGTERM), 0);
-	assert_int_equal(mon_wait(&m, &out, &err), 0);
+	assert_int_equal(hx_mon_wait(&m, &out, &err), 0);
 	for (p = out; (p = strstr(p, "\"port\":81")); p++)
 		got++;
 	for (p = out; (p = strstr(p, "\"lost\":")); p++)
@@ -293,24 +171,24 @@ static void flood_is_bounded_and_counted(void **state)
 /* Four subscribers at most; a SIGKILLed one's slot is taken over. */
 static void killed_monitor_slot_reused(void **state)
 {
-	struct mon m[4], extra;
+	struct hx_mon m[4], extra;
 	char *out, *err;
 	int i;
 
 	(void)state;
 	APPLY_OK("default kernel\ndeny @/x tcp/81\n");
 	for (i = 0; i < 4; i++)
-		mon_start(&m[i], NULL);
+		MON_START(&m[i], NULL);
 	assert_int_equal(hx_run(&H, "monitor", NULL), 1);
 	assert_true(hx_out_has(&H, "event slots"));
 	assert_int_equal(kill(m[2].pid, SIGKILL), 0);
-	assert_int_not_equal(mon_wait(&m[2], &out, &err), 0);
+	assert_int_not_equal(hx_mon_wait(&m[2], &out, &err), 0);
 	free(out);
 	free(err);
-	mon_start(&extra, "--count", "1", NULL);
+	MON_START(&extra, "--count", "1", NULL);
 	assert_int_equal(hx_mkcg(&H, "x"), 0);
 	EXPECT_BIND(EPERM, .cg = "x", .port = 81, .uid = NOBODY);
-	assert_int_equal(mon_wait(&extra, &out, &err), 0);
+	assert_int_equal(hx_mon_wait(&extra, &out, &err), 0);
 	assert_non_null(strstr(out, "deny tcp/81"));
 	free(out);
 	free(err);
@@ -318,11 +196,11 @@ static void killed_monitor_slot_reused(void **state)
 		if (i == 2)
 			continue;
 		kill(m[i].pid, SIGTERM);
-		assert_int_equal(mon_wait(&m[i], &out, &err), 0);
+		assert_int_equal(hx_mon_wait(&m[i], &out, &err), 0);
 		free(out);
 		free(err);
 	}
-	assert_int_equal(evmask(), 0);
+	assert_int_equal(hx_evmask(&H), 0);
 }
 
 int main(void)

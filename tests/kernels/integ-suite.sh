@@ -4,13 +4,15 @@
 # The integration tests as a guest of `make test-kernels` runs them (cwd:
 # the project, built on the host). One line per test binary on stdout:
 #   TK-RESULT NAME pass|fail|refused|host-only CASES SECONDS NOTE
-# and the output of every failing binary. Exit status 0 when nothing failed.
+# (a passing binary's NOTE: the first line it printed as "note: ..."), and
+# the output of every failing binary. Exit status 0 when nothing failed.
 #
 # What runs where, and why (the host runs everything, in full):
 # - 6.1, 6.12, 7.2 (grant mode): test_enforce and test_events in full,
 #   test_mkdir with fewer iterations (MKDIR_* knobs). Together they cover
 #   every family and protocol, both modes, both program variants where the
-#   kernel has them, the mkdir path and events.
+#   kernel has them, the mkdir path and events. test_audit in full: audit
+#   rollout in both modes, whose programs differ per kernel (the verifier).
 # - Host only, since software emulation runs them about 17 times slower
 #   (test_enforce: 12 s on the host, 205 s in the 6.1 guest) and the whole
 #   of `make test` must stay under an hour on 2 cores: test_storm (300
@@ -21,8 +23,8 @@
 # - 5.10 has no bypass bit (Linux 5.12), so grant mode is refused there as
 #   documented, and the suites written for it cannot run: the sysctl mode
 #   cases of test_enforce and test_mkdir (default deny: sysctl mode) run,
-#   and a grant-mode apply must be refused with exit status 4 naming the
-#   kernel it needs.
+#   and test_audit's sysctl mode cases; a grant-mode apply must be refused
+#   with exit status 4 naming the kernel it needs.
 set -u
 
 # the kernel line (5.10, 6.1, ...) from uname -r unless given
@@ -50,7 +52,7 @@ run() {
 			grep -B2 '^\[  SKIPPED \]' "$log"
 			failed=1
 		else
-			echo "TK-RESULT $name pass $cases $secs"
+			echo "TK-RESULT $name pass $cases $secs$(sed -n 's/^note: / /p' "$log" | head -n 1)"
 		fi
 	else
 		secs=$(($(date +%s) - start))
@@ -73,6 +75,7 @@ echo "kernel $(uname -r), line $kline"
 case $kline in
 5.10)
 	run test_enforce HX_ONLY='sysctl_mode_*'
+	run test_audit HX_ONLY='sysctl_mode_*'
 	# grant mode: refused with status 4, naming the kernel it needs
 	cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 	mkdir -p "$cg/tk-grant"
@@ -95,6 +98,7 @@ case $kline in
 *)
 	run test_enforce
 	run test_events
+	run test_audit
 	# glob_grant_latency runs here too: emulation's timing is what showed
 	# the agent missing a cgroup whose mkdir event came before kernfs made
 	# it visible (loader/newcg.h)

@@ -47,6 +47,24 @@ static void test_live(void **state)
 	assert_int_equal(pg_live_bypass(pg_live(5, 1, STRIDE_MAX, 0)), 0);
 }
 
+static void test_audit(void **state)
+{
+	__u32 a = pg_audit(1024, 1, 0);
+
+	assert_int_equal(pg_audit_lo(a), 1024);
+	assert_int_equal(pg_audit_caps(a), 1);
+	assert_int_equal(pg_audit_native(a), 0);
+	/* the sysctl's whole range, and flags that do not reach the threshold */
+	a = pg_audit(65535, 5, 7);
+	assert_int_equal(pg_audit_lo(a), 65535);
+	assert_int_equal(pg_audit_caps(a), 1);
+	assert_int_equal(pg_audit_native(a), 1);
+	assert_int_equal(pg_audit_lo(pg_audit(0, 1, 1)), 0);
+	assert_int_equal(pg_audit_caps(pg_audit(65535, 0, 1)), 0);
+	/* a pg_ctl of an older build has 0 there: threshold 0, nothing read */
+	assert_int_equal(pg_audit_lo(0) | pg_audit_caps(0) | pg_audit_native(0), 0);
+}
+
 static void test_chain(void **state)
 {
 	__u64 ce = pg_chain_ent(PG_CHAIN_LONG, 0x100000002ULL);
@@ -129,9 +147,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hull),  cmocka_unit_test(test_live),
-		cmocka_unit_test(test_chain), cmocka_unit_test(test_dc),
-		cmocka_unit_test(test_dcr),   cmocka_unit_test(test_evm),
-		cmocka_unit_test(test_tname), cmocka_unit_test(test_key),
+		cmocka_unit_test(test_audit), cmocka_unit_test(test_chain),
+		cmocka_unit_test(test_dc),    cmocka_unit_test(test_dcr),
+		cmocka_unit_test(test_evm),   cmocka_unit_test(test_tname),
+		cmocka_unit_test(test_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

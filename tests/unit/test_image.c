@@ -278,13 +278,18 @@ static void test_verdict_names(void **state)
 		[PG_V_EXEMPT] = "exempt-root",
 		[PG_V_NO_POLICY] = "no-policy",
 		[PG_V_KERN_SOCK] = "kernel-socket",
+		[PG_V_WOULD_DENY] = "would-deny",
+		[PG_V_WOULD_ALLOW] = "would-allow",
+		[PG_V_AUDIT_SAME] = "audit",
+		[PG_V_AUDIT_GRANT] = "audit-grant",
+		[PG_V_AUDIT_DENY] = "audit-deny",
 	};
 	int v;
 
-	assert_int_equal(ARRAY_SIZE(want), PG_V__NR);
-	for (v = 0; v < PG_V__NR; v++)
+	assert_int_equal(ARRAY_SIZE(want), PG_V_AUDIT_DENY + 1);
+	for (v = 0; v <= PG_V_AUDIT_DENY; v++)
 		assert_string_equal(pg_verdict_name(v), want[v]);
-	assert_string_equal(pg_verdict_name(PG_V__NR), "?");
+	assert_string_equal(pg_verdict_name(PG_V_AUDIT_DENY + 1), "?");
 	assert_string_equal(pg_verdict_name(-1), "?");
 }
 
