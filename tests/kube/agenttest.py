@@ -43,15 +43,6 @@ def enter_namespaces():
     sys.exit(r.returncode)
 
 
-def cg2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.split(" - ", 1)
-            if right.split()[0] == "cgroup2":
-                return left.split()[4]
-    raise RuntimeError("no cgroup2 mount in /proc/self/mountinfo")
-
-
 def pod_path(driver, root, uid, qos):
     """The pod-level cgroup, as policy/kube_path.h lays it out."""
     q = QOS_DIRS[qos]
@@ -68,7 +59,7 @@ class Node:
     """A test cgroup with a kubepods tree inside, and a bpffs for pins."""
 
     def __init__(self, tmp, driver):
-        self.cg2 = cg2_mount()
+        self.cg2 = kubetest.cg2_mount()
         self.driver = driver
         self.base = f"/portgate-kube.{os.getpid()}.{driver}"
         self.root = self.base + ("/kubepods.slice" if driver == "systemd" else "/kubepods")

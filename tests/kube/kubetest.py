@@ -191,3 +191,13 @@ def tmpdir():
     if d:
         os.makedirs(d, exist_ok=True)
     return tempfile.mkdtemp(prefix="portgate-kube.", dir=d or None)
+
+
+def cg2_mount():
+    """Where cgroup2 is mounted, from /proc/self/mountinfo (never assumed)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    raise RuntimeError("no cgroup2 mount in /proc/self/mountinfo")

@@ -152,15 +152,6 @@ def kubectl_checks(server, kc, tmp, rules, want):
 
 # --- cgroups --------------------------------------------------------------------
 
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.split(" - ", 1)
-            if right.split()[0] == "cgroup2":
-                return left.split()[4]
-    raise RuntimeError("no cgroup2 mount in /proc/self/mountinfo")
-
-
 def pod_path(driver, root, uid, qos):
     """The pod-level cgroup as the kubelet names it (deploy/kubernetes/
     README.md, "The cgroup drivers"): the test's own reading of that table."""
@@ -369,7 +360,7 @@ def inner():
                  "(issue 11, branch kube-agent); the README's examples cannot run" %
                  (PORTGATE, " ".join(missing)))
             return
-        cg2 = cgroup2_mount()
+        cg2 = kubetest.cg2_mount()
         os.makedirs(os.path.join(tmp, "bpffs"))
         subprocess.run(["mount", "-t", "bpf", "bpf", os.path.join(tmp, "bpffs")], check=True)
         n_ing, n_dns, n_dec, n_web = ing["name"], dns["name"], decoy["name"], web["name"]
