@@ -232,6 +232,7 @@ struct apply {
 	char why[512]; /* what the variant probe found */
 	struct pg_cgroup *tree;
 	size_t ntree;
+	bool tree_kept; /* tree is o->trees's: not ours to free */
 	struct plan pl;
 	/* the policy in force: its image, and its nodes the new one may drop */
 	union pg_block *cur;
@@ -338,6 +339,32 @@ static int apply_open_state(struct apply *a)
 	return pg_state_open(st, a->o->pin_dir, true, true);
 }
 
+/* The cgroup tree: read, or the agent's kept one (struct pg_tree_cache). */
+static int apply_tree(struct apply *a)
+{
+	struct pg_tree_cache *tc = a->o->trees;
+	int err;
+
+	if (tc && tc->reuse && tc->v) {
+		pg_dbg("cgroup tree: the one of the last apply (%zu cgroups)", tc->n);
+		a->tree = tc->v;
+		a->ntree = tc->n;
+		a->tree_kept = true;
+		return 0;
+	}
+	if ((err = pg_cg_tree(a->mount, &a->tree, &a->ntree))) {
+		pg_err("cannot read the cgroup tree under %s: %s", a->mount, strerror(-err));
+		return err;
+	}
+	if (tc) {
+		pg_cg_tree_free(tc->v, tc->n);
+		tc->v = a->tree;
+		tc->n = a->ntree;
+		a->tree_kept = true;
+	}
+	return 0;
+}
+
 /* What this kernel and this machine offer: variants, cgroups, links, mode. */
 static int apply_probe(struct apply *a)
 {
@@ -356,10 +383,8 @@ static int apply_probe(struct apply *a)
 		}
 		return err;
 	}
-	if ((err = pg_cg_tree(a->mount, &a->tree, &a->ntree))) {
-		pg_err("cannot read the cgroup tree under %s: %s", a->mount, strerror(-err));
+	if ((err = apply_tree(a)))
 		return err;
-	}
 	pg_state_drop_dead_links(&a->st, a->tree, a->ntree);
 	if ((err = pg_state_check_attach(&a->st, a->attach_fd, a->o->attach)))
 		return err;
@@ -633,7 +658,8 @@ static void apply_free(struct apply *a, bool failed)
 	free(a->cur);
 	pg_image_free(&a->img);
 	pg_image_free(&a->trans);
-	pg_cg_tree_free(a->tree, a->ntree);
+	if (!a->tree_kept)
+		pg_cg_tree_free(a->tree, a->ntree);
 	if (a->st_open)
 		pg_state_close(&a->st);
 	if (a->attach_fd >= 0)

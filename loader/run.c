@@ -93,6 +93,7 @@ static int apply_now(struct pg_agent *a, const char *trigger)
 	if (said)
 		pg_log_set_hook(keep_said, said);
 	status = pg_apply(a->file, a->o, &res);
+	a->trees.reuse = false; /* only a pods-only trigger asks again */
 	pg_log_set_hook(NULL, NULL);
 	ok = status == PG_EXIT_OK;
 	snprintf(a->st.last_attempt_trigger, sizeof(a->st.last_attempt_trigger), "%s", trigger);
@@ -431,6 +432,7 @@ static int cmd_run(int argc, char **argv, struct pg_opts *given)
 		return PG_EXIT_FAIL;
 	}
 	a->o = &r.o;
+	r.o.trees = &a->trees;
 	a->sfd = a->watch.ifd = -1;
 	status = take_args(&r, arg[0], a);
 	if (!status && geteuid()) {
@@ -450,6 +452,7 @@ static int cmd_run(int argc, char **argv, struct pg_opts *given)
 		close(a->sfd);
 	pg_agent_http_stop(a);
 	pg_watch_free(&a->watch);
+	pg_cg_tree_free(a->trees.v, a->trees.n);
 	free(a);
 	return status;
 }

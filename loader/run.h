@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "cmd.h"
 #include "watch.h"
 
 #define PG_AGENT_MAX_FDS      16
@@ -50,7 +51,8 @@ struct pg_agent {
 	size_t nfds;
 	int sfd; /* signalfd */
 	struct pg_watch watch;
-	const char *force; /* apply at the next turn, and why */
+	const char *force;	    /* apply at the next turn, and why */
+	struct pg_tree_cache trees; /* the cgroup tree of the last apply (cmd.h) */
 
 	bool applied; /* the first apply succeeded */
 	int stop_sig;
@@ -73,6 +75,10 @@ int pg_agent_add_fd(struct pg_agent *a, int fd, short events, pg_agent_fd_cb cb,
 int pg_agent_del_fd(struct pg_agent *a, int fd);
 /* Apply the policy again at the next turn of the loop, even if the files
  * are unchanged (SIGHUP does this); why is logged and must stay valid. */
+/* The same when only the pods changed: that apply may compile against the
+ * cgroup tree of the last one (struct pg_tree_cache), unless another
+ * trigger of the same turn asks for a fresh read. */
+void pg_agent_reload_pods(struct pg_agent *a, const char *why);
 void pg_agent_reload(struct pg_agent *a, const char *why);
 /* SIGHUP, SIGTERM and SIGINT through a signalfd, and the watch's inotify
  * fd, into the loop; 0 or -errno (said). */

@@ -275,7 +275,7 @@ void pg_agent_kube_perform(struct pg_agent *a, const struct pollfd *fds, int n)
 	write_names(a);
 	snprintf(s->why, sizeof(s->why), "%u pod change%s", s->nchanges,
 		 s->nchanges == 1 ? "" : "s");
-	pg_agent_reload(a, s->why);
+	pg_agent_reload_pods(a, s->why);
 	s->changed = false;
 	s->nchanges = 0;
 }

@@ -51,6 +51,14 @@ int pg_agent_del_fd(struct pg_agent *a, int fd)
 void pg_agent_reload(struct pg_agent *a, const char *why)
 {
 	a->force = why;
+	a->trees.reuse = false;
+}
+
+void pg_agent_reload_pods(struct pg_agent *a, const char *why)
+{
+	if (!a->force)
+		a->trees.reuse = true;
+	a->force = why;
 }
 
 static int on_signal(struct pg_agent *a, int fd, short revents, void *ud)
