@@ -13,11 +13,6 @@
 #include "kube_names.h"
 #include "util.h"
 
-/* status.qosClass as the API server spells it, by enum pg_kube_qos */
-static const char *const qos_api[] = { [PG_KUBE_GUARANTEED] = "Guaranteed",
-				       [PG_KUBE_BURSTABLE] = "Burstable",
-				       [PG_KUBE_BESTEFFORT] = "BestEffort" };
-
 int pg_podnames_path(const char *pin_dir, char *out, size_t len)
 {
 	char st[PATH_MAX], *base;
@@ -46,15 +41,16 @@ int pg_podnames_write(const char *path, const struct pg_kube_layout *l, const st
 	pg_json_set_str(doc, "driver", pg_kube_driver_name(l->driver));
 	pg_json_set_str(doc, "root", l->root);
 	for (i = 0; i < n; i++) {
+		const char *qos = pg_kube_qos_name(v[i].qos);
 		struct json_object *o;
 
-		if (v[i].qos < PG_KUBE_GUARANTEED || v[i].qos > PG_KUBE_BESTEFFORT)
-			continue;
+		if (!qos)
+			continue; /* no QoS class yet: no cgroup to name */
 		o = pg_json_obj();
 		pg_json_set_str(o, "uid", v[i].uid);
 		pg_json_set_str(o, "namespace", v[i].ns);
 		pg_json_set_str(o, "name", v[i].name);
-		pg_json_set_str(o, "qos", qos_api[v[i].qos]);
+		pg_json_set_str(o, "qos", qos);
 		pg_json_push(arr, o);
 	}
 	pg_json_set(doc, "pods", arr);

@@ -62,6 +62,11 @@ int pg_kube_qos_parse(const char *s, enum pg_kube_qos *out)
 	return -EINVAL;
 }
 
+const char *pg_kube_qos_name(enum pg_kube_qos q)
+{
+	return q >= PG_KUBE_GUARANTEED && q <= PG_KUBE_BESTEFFORT ? qos_names[q].api : NULL;
+}
+
 /* --- the layout ------------------------------------------------------------------ */
 
 static bool ends_with(const char *s, size_t len, const char *suffix)

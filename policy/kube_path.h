@@ -53,6 +53,8 @@ const char *pg_kube_driver_name(enum pg_kube_driver d);
 /* "Guaranteed", "Burstable" or "BestEffort", as the API server spells
  * them: 0 or -EINVAL. */
 int pg_kube_qos_parse(const char *s, enum pg_kube_qos *out);
+/* The other way: the API server's spelling, or NULL for no such class. */
+const char *pg_kube_qos_name(enum pg_kube_qos q);
 
 /*
  * A layout from the flags: root (--kube-cgroup-root) or NULL for the

@@ -60,6 +60,13 @@ static void test_names(void **state)
 	assert_int_equal(q, PG_KUBE_BESTEFFORT);
 	assert_int_equal(pg_kube_qos_parse("besteffort", &q), -EINVAL);
 	assert_int_equal(pg_kube_qos_parse("", &q), -EINVAL);
+	for (q = PG_KUBE_GUARANTEED; q <= PG_KUBE_BESTEFFORT; q++) {
+		enum pg_kube_qos back = 0;
+
+		assert_int_equal(pg_kube_qos_parse(pg_kube_qos_name(q), &back), 0);
+		assert_int_equal(back, q);
+	}
+	assert_null(pg_kube_qos_name(0));
 }
 
 static void test_layout_init(void **state)
