@@ -497,7 +497,6 @@ static int apply_load(struct apply *a)
 	return 0;
 }
 
-/* Swap the image in (the transitional one first), then attach. */
 /* Before an audited image is swapped in: the kernel's own threshold back
  * where sysctl mode keeps it (a stricter moment under the old image, never
  * a looser one), and told to the programs. */
@@ -515,6 +514,7 @@ static int apply_audit(struct apply *a)
 	return pg_audit_publish(&a->st, a->p, a->pl.mode);
 }
 
+/* Swap the image in (the transitional one first), then attach. */
 static int apply_install(struct apply *a)
 {
 	int err;
@@ -601,16 +601,12 @@ static bool unmatched_changed(const struct pg_image *img)
 {
 	static uint64_t last;
 	static bool said;
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = PG_FNV1A_INIT;
 	size_t i;
-	const char *c;
 
+	/* each with its NUL: "ab","c" is not "a","bc" */
 	for (i = 0; i < img->nunmatched; i++)
-		for (c = img->unmatched[i];; c++) {
-			h = (h ^ (unsigned char)*c) * 1099511628211ull;
-			if (!*c)
-				break;
-		}
+		h = pg_fnv1a(h, img->unmatched[i], strlen(img->unmatched[i]) + 1);
 	if (said && h == last)
 		return false;
 	said = true;

@@ -41,13 +41,10 @@ static const void *variant_elf(int variant, size_t *sz)
 
 uint64_t pg_build_hash(int variant)
 {
-	size_t sz, i;
+	size_t sz;
 	const uint8_t *b = variant_elf(variant, &sz);
-	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (i = 0; i < sz; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
+	return pg_fnv1a(PG_FNV1A_INIT, b, sz);
 }
 
 /* Set a 32-bit `const volatile` global of the object before its load. */

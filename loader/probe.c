@@ -283,11 +283,9 @@ out:
 uint64_t pg_boot_hash(void)
 {
 	char buf[64];
-	uint64_t h = 0xcbf29ce484222325ULL;
-	ssize_t n = pg_read_file("/proc/sys/kernel/random/boot_id", buf, sizeof(buf)), i;
+	ssize_t n = pg_read_file("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+	uint64_t h = pg_fnv1a(PG_FNV1A_INIT, buf, n > 0 ? (size_t)n : 0);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
 	return h ? h : 1;
 }
 

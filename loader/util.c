@@ -111,6 +111,16 @@ int pg_write_atomic(const char *path, const void *data, size_t len, unsigned mod
 	return err;
 }
 
+uint64_t pg_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 void pg_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";

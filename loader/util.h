@@ -34,6 +34,10 @@ int pg_write_file(const char *path, const char *s);
  */
 int pg_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* 64-bit FNV-1a of n bytes, going on from h: PG_FNV1A_INIT to start. */
+#define PG_FNV1A_INIT 0xcbf29ce484222325ULL
+uint64_t pg_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Hex of n bytes into out (2n+1). */
 void pg_hex(const uint8_t *in, size_t n, char *out);
 
