@@ -361,6 +361,7 @@ static void answer(const char *file, const struct pg_policy *p, const struct pg_
 		   const struct pg_why *sw, struct pg_answers *out)
 {
 	struct json_object *doc;
+	size_t npod;
 
 	if (!out) {
 		pg_why_text(a, w, stdout);
@@ -376,8 +377,9 @@ static void answer(const char *file, const struct pg_policy *p, const struct pg_
 	pg_json_set_str(doc, "policy", file);
 	pg_json_set_str(doc, "mode", mode_word(p->mode));
 	pg_json_set_str(doc, "decided_in", mode_word(prim->mode));
-	if (pod_rules_note(p, false))
-		pg_json_set_u64(doc, "pod_rules_inert", pod_rules_note(p, false));
+	npod = pod_rules_note(p, false);
+	if (npod)
+		pg_json_set_u64(doc, "pod_rules_inert", npod);
 	if (p->mode == PG_MODE_AUTO) {
 		struct json_object *sysctl = NULL;
 
