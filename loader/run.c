@@ -156,6 +156,10 @@ int pg_agent_look(struct pg_agent *a, const char *why, bool forced)
 		pg_dbg("%s: unchanged", why);
 		return PG_EXIT_OK;
 	}
+	/* pods-only asked for the kept tree; an edited policy may hold a new
+	 * glob, which only a fresh read of the tree matches */
+	if (changed)
+		a->trees.reuse = false;
 	return apply_now(a, why);
 }
 
